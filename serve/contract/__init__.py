@@ -2,12 +2,11 @@
 
 - tool schema and argument validation: `serve.contract.tools`
 - system prompt and customer context: `serve.contract.prompt`
-- chat template: `configs/chat_template.jinja` (read by `chat_template()`)
+- chat template: `configs/chat_template.jinja` (`chat_template()`, `render_chat()`), and the
+  tool-call text format it teaches (`extract_tool_calls()`, same as vLLM's hermes parser)
 - conversation records (JSONL) and their validation: `serve.contract.records`
 - money: integer cents inside, "R$ 1.234,56" at the edge: `serve.contract.money`
 """
-
-from pathlib import Path
 
 from serve.contract.money import format_brl, parse_brl_cents
 from serve.contract.prompt import SYSTEM_PROMPT, CustomerContext, system_prompt
@@ -19,14 +18,8 @@ from serve.contract.records import (
     validate_dialogue,
     write_jsonl,
 )
+from serve.contract.template import CHAT_TEMPLATE_PATH, chat_template, extract_tool_calls, render_chat
 from serve.contract.tools import TOOL_ARGS, TOOL_NAMES, TOOLS, ToolCallError, parse_tool_arguments
-
-CHAT_TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "configs" / "chat_template.jinja"
-
-
-def chat_template() -> str:
-    """The Jinja chat template text, exactly as training sets it and vLLM serves it."""
-    return CHAT_TEMPLATE_PATH.read_text(encoding="utf-8")
 
 
 __all__ = [
@@ -40,6 +33,8 @@ __all__ = [
     "ToolCallError",
     "chat_messages",
     "chat_template",
+    "extract_tool_calls",
+    "render_chat",
     "format_brl",
     "parse_brl_cents",
     "parse_tool_arguments",
