@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Olist CSVs: data/raw/olist by default; OLIST_DIR=../shared/data/olist points at a local copy.
 OLIST_DIR ?=
-PROFILE ?=
 
 .PHONY: run test venv serve chat mlflow bench clean-venv
 
@@ -24,7 +23,7 @@ venv: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m pipelines.olist_source --dest data/raw/olist $(if $(OLIST_DIR),--source $(OLIST_DIR))
-	$(if $(PROFILE),$(BIN)/dvc exp run -S profile=$(PROFILE),PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro)
+	PATH=$(CURDIR)/$(BIN):$$PATH dvc repro
 	@$(BIN)/python -m pipelines.report
 
 test: $(STAMP)

@@ -1,0 +1,44 @@
+"""Printed at the end of `make run`: where the pipeline's results are, and the headline metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+OUTPUTS = {
+    "data/processed/catalogue": "catalogue, purchase histories, co-purchase table, reviews (parquet)",
+    "data/processed/support": "support intents and examples",
+    "data/interim/conversations.jsonl": "synthetic pt-BR/English sales conversations (contract records)",
+    "data/processed/datasets": "SFT and preference sets, splits, statistics",
+    "models/nlu": "intent classifier",
+    "models/base": "base model (safetensors + contract chat template)",
+    "models/sft": "SFT LoRA adapter",
+    "models/dpo": "DPO LoRA adapter",
+    "models/export": "merged model for vLLM (make serve)",
+}
+
+
+def _flatten(prefix: str, value) -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [kv for k, v in value.items() for kv in _flatten(f"{prefix}.{k}" if prefix else k, v)]
+    return [(prefix, value)]
+
+
+def main() -> None:
+    print("\nzapvendas pipeline results")
+    for path, what in OUTPUTS.items():
+        if Path(path).exists():
+            print(f"  {path:<36} {what}")
+    metrics = sorted(Path("metrics").glob("*.json"))
+    if metrics:
+        print("\nheadline metrics (all of them: `.venv/bin/dvc metrics show`)")
+    for path in metrics:
+        flat = [(k, v) for k, v in _flatten("", json.loads(path.read_text())) if isinstance(v, (int, float))]
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in flat[:6])
+        print(f"  {path.stem:<16} {shown}")
+    if Path("mlflow.db").exists():
+        print("\nMLflow runs: sqlite:///mlflow.db — `make mlflow` opens the UI on http://127.0.0.1:5000")
+
+
+if __name__ == "__main__":
+    main()
