@@ -1,0 +1,214 @@
+"""Engine and sessions for SQLite (embedded default, WAL) or PostgreSQL (psycopg 3), from DATABASE_URL.
+
+SQLite notes (why the pragmas): WAL lets readers run beside the one writer; `busy_timeout` makes a
+second writer wait for the lock instead of failing at once; foreign keys are off by default in
+SQLite and must be switched on per connection. pysqlite's default transaction handling is kept
+(BEGIN is sent before the first INSERT/UPDATE/DELETE, so a transaction that starts by writing
+waits for the write lock with busy_timeout). Code that must read-then-write consistently takes a
+lock first: see `lock_customer`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TypeVar
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
+
+
+class ConcurrencyConflict(Exception):
+    """A lost race detected by our own checks (e.g. a cart's version moved); safe to retry."""
+
+# Stable constraint names, so Alembic migrations name the same things on every engine.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both engines (SQLite stores no zone and hands back naive
+    values; mixing naive and aware datetimes would make window/expiry comparisons raise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: use timezone-aware UTC (serve.db.utcnow())")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
+    """An engine for `url`: sqlite:///path.db (WAL), sqlite:// (memory, tests only) or
+    postgresql+psycopg://user@host/db (plain postgresql:// is mapped to psycopg 3)."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    if u.get_backend_name() == "sqlite":
+        memory = u.database in (None, "", ":memory:")
+        kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if memory:  # one shared connection, or every session would see its own empty database
+            from sqlalchemy.pool import StaticPool
+
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(u, echo=echo, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")  # ms a writer waits for the lock
+            cur.close()
+
+        return engine
+    if u.get_backend_name() != "postgresql":
+        raise ValueError(f"DATABASE_URL: unsupported database {u.get_backend_name()!r} (use sqlite or postgresql)")
+    return create_engine(u, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    # expire_on_commit=False: objects stay readable after commit (handy in tools and tests).
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    from serve.settings import get_settings
+
+    return make_engine(get_settings().DATABASE_URL)
+
+
+@lru_cache
+def get_session_factory() -> sessionmaker[Session]:
+    return make_session_factory(get_engine())
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+    """One transaction: commit on success, rollback on any exception, always close."""
+    session = (factory or get_session_factory())()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Lost races worth a retry: optimistic version conflicts, SQLite lock errors, Postgres
+    serialization/deadlock errors, and unique violations from two concurrent creators."""
+    if isinstance(exc, (StaleDataError, ConcurrencyConflict, IntegrityError)):
+        return True
+    if isinstance(exc, OperationalError):
+        msg = str(exc.orig).lower()
+        code = getattr(exc.orig, "sqlstate", None)
+        return "database is locked" in msg or code in ("40001", "40P01")
+    return False
+
+
+def run_in_transaction(
+    factory: sessionmaker[Session], fn: Callable[[Session], T], *, attempts: int = 5
+) -> T:
+    """fn(session) in its own transaction, retried on lost races (see `is_retryable`).
+    fn must have no side effects outside the database (it may run more than once)."""
+    for attempt in range(attempts):
+        try:
+            with session_scope(factory) as session:
+                return fn(session)
+        except Exception as exc:
+            if attempt == attempts - 1 or not is_retryable(exc):
+                raise
+            time.sleep(0.01 * 2**attempt)  # 10 ms, 20 ms, ...: let the winner commit
+    raise AssertionError("unreachable")
+
+
+def lock_customer(session: Session, customer_id: int) -> None:
+    """Serialise read-modify-write work on one customer's cart/orders until the transaction ends.
+    PostgreSQL: row lock `SELECT ... FOR UPDATE` on the customer. SQLite has no row locks: a no-op
+    UPDATE takes the database write lock (waiting busy_timeout), so the reads that follow see the
+    latest commit and nobody else writes until we commit."""
+    from serve.models import Customer
+
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update()).first()
+    else:
+        found = session.execute(
+            update(Customer.__table__).where(Customer.__table__.c.id == customer_id).values(id=customer_id)
+        ).rowcount
+    if not found:
+        raise LookupError(f"customer {customer_id} does not exist")
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table (tests; production uses `alembic upgrade head`)."""
+    import serve.models  # noqa: F401  (registers the tables on Base.metadata)
+
+    Base.metadata.create_all(engine)
+
+
+def drop_schema(engine: Engine) -> None:
+    import serve.models  # noqa: F401
+
+    Base.metadata.drop_all(engine)
+
+
+def ping(engine: Engine) -> None:
+    """Raises if the database is unreachable (for /readyz)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+__all__ = [
+    "Base",
+    "ConcurrencyConflict",
+    "UTCDateTime",
+    "create_schema",
+    "drop_schema",
+    "get_engine",
+    "get_session_factory",
+    "is_retryable",
+    "lock_customer",
+    "make_engine",
+    "make_session_factory",
+    "ping",
+    "run_in_transaction",
+    "session_scope",
+    "utcnow",
+]
