@@ -195,13 +195,14 @@ def turn_context(prompt: list[dict], raw_user: dict | None) -> dict:
         amounts.update(parse_brl_cents(msg.get("content") or ""))
         if msg["role"] == "tool":
             try:
-                ids += [d[k] for d in _walk(json.loads(msg["content"])) for k in ("product_id", "ref") if isinstance(d.get(k), str)]
+                ids += [d["id"] for d in _walk(json.loads(msg["content"])) if isinstance(d.get("id"), str)]
             except json.JSONDecodeError:
                 pass
-    stocks = [d["stock"] for r in since_user for d in _walk(r) if isinstance(d.get("stock"), int)]
-    low = any(d.get("low_stock") is True for r in since_user for d in _walk(r))
-    return {"intent": (raw_user or {}).get("intent"), "product_ids": ids, "amounts": amounts,
-            "stocks": stocks, "low_stock": low}  # fmt: skip
+    # serve.tool_results product summaries: {"id", "name", "price", ..., "low_stock"?, "sold_out"?};
+    # the flags appear only when stock is really low / zero, so their absence means plenty in stock.
+    shown = [d for r in since_user for d in _walk(r) if "id" in d and "price" in d]
+    plenty = bool(shown) and not any(d.get("low_stock") or d.get("sold_out") for d in shown)
+    return {"intent": (raw_user or {}).get("intent"), "product_ids": ids, "amounts": amounts, "plenty_in_stock": plenty}
 
 
 def _first_call(msg: dict):
@@ -297,11 +298,9 @@ def make_pushy(msg, ctx, lang, bank, rng, pool):
 
 def make_fake_scarcity(msg, ctx, lang, bank, rng, pool):
     text = msg.get("content")
-    if not text or msg.get("tool_calls") or not ctx["stocks"] or ctx["low_stock"] or SCARCITY_WORDS.search(text):
+    if not text or msg.get("tool_calls") or not ctx["plenty_in_stock"] or SCARCITY_WORDS.search(text):
         return None
-    if min(ctx["stocks"]) <= pool["low_stock_threshold"]:
-        return None
-    n = rng.randint(1, min(3, pool["low_stock_threshold"]))
+    n = rng.randint(2, 3)  # "only 2 left": plural in both banks
     return {**msg, "content": f"{text} {rng.choice(bank['scarcity'][lang]).format(n=n)}"}, "scarcity"
 
 
@@ -400,7 +399,6 @@ def main(argv: list[str] | None = None) -> dict:
         "product_ids": sorted({a["product_id"] for r in records for _, a in tool_calls(r) if a.get("product_id")}),
         "queries": sorted({a["query"] for r in records for n, a in tool_calls(r) if n == "search_products"}),
         "pushy_after": set(params["pushy_after_intents"]),
-        "low_stock_threshold": int(params["low_stock_threshold"]),
     }
 
     out = Path(args.out)
