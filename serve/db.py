@@ -69,13 +69,16 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, schema: str | None = None) -> Engine:
     """An engine for `url`: sqlite:///path.db (WAL), sqlite:// (memory, tests only) or
-    postgresql+psycopg://user@host/db (plain postgresql:// is mapped to psycopg 3)."""
+    postgresql+psycopg://user@host/db (plain postgresql:// is mapped to psycopg 3). `schema`
+    (PostgreSQL only) sets the search_path, e.g. one schema per test run in a shared database."""
     u = make_url(url)
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")
     if u.get_backend_name() == "sqlite":
+        if schema:
+            raise ValueError("make_engine: `schema` is for PostgreSQL; SQLite has one schema per file")
         memory = u.database in (None, "", ":memory:")
         kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if memory:  # one shared connection, or every session would see its own empty database
@@ -97,7 +100,10 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
         return engine
     if u.get_backend_name() != "postgresql":
         raise ValueError(f"DATABASE_URL: unsupported database {u.get_backend_name()!r} (use sqlite or postgresql)")
-    return create_engine(u, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+    return create_engine(
+        u, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

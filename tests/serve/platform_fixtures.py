@@ -1,0 +1,68 @@
+"""Database fixtures for the platform tests (cart, orders, payments, db, migrations).
+
+Import the fixtures you need into a test module (`from tests.serve.platform_fixtures import
+engine, factory`). `engine` runs each test twice: on a SQLite file (WAL) and on PostgreSQL in a
+schema of its own (CREATE SCHEMA zv_<random> in the shared `test` database, dropped afterwards),
+so parallel test runs and other helpers' tables never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+
+from serve.db import create_schema, make_engine, make_session_factory
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema; dropped with everything in it on exit."""
+    name = f"zv_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL, pool_size=1)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    try:
+        yield name
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def empty_engine(kind: str, tmp_path) -> Iterator:
+    """An engine on an empty database of `kind` ("sqlite" | "postgres")."""
+    if kind == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+        return
+    with pg_schema() as schema:
+        eng = make_engine(PG_URL, schema=schema)
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, tmp_path):
+    """An engine with the full schema (create_all), on SQLite and on PostgreSQL."""
+    with empty_engine(request.param, tmp_path) as eng:
+        create_schema(eng)
+        yield eng
+
+
+@pytest.fixture
+def factory(engine):
+    return make_session_factory(engine)
