@@ -9,9 +9,10 @@ import pytest
 import yaml
 
 from pipelines import build_datasets as bd
+from pipelines import preference as pref
 from serve.contract import TOOL_NAMES, Conversation, parse_brl_cents, parse_tool_arguments, tool_call
 
-BANK = yaml.safe_load(bd.DEFAULT_BANK.read_text(encoding="utf-8"))
+BANK = yaml.safe_load(pref.DEFAULT_BANK.read_text(encoding="utf-8"))
 PARAMS = {"validation_share": 0.2, "test_share": 0.2, "seed": 17, "max_pairs_per_kind": None,
           "pushy_after_intents": ["decline", "objection_price"]}  # fmt: skip
 
@@ -94,7 +95,7 @@ def assert_well_formed_assistant(msg: dict) -> None:
 
 def candidates(record, pool_extra=None):
     pool = {"product_ids": ["zzzz9999"], "queries": ["panela de pressão"], "pushy_after": {"decline"}} | (pool_extra or {})
-    return {row["kind"]: (row, variant) for row, variant in bd.preference_candidates(record, BANK, pool, seed=3)}
+    return {row["kind"]: (row, variant) for row, variant in pref.preference_candidates(record, BANK, pool, seed=3)}
 
 
 # ---------------------------------------------------------------- input validation and PII
@@ -159,7 +160,7 @@ def test_leakage_keys_normalise_query_and_product_ref():
 
 def test_every_kind_is_made_and_well_formed():
     rows = candidates(quick_purchase())
-    assert set(rows) == set(bd.KINDS)
+    assert set(rows) == set(pref.KINDS)
     for row, _ in rows.values():
         assert row["prompt"][0]["role"] == "system" and row["prompt"][-1]["role"] in ("user", "tool")
         assert_well_formed_assistant(row["chosen"][0])
@@ -179,7 +180,7 @@ def test_wrong_tool_calls_another_tool_with_valid_arguments():
 @pytest.mark.parametrize("seed", range(8))
 def test_wrong_arguments_keeps_the_tool_and_changes_the_arguments(seed):
     pool = {"product_ids": ["zzzz9999"], "queries": ["panela"], "pushy_after": set()}
-    row, variant = next(c for c in bd.preference_candidates(quick_purchase(), BANK, pool, seed)
+    row, variant = next(c for c in pref.preference_candidates(quick_purchase(), BANK, pool, seed)
                         if c[0]["kind"] == "wrong_arguments")  # fmt: skip
     chosen, rejected = row["chosen"][0]["tool_calls"][0]["function"], row["rejected"][0]["tool_calls"][0]["function"]
     assert chosen["name"] == rejected["name"]
@@ -200,7 +201,7 @@ def test_invented_price_is_not_in_any_tool_result():
     assert set(parse_brl_cents(chosen)) <= tool_amounts
     invented = [a for a in parse_brl_cents(rejected) if a not in tool_amounts]
     assert invented and len(parse_brl_cents(rejected)) == len(parse_brl_cents(chosen))
-    strip = lambda t: bd.BRL_PATTERN.sub("<R$>", t)  # noqa: E731
+    strip = lambda t: pref.BRL_PATTERN.sub("<R$>", t)  # noqa: E731
     assert strip(chosen) == strip(rejected)  # only the amounts changed
 
 
@@ -213,7 +214,7 @@ def test_pushy_follows_a_no_and_is_pressure():
 def test_fake_scarcity_only_when_stock_is_plenty():
     row, _ = candidates(quick_purchase(low_stock=False))["fake_scarcity"]
     chosen, rejected = row["chosen"][0]["content"], row["rejected"][0]["content"]
-    assert rejected.startswith(chosen) and bd.SCARCITY_WORDS.search(rejected[len(chosen):])
+    assert rejected.startswith(chosen) and pref.SCARCITY_WORDS.search(rejected[len(chosen):])
     assert '"low_stock"' not in row["prompt"][-1]["content"]
     assert "fake_scarcity" not in candidates(quick_purchase(low_stock=True))
 
@@ -228,13 +229,13 @@ def test_wrong_language_answers_in_the_other_language():
 
 
 def test_balance_gives_every_present_kind_the_same_count():
-    cands = [c for i in range(12) for c in bd.preference_candidates(quick_purchase(f"c{i}"), BANK,
+    cands = [c for i in range(12) for c in pref.preference_candidates(quick_purchase(f"c{i}"), BANK,
              {"product_ids": [], "queries": [], "pushy_after": {"decline"}}, 1)]  # fmt: skip
     cands = [c for c in cands if c[0]["kind"] != "pushy" or c[0]["id"].split(":")[0] in ("c0", "c1", "c2")]  # rarest: 3
-    rows = bd.balance(cands, None, seed=1)
+    rows = pref.balance(cands, None, seed=1)
     kinds = [row["kind"] for row, _ in rows]
-    assert {kinds.count(k) for k in bd.KINDS} == {3}
-    assert len(bd.balance(cands, 2, seed=1)) == 12
+    assert {kinds.count(k) for k in pref.KINDS} == {3}
+    assert len(pref.balance(cands, 2, seed=1)) == 12
 
 
 # ---------------------------------------------------------------- full stage
@@ -265,13 +266,13 @@ def test_full_stage_writes_every_split_and_is_deterministic(tmp_path):
         assert all(r["messages"][0]["role"] == "system" and set(r) == {"id", "scenario", "language", "messages"} for r in sft)
         assert not any("intent" in m or "technique" in m for r in sft for m in r["messages"])
         assert "[telefone]" in json.dumps(sft, ensure_ascii=False) and "98765-4321" not in json.dumps(sft)
-        pref = read(out / "preference" / f"{split}.jsonl")
-        assert all(set(r) == {"id", "kind", "prompt", "chosen", "rejected"} for r in pref)
-        assert all(r["id"].split(":")[0] in ids[split] for r in pref)  # pairs stay in their conversation's split
-        kinds = [r["kind"] for r in pref]
+        pairs = read(out / "preference" / f"{split}.jsonl")
+        assert all(set(r) == {"id", "kind", "prompt", "chosen", "rejected"} for r in pairs)
+        assert all(r["id"].split(":")[0] in ids[split] for r in pairs)  # pairs stay in their conversation's split
+        kinds = [r["kind"] for r in pairs]
         assert len({kinds.count(k) for k in set(kinds)}) == 1  # balanced
     train_kinds = {r["kind"] for r in read(out / "preference" / "train.jsonl")}
-    assert train_kinds == set(bd.KINDS)
+    assert train_kinds == set(pref.KINDS)
     records_train = read(out / "records" / "train.jsonl")
     assert any(m.get("intent") for r in records_train for m in r["messages"])  # labels kept
     stats = json.loads((out / "stats.json").read_text())
