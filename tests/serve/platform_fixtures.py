@@ -12,11 +12,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from serve.db import create_schema, make_engine, make_session_factory
+from serve.catalog import Catalogue
+from serve.db import create_schema, make_engine, make_session_factory, session_scope
+from serve.models import Customer
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -66,3 +70,29 @@ def engine(request, tmp_path):
 @pytest.fixture
 def factory(engine):
     return make_session_factory(engine)
+
+
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "assets" / "catalogue_fixture"
+
+
+def products_frame() -> pd.DataFrame:
+    return pd.read_csv(FIXTURE_DIR / "products.csv", dtype={"product_id": str})
+
+
+def fixture_catalogue(products: pd.DataFrame | None = None) -> Catalogue:
+    """The shipped 24-product catalogue fixture (optionally with edited product rows)."""
+    return Catalogue(products if products is not None else products_frame(), source=str(FIXTURE_DIR / "products.csv"))
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return fixture_catalogue()
+
+
+def new_customer(factory, name: str | None = None, olist_id: str | None = None) -> int:
+    """A customer row (random phone hash); returns its id."""
+    with session_scope(factory) as s:
+        c = Customer(phone_hash=uuid.uuid4().hex * 2, name=name, olist_customer_unique_id=olist_id)
+        s.add(c)
+        s.flush()
+        return c.id
