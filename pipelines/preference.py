@@ -107,11 +107,12 @@ def make_wrong_arguments(msg, ctx, lang, bank, rng, pool):
         return None
     options = []
     if pid := args.get("product_id"):
-        others = [p for p in dict.fromkeys(ctx["product_ids"] + pool["product_ids"])
-                  if not (p.startswith(pid) or pid.startswith(p))]  # fmt: skip
-        if others:  # prefer a product the customer just saw: the realistic slip
-            seen = [p for p in others if p in ctx["product_ids"]]
-            options.append(("wrong_product", {**args, "product_id": rng.choice(seen or others)}))
+        differs = lambda p: not (p.startswith(pid) or pid.startswith(p))  # noqa: E731 (ref vs full id)
+        # prefer a product the customer was just shown (the realistic slip), else any catalogue id seen
+        others = [p for p in dict.fromkeys(ctx["product_ids"]) if differs(p)]
+        others = others or [p for p in rng.sample(pool["product_ids"], min(5, len(pool["product_ids"]))) if differs(p)]
+        if others:
+            options.append(("wrong_product", {**args, "product_id": rng.choice(others)}))
     if name == "add_to_cart" or (name == "remove_from_cart" and args.get("quantity")):
         q = args.get("quantity") or 1
         options.append(("wrong_quantity", {**args, "quantity": q + rng.choice((1, 2, 4)) if q < 95 else 1}))

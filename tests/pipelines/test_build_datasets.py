@@ -285,3 +285,20 @@ def test_full_stage_writes_every_split_and_is_deterministic(tmp_path):
     for sub in ("sft", "preference", "records"):
         for split in bd.SPLITS:
             assert (out / sub / f"{split}.jsonl").read_bytes() == (out2 / sub / f"{split}.jsonl").read_bytes()
+
+
+def test_wrong_product_falls_back_to_catalogue_ids_when_none_was_shown():
+    rec = {"id": "r1", "scenario": "recurring", "language": "pt", "context": {"name": "Bia", "recurring": True},
+           "messages": [
+               {"role": "user", "content": "manda mais um daquele sabonete", "intent": "add_to_cart"},
+               {"role": "assistant", "tool_calls": [tool_call("call_1", "add_to_cart", {"product_id": "aaaa1111"})]},
+               {"role": "tool", "tool_call_id": "call_1", "name": "add_to_cart", "content": '{"units":1}'},
+               {"role": "assistant", "content": "Feito!"}]}  # fmt: skip
+    pool = {"product_ids": ["aaaa1111ffff", "zzzz9999"], "queries": [], "pushy_after": set()}
+    variants = {}
+    for seed in range(20):
+        for row, variant in pref.preference_candidates(rec, BANK, pool, seed):
+            if row["kind"] == "wrong_arguments":
+                variants[variant] = json.loads(row["rejected"][0]["tool_calls"][0]["function"]["arguments"])
+    assert variants["wrong_product"]["product_id"] == "zzzz9999"  # never the same product by its longer id
+    assert set(variants) == {"wrong_product", "wrong_quantity", "missing_argument"}
