@@ -97,6 +97,9 @@ class PastOrder:
     product_ids: tuple[str, ...]
     quantities: tuple[int, ...]
     source: str  # "bot" | "olist"
+    status: str | None = None  # Olist order_status (olist orders only)
+    estimated_delivery: datetime | None = None
+    delivered_at: datetime | None = None
 
 
 class OlistHistory:
@@ -110,11 +113,15 @@ class OlistHistory:
         if missing:
             raise ValueError(f"histories: missing column(s) {', '.join(missing)}")
         df = df.assign(purchased_at=pd.to_datetime(df["purchased_at"]))
+        for col in ("estimated_delivery", "delivered_at"):
+            df[col] = pd.to_datetime(df[col]) if col in df.columns else pd.NaT
         for (cust, order_id), rows in df.groupby(["customer_unique_id", "order_id"], sort=False):
             counts = Counter(rows["product_id"].astype(str))  # Olist repeats a row per unit
+            first = rows.iloc[0]
             self._orders.setdefault(str(cust), []).append(
-                PastOrder(str(order_id), rows["purchased_at"].max().to_pydatetime(),
-                          tuple(counts), tuple(counts.values()), "olist")  # fmt: skip
+                PastOrder(str(order_id), rows["purchased_at"].max().to_pydatetime(), tuple(counts),
+                          tuple(counts.values()), "olist", str(first["order_status"]),
+                          _pydt(first["estimated_delivery"]), _pydt(first["delivered_at"]))  # fmt: skip
             )
         for orders in self._orders.values():
             orders.sort(key=lambda o: o.purchased_at, reverse=True)
@@ -143,6 +150,10 @@ def past_orders(session: Session, customer: Customer, olist: OlistHistory | None
     if olist is not None and customer.olist_customer_unique_id:
         out += olist.orders(customer.olist_customer_unique_id)
     return sorted(out, key=lambda o: _utc(o.purchased_at), reverse=True)
+
+
+def _pydt(value) -> datetime | None:
+    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
 def _utc(dt: datetime) -> datetime:

@@ -1,0 +1,327 @@
+"""The sales agent: one customer turn = a bounded tool loop over vLLM's OpenAI-compatible API.
+
+    respond(session_factory, customer_id, inbound) -> list[Reply]
+
+1. Context from the database (so a restart loses nothing): customer profile → CustomerContext →
+   the contract's system prompt; the last AGENT_HISTORY_TURNS `chat_turns` (cut to start at a user
+   message); the open cart, shown as a `view_cart` exchange when the window no longer holds one.
+2. Button/list choices whose id is a command ("add_to_cart:<ref>", "checkout:pix", ...) run
+   server-side without the model (serve/replies.py): the commerce path is deterministic and
+   costs no model time, and the exchange is logged as the same tool call the model would make.
+3. Free text goes to the model: chat.completions.create(tools=TOOLS, tool_choice="auto",
+   max_tokens=AGENT_MAX_TOKENS) at most AGENT_MAX_STEPS times within one turn deadline
+   (LLM_TIMEOUT_S). Each proposed call is validated (contract pydantic models + catalogue ids) and
+   executed for the verified customer only; a refused call is answered with an error tool result
+   and never executed. `<tool_call>` text that slipped past vLLM's hermes parser is parsed here
+   with the same rules (`extract_tool_calls`).
+4. The final text is price-grounded (serve/grounding.py): regenerated once on an unknown amount,
+   then rewritten from the catalogue. Model errors, timeouts, empty or garbage text → a pt-BR
+   fallback with buttons (and a `fallback_reply` event), never an exception.
+5. New turns go to `chat_turns`; KPI events (product_viewed, cart_add, checkout_started, handoff,
+   turn_latency_ms, ...) to `events`. Logs carry ids and counts, never phone numbers or text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+import openai
+from openai import AsyncOpenAI
+from sqlalchemy import select
+
+from serve import customers
+from serve.catalog import Catalogue
+from serve.contract import TOOLS, ToolCallError, extract_tool_calls, system_prompt
+from serve.db import session_scope
+from serve.grounding import PriceFacts, amounts_in, rewrite, ungrounded
+from serve.messages import Inbound, Reply, TextReply
+from serve.models import ChatTurn, Customer, Event
+from serve.replies import Command, Presenter, fallback_replies, parse_command, server_text
+from serve.settings import Settings
+from serve.tool_results import dumps, error
+from serve.tools import ToolOutcome, Tools
+
+log = logging.getLogger(__name__)
+
+REGENERATE_TEMPERATURE = 0.7  # the second draft after an ungrounded price must differ from the first
+STOPWORDS = frozenset(
+    "a o e é de da do que em um uma para pra com não nao no na os as se por mais você voce seu sua "
+    "the to and of is you your in it for we i".split()
+)  # fmt: skip
+
+
+def looks_like_garbage(text: str | None) -> bool:
+    """Text no customer should receive: empty, chat-template debris, or word soup.
+
+    A real pt/en sentence of 8+ words virtually always holds a stopword ("de", "o", "você", "the");
+    a random-weight model's token soup does not.
+    """
+    if not text or not text.strip():
+        return True
+    if any(tag in text for tag in ("<|im_", "<tool_call>", "</tool_call>", "<tool_response>", "<|endoftext|>")):
+        return True
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    if not words or any(len(w) > 40 for w in words):
+        return True
+    return len(words) >= 8 and sum(w in STOPWORDS for w in words) / len(words) < 0.05
+
+
+@dataclass
+class Turn:
+    """State of one customer turn (what the model saw, what ran, what to persist)."""
+
+    customer_id: int
+    messages: list[dict]  # system + history + new (sent to the model)
+    new: list[dict] = field(default_factory=list)  # messages to persist in chat_turns
+    outcomes: list[ToolOutcome] = field(default_factory=list)
+    events: list[tuple[str, dict]] = field(default_factory=list)
+    facts: PriceFacts = field(default_factory=PriceFacts)
+    llm_calls: int = 0
+    completion_tokens: int = 0
+    llm_ms: float = 0.0
+
+    def add(self, message: dict) -> None:
+        self.messages.append(message)
+        self.new.append(message)
+
+
+class Agent:
+    def __init__(self, settings: Settings, catalogue: Catalogue, olist: customers.OlistHistory | None = None,
+                 tools: Tools | None = None, client: AsyncOpenAI | None = None):  # fmt: skip
+        self.settings = settings
+        self.catalogue = catalogue
+        self.olist = olist
+        self.tools = tools or Tools(catalogue, settings, olist=olist)
+        self.presenter = Presenter(catalogue, card=self.tools.card)
+        # max_retries=0: a retried timeout doubles the customer's wait; the fallback is better.
+        self.client = client or AsyncOpenAI(
+            base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, timeout=settings.LLM_TIMEOUT_S, max_retries=0
+        )
+
+    # ------------------------------------------------------------------------------ entry
+    async def respond(self, session_factory, customer_id: int, inbound: list[Inbound]) -> list[Reply]:
+        started = time.monotonic()
+        try:
+            turn, greeting = await asyncio.to_thread(self._load, session_factory, customer_id)
+            replies = await self._respond(session_factory, turn, inbound, greeting)
+        except Exception as exc:  # never crash the worker: a customer always gets an answer
+            log.exception("agent turn failed", extra={"customer_id": customer_id})
+            turn = Turn(customer_id, messages=[])
+            turn.events.append(("fallback_reply", {"reason": type(exc).__name__}))
+            replies = fallback_replies()
+        ms = round((time.monotonic() - started) * 1000, 1)
+        turn.events.append(("turn_latency_ms", {"ms": ms, "llm_ms": round(turn.llm_ms, 1), "llm_calls": turn.llm_calls,
+                                                "completion_tokens": turn.completion_tokens}))  # fmt: skip
+        await asyncio.to_thread(self._persist, session_factory, turn)
+        log.info("turn done", extra={"customer_id": customer_id, "ms": ms, "llm_calls": turn.llm_calls,
+                                     "tools": [o.name for o in turn.outcomes], "replies": len(replies)})  # fmt: skip
+        return replies
+
+    async def _respond(self, session_factory, turn: Turn, inbound: list[Inbound], greeting: list[Reply]) -> list[Reply]:
+        commands = [c for c in (parse_command(m.choice_id) for m in inbound) if c is not None]
+        texts = [m.as_agent_text() for m in inbound if parse_command(m.choice_id) is None]
+        replies: list[Reply] = []
+        for command, msg in zip(commands, [m for m in inbound if parse_command(m.choice_id) is not None]):
+            replies += await self._run_command(session_factory, turn, command, msg)
+        if texts:
+            replies += await self._run_model(session_factory, turn, "\n".join(texts))
+        return replies + greeting  # the reorder/novelties offer follows the answer to the greeting
+
+    # ------------------------------------------------------------------------------ context
+    def _load(self, session_factory, customer_id: int) -> tuple[Turn, list[Reply]]:
+        with session_scope(session_factory) as s:
+            customer = s.get(Customer, customer_id)
+            if customer is None:
+                raise LookupError(f"customer {customer_id} does not exist")
+            orders = customers.past_orders(s, customer, self.olist)
+            context = customers.customer_context(customer, orders, self.catalogue)
+            rows = s.scalars(
+                select(ChatTurn).where(ChatTurn.customer_id == customer_id)
+                .order_by(ChatTurn.id.desc()).limit(self.settings.AGENT_HISTORY_TURNS)
+            ).all()  # fmt: skip
+            history = [r.message for r in reversed(rows)]
+            while history and history[0].get("role") != "user":  # never start mid tool-exchange
+                history.pop(0)
+            lines = self.tools.cart_lines(s, customer_id)
+            turn = Turn(customer_id, messages=[{"role": "system", "content": system_prompt(context)}])
+            if lines and not any(m.get("name") in ("view_cart", "add_to_cart", "remove_from_cart") for m in history):
+                # the cart outlived the window: show it the way the model saw carts in training
+                cart = self.tools.view_cart_result(lines)
+                turn.messages += _exchange("ctx_cart", "view_cart", {}, cart)
+            turn.messages += history
+            for m in turn.messages:
+                if m.get("role") == "tool":
+                    self._learn_facts(turn, m["content"])
+            turn.facts.add_tool_result(self.tools.view_cart_result(lines))
+            greeting = []
+            if not rows:
+                turn.events.append(("conversation_started", {"recurring": context.recurring}))
+                if context.recurring:
+                    greeting = self.tools.greeting_replies(context, orders)
+        return turn, greeting
+
+    def _learn_facts(self, turn: Turn, content: str | dict) -> None:
+        """Allowed amounts: everything a tool returned, plus catalogue prices of products it named."""
+        turn.facts.add_tool_result(content)
+        data = json.loads(content) if isinstance(content, str) else content
+        for item in _items(data):
+            p = self.catalogue.get(str(item.get("id", "")))
+            if p is not None:
+                turn.facts.add_product(p.name, p.price_cents)
+
+    # ------------------------------------------------------------------------------ commands
+    async def _run_command(self, session_factory, turn: Turn, command: Command, msg: Inbound) -> list[Reply]:
+        turn.add({"role": "user", "content": msg.as_agent_text()})
+        if command.tool is None:  # pure navigation (e.g. "checkout" → choose a payment method)
+            replies = self.presenter.replies([], command=command)
+            turn.add({"role": "assistant", "content": replies[0].body})
+            return replies
+        outcomes = []
+        for name, arguments in command.calls:
+            outcomes.append(await self._execute(session_factory, turn, f"cmd_{len(turn.messages)}", name, arguments))
+        text = "\n".join(server_text(o) for o in outcomes)
+        turn.add({"role": "assistant", "content": text})
+        return self.presenter.replies(outcomes, text=text)
+
+    # ------------------------------------------------------------------------------ model loop
+    async def _run_model(self, session_factory, turn: Turn, text: str) -> list[Reply]:
+        turn.add({"role": "user", "content": text})
+        turn.facts.add_amounts(amounts_in(text))  # the customer's own budget may be echoed back
+        deadline = time.monotonic() + self.settings.LLM_TIMEOUT_S
+        first_outcome = len(turn.outcomes)
+        final = None
+        for step in range(self.settings.AGENT_MAX_STEPS):
+            message = await self._complete(turn, deadline)
+            if message is None:
+                break
+            content, calls = _tool_calls(message)
+            if not calls:
+                final = content
+                break
+            turn.add({"role": "assistant", "content": content or None, "tool_calls": calls})
+            for call in calls:
+                await self._execute(session_factory, turn, call["id"], call["function"]["name"], call["function"]["arguments"])
+        else:
+            turn.events.append(("agent_steps_exhausted", {"steps": self.settings.AGENT_MAX_STEPS}))
+        outcomes = turn.outcomes[first_outcome:]
+        if final is not None and not looks_like_garbage(final):
+            final = await self._ground(turn, final, deadline)
+        if final is None or looks_like_garbage(final):
+            if outcomes and outcomes[-1].ok:  # the tools worked; only the wording failed: say it ourselves
+                final = server_text(outcomes[-1])
+            else:
+                turn.events.append(("fallback_reply", {"reason": "model_text" if final else "model_error"}))
+                turn.add({"role": "assistant", "content": fallback_replies()[0].body})
+                return fallback_replies()
+        turn.add({"role": "assistant", "content": final})
+        return self.presenter.replies(outcomes, text=final)
+
+    async def _complete(self, turn: Turn, deadline: float, temperature: float = 0.0):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            turn.events.append(("llm_error", {"error": "turn_deadline"}))
+            return None
+        started = time.monotonic()
+        try:
+            response = await self.client.chat.completions.create(
+                model=self.settings.LLM_MODEL, messages=turn.messages, tools=TOOLS, tool_choice="auto",
+                max_tokens=self.settings.AGENT_MAX_TOKENS, temperature=temperature, timeout=remaining,
+            )  # fmt: skip
+        except (openai.APIError, openai.APITimeoutError, asyncio.TimeoutError, ValueError) as exc:
+            turn.events.append(("llm_error", {"error": type(exc).__name__, "status": getattr(exc, "status_code", None)}))
+            log.warning("llm call failed", extra={"customer_id": turn.customer_id, "error": type(exc).__name__})
+            return None
+        finally:
+            turn.llm_calls += 1
+            turn.llm_ms += (time.monotonic() - started) * 1000
+        if response.usage:
+            turn.completion_tokens += response.usage.completion_tokens or 0
+        if not response.choices:
+            return None
+        return response.choices[0].message
+
+    async def _ground(self, turn: Turn, text: str, deadline: float) -> str | None:
+        if not ungrounded(text, turn.facts):
+            return text
+        turn.events.append(("price_ungrounded", {"amounts": len(ungrounded(text, turn.facts))}))
+        message = await self._complete(turn, deadline, temperature=REGENERATE_TEMPERATURE)
+        if message is not None:
+            content, calls = _tool_calls(message)
+            if not calls and content and not looks_like_garbage(content) and not ungrounded(content, turn.facts):
+                return content
+        fixed = rewrite(text, turn.facts)
+        turn.events.append(("price_rewritten", {"replaced": fixed.replaced, "dropped": fixed.dropped}))
+        return fixed.text or None
+
+    async def _execute(self, session_factory, turn: Turn, call_id: str, name: str, arguments) -> ToolOutcome:
+        """Validate then run one call for turn.customer_id; refused calls are answered, never executed."""
+        if call_id.startswith("cmd_"):
+            args_text = json.dumps(arguments, ensure_ascii=False)
+            turn.add({"role": "assistant", "content": None, "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": args_text}}]})  # fmt: skip
+        try:
+            args = self.tools.validate(name, arguments)
+        except ToolCallError as exc:
+            outcome = ToolOutcome(name=name, result=error(str(exc)), refused=True)
+            turn.events.append(("tool_refused", {"tool": name, "reason": str(exc)[:200]}))
+        else:
+            outcome = await asyncio.to_thread(self.tools.run, session_factory, turn.customer_id, name, args)
+            turn.events += outcome.events
+        turn.outcomes.append(outcome)
+        content = dumps(outcome.result)
+        turn.add({"role": "tool", "tool_call_id": call_id, "name": name, "content": content})
+        self._learn_facts(turn, outcome.result)
+        return outcome
+
+    # ------------------------------------------------------------------------------ persistence
+    def _persist(self, session_factory, turn: Turn) -> None:
+        try:
+            with session_scope(session_factory) as s:
+                for m in turn.new:
+                    s.add(ChatTurn(customer_id=turn.customer_id, message=m))
+                for name, props in turn.events:
+                    s.add(Event(customer_id=turn.customer_id, name=name, properties=props))
+        except Exception:  # losing a log row must not lose the customer's answer
+            log.exception("could not persist turn", extra={"customer_id": turn.customer_id})
+
+
+def _exchange(call_id: str, name: str, args: dict, result: dict) -> list[dict]:
+    return [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}]},
+        {"role": "tool", "tool_call_id": call_id, "name": name, "content": dumps(result)},
+    ]  # fmt: skip
+
+
+def _items(data) -> list[dict]:
+    """Product-like dicts (with an "id") anywhere in a tool result."""
+    if isinstance(data, dict):
+        found = [data] if "id" in data and "name" in data else []
+        for v in data.values():
+            found += _items(v)
+        return found
+    if isinstance(data, list):
+        return [x for v in data for x in _items(v)]
+    return []
+
+
+def _tool_calls(message) -> tuple[str | None, list[dict]]:
+    """(content, calls) from a response message: vLLM's parsed calls, else our hermes parse of the text."""
+    if message.tool_calls:
+        calls = [
+            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments or "{}"}}
+            for c in message.tool_calls
+        ]
+        return message.content, calls
+    content, parsed = extract_tool_calls(message.content or "")
+    calls = [{"id": f"call_{i}_{int(time.time() * 1000) % 10**8}", "type": "function", "function": c}
+             for i, c in enumerate(parsed)]  # fmt: skip
+    return (content.strip() if content else None), calls
+
+
+__all__ = ["Agent", "TextReply", "looks_like_garbage"]

@@ -1,0 +1,212 @@
+"""From tool outcomes to WhatsApp replies; button/list commands handled without the model.
+
+Interactive ids are commands the server runs itself (no model call, deterministic):
+
+    product:<ref>            get_product          (list rows of a search / recommendation)
+    add_to_cart:<ref>        add_to_cart qty 1    ("Adicionar" under a product card)
+    remove_from_cart:<ref>   remove_from_cart
+    view_cart                view_cart
+    recommend[:<ref>]        recommend            (complements of <ref>, or for the customer)
+    recommend_cat:<slug>     recommend category   ("Ver novidades" for a recurring customer)
+    reorder:<ref>x<qty>,...  add_to_cart per item ("Repetir pedido")
+    checkout                 (navigation) choose the payment method
+    checkout:<pix|card|boleto> checkout
+    order_status             order_status
+    human                    handoff_to_human
+
+Every text built here comes from tool results (money already formatted by the server), so it is
+grounded by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from serve.catalog import Catalogue, Product
+from serve.messages import ButtonsReply, ImageReply, ListReply, Reply, TextReply
+
+PAY_NAMES = {"pix": "PIX", "card": "cartão", "boleto": "boleto"}
+STATUS_PT = {
+    "pending_payment": "aguardando pagamento", "created": "criado", "approved": "pagamento aprovado",
+    "paid": "pagamento aprovado", "invoiced": "faturado", "processing": "em separação",
+    "shipped": "enviado", "delivered": "entregue", "canceled": "cancelado", "unavailable": "indisponível",
+}  # fmt: skip
+FALLBACK_TEXT = (
+    "Desculpe, tive um probleminha para responder agora. 😅 Pode repetir com outras palavras? "
+    "Se preferir, use um dos botões abaixo."
+)
+HANDOFF_TEXT = "Certo! Vou chamar uma pessoa da nossa equipe; já já alguém te responde por aqui. 🙋"
+
+
+@dataclass(frozen=True)
+class Command:
+    calls: tuple[tuple[str, dict], ...] = ()  # (tool, arguments) run in order
+    navigation: str | None = None  # "checkout": answer with the payment choice, no tool
+
+    @property
+    def tool(self) -> str | None:
+        return self.calls[0][0] if self.calls else None
+
+
+def parse_command(choice_id: str | None) -> Command | None:
+    """The command behind a button/list id; None for ids we do not know (the model reads the title)."""
+    if not choice_id:
+        return None
+    head, _, arg = choice_id.partition(":")
+    arg = arg.strip()
+    simple = {
+        "product": ("get_product", {"product_id": arg}),
+        "add_to_cart": ("add_to_cart", {"product_id": arg, "quantity": 1}),
+        "remove_from_cart": ("remove_from_cart", {"product_id": arg}),
+        "recommend_cat": ("recommend", {"category": arg}),
+        "checkout": ("checkout", {"payment_method": arg}),
+    }
+    if head in simple and arg:
+        return Command(calls=(simple[head],))
+    if head == "checkout":
+        return Command(navigation="checkout")
+    if head == "view_cart":
+        return Command(calls=(("view_cart", {}),))
+    if head == "recommend":
+        return Command(calls=(("recommend", {"product_id": arg} if arg else {}),))
+    if head == "order_status":
+        return Command(calls=(("order_status", {}),))
+    if head == "human":
+        return Command(calls=(("handoff_to_human", {"reason": "cliente pediu atendimento humano pelo botão"}),))
+    if head == "reorder" and arg:
+        calls = []
+        for part in arg.split(","):
+            ref, _, qty = part.partition("x")
+            calls.append(("add_to_cart", {"product_id": ref, "quantity": int(qty) if qty.isdigit() else 1}))
+        return Command(calls=tuple(calls))
+    return None
+
+
+def _money_line(item: dict) -> str:
+    score = f" · ⭐ {item['score']}" if item.get("score") else ""
+    return f"{item['price']}{score}"
+
+
+def server_text(outcome) -> str:
+    """A short pt-BR text for one tool outcome, from its result only."""
+    r, name = outcome.result, outcome.name
+    if "error" in r:
+        return f"Não consegui fazer isso: {r['error']}."
+    if name == "get_product":
+        text = f"*{r['name']}* — {r['price']}"
+        if r.get("score"):
+            text += f" · ⭐ {r['score']} ({r['reviews']} avaliações)"
+        if r.get("low_stock"):
+            text += f"\nÚltimas {r['stock']} unidades em estoque."
+        if r.get("sold_out"):
+            text += "\nNo momento está sem estoque."
+        if r.get("comment"):
+            text += f'\nUm cliente disse: "{r["comment"]}"'
+        return text
+    if name in ("search_products", "recommend"):
+        items = list(r.get("again", [])) + list(r.get("items", []))
+        if not items:
+            return "Não encontrei produtos com essa descrição. Pode me contar de outro jeito o que procura?"
+        lines = [f"• {i['name']} — {_money_line(i)}" for i in items]
+        return "Separei estas opções:\n" + "\n".join(lines)
+    if name in ("add_to_cart", "remove_from_cart", "view_cart"):
+        head = ""
+        if "added" in r:
+            head = f"Adicionei {r['added']['qty']}x {r['added']['name']} ao carrinho. ✅\n"
+        elif "removed" in r:
+            head = f"Removi {r['removed']['qty']}x {r['removed']['name']} do carrinho.\n"
+        if not r.get("items"):
+            return head + "Seu carrinho está vazio."
+        lines = [f"• {i['qty']}x {i['name']} — {i['price']}" for i in r["items"]]
+        frete = "grátis" if r.get("free_shipping") else r["freight"]
+        disc = f"\nDesconto: {r['discount']}" if r.get("discount") else ""
+        return head + "\n".join(lines) + f"\nSubtotal: {r['subtotal']} · Frete: {frete}{disc}\n*Total: {r['total']}*"
+    if name == "checkout":
+        return (f"Pedido *{r['order']}* criado! Total: {r['total']}. "
+                f"Pague com {PAY_NAMES.get(r['pay'], r['pay'])} neste link: {r['link']}")  # fmt: skip
+    if name == "order_status":
+        text = f"Pedido {r['order']}: {STATUS_PT.get(r['status'], r['status'])}. Comprado em {r['bought']}."
+        if r.get("delivered"):
+            text += f" Entregue em {r['delivered']}."
+        elif r.get("eta"):
+            text += f" Previsão de entrega: {r['eta']}."
+        return text
+    if name == "handoff_to_human":
+        return HANDOFF_TEXT
+    return "Pronto!"
+
+
+def fallback_replies() -> list[Reply]:
+    return [
+        TextReply(FALLBACK_TEXT),
+        ButtonsReply("Posso te ajudar com:", (("recommend", "Mais vendidos"), ("view_cart", "Ver carrinho"),
+                                              ("human", "Falar com atendente"))),  # fmt: skip
+    ]
+
+
+def payment_buttons() -> ButtonsReply:
+    return ButtonsReply("Como você prefere pagar?", (("checkout:pix", "PIX"), ("checkout:card", "Cartão"),
+                                                     ("checkout:boleto", "Boleto")))  # fmt: skip
+
+
+def product_buttons(p: Product) -> ButtonsReply:
+    return ButtonsReply(
+        f"{p.name[:60]}: quer levar?",
+        ((f"add_to_cart:{p.ref}", "Adicionar"), (f"recommend:{p.ref}", "Combina com"), ("view_cart", "Ver carrinho")),
+    )
+
+
+def product_list(items: list[dict]) -> ListReply:
+    rows = tuple((f"product:{i['id']}", _cut(i["name"], 24), _cut(_money_line(i), 72)) for i in items[:10])
+    return ListReply("Toque numa opção para ver foto, detalhes e avaliações:", "Ver opções", rows)
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@dataclass
+class Presenter:
+    """Builds the reply list for a turn; `card(product) -> png path | None` renders product cards."""
+
+    catalogue: Catalogue
+    card: Callable[[Product], str | None] | None = None
+    shown: set = field(default_factory=set)
+
+    def _card(self, p: Product, caption: str) -> list[Reply]:
+        path = self.card(p) if self.card else None
+        return [ImageReply(str(path), caption[:1024], p.product_id)] if path else []
+
+    def replies(self, outcomes: list, text: str | None = None, command=None) -> list[Reply]:
+        if command is not None and command.navigation == "checkout":
+            return [payment_buttons()]
+        out: list[Reply] = [TextReply(text)] if text else []
+        ok = [o for o in outcomes if o.ok]
+        if not ok:
+            return out
+        last = ok[-1]
+        r = last.result
+        if last.name == "checkout":
+            if r["link"] not in (text or ""):
+                out.append(TextReply(f"Link de pagamento do pedido {r['order']}: {r['link']}"))
+            if last.pix_code:
+                out.append(TextReply(f"PIX copia e cola:\n{last.pix_code}"))
+            return out
+        if last.name in ("add_to_cart", "remove_from_cart", "view_cart") and r.get("items"):
+            anchor = r.get("added", {}).get("id") or r["items"][-1]["id"]
+            out.append(ButtonsReply(f"Total do carrinho: {r['total']}", (
+                ("checkout", "Finalizar compra"), ("view_cart", "Ver carrinho"), (f"recommend:{anchor}", "Sugestões"))))
+            return out
+        if last.name == "get_product":
+            p = self.catalogue.get(r["id"])
+            return out + self._card(p, f"{p.name} — {r['price']}") + [product_buttons(p)] if p else out
+        if last.name in ("search_products", "recommend"):
+            items = list(r.get("again", [])) + list(r.get("items", []))
+            if len(items) == 1:
+                p = self.catalogue.get(items[0]["id"])
+                if p is not None:
+                    return out + self._card(p, f"{p.name} — {items[0]['price']}") + [product_buttons(p)]
+            if items:
+                out.append(product_list(items))
+        return out

@@ -1,0 +1,211 @@
+"""Agent loop against a local OpenAI-compatible server (tests/fakes/fake_llm.py), real SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+
+import pytest
+from sqlalchemy import select
+
+from serve import cart as carts
+from serve.agent import Agent, looks_like_garbage
+from serve.customers import get_or_create_customer
+from serve.db import session_scope
+from serve.messages import ButtonsReply, ImageReply, Inbound, ListReply, TextReply
+from serve.models import ChatTurn, Customer, Event
+from serve.replies import FALLBACK_TEXT
+from serve.settings import Settings
+from tests.fakes.fake_llm import FakeLLM
+from tests.serve.agent_helpers import HASH_KEY, PHONE, fixture_catalogue, sqlite_factory
+
+LENCOL = "6c960ba6"  # ref of "Jogo de Lençol Casal 4 Peças Algodão", R$ 89,90, stock 40
+_ids = itertools.count(1)
+
+
+def text(body: str, choice_id: str | None = None) -> Inbound:
+    kind = "button_reply" if choice_id else "text"
+    return Inbound(f"wamid.{next(_ids)}", PHONE, kind, 1_700_000_000, text=body, choice_id=choice_id)
+
+
+@pytest.fixture(scope="module")
+def llm():
+    with FakeLLM() as fake:
+        yield fake
+
+
+@pytest.fixture
+def env(tmp_path, llm):
+    llm.script.clear()
+    llm.requests.clear()
+    settings = Settings(ENV="test", LLM_BASE_URL=llm.base_url, LLM_MODEL=llm.model, LLM_TIMEOUT_S=2.0,
+                        PHONE_HASH_KEY=HASH_KEY, MEDIA_DIR=str(tmp_path / "media"), AGENT_MAX_STEPS=3)
+    engine, factory = sqlite_factory(tmp_path)
+    with session_scope(factory) as s:
+        cid = get_or_create_customer(s, PHONE, HASH_KEY, "Ana").id
+    agent = Agent(settings, fixture_catalogue())
+    yield agent, factory, cid, settings
+    engine.dispose()
+
+
+_loop = asyncio.new_event_loop()  # one loop for the module: the agent's HTTP client pool lives on it
+
+
+def run(agent, factory, cid, *msgs):
+    return _loop.run_until_complete(agent.respond(factory, cid, list(msgs)))
+
+
+def events(factory, cid, name):
+    with session_scope(factory) as s:
+        return [e.properties for e in s.scalars(select(Event).where(Event.customer_id == cid, Event.name == name))]
+
+
+def cart_lines(factory, cid, agent):
+    with session_scope(factory) as s:
+        return [(line.product_id[:8], line.quantity) for line in carts.view_cart(s, cid, agent.catalogue).lines]
+
+
+def tool_messages(request: dict) -> list[dict]:
+    return [m for m in request["messages"] if m["role"] == "tool"]
+
+
+@pytest.mark.parametrize(
+    "name, arguments, why",
+    [
+        ("add_to_cart", {"product_id": "ffffffff", "quantity": 1}, "produto não encontrado"),
+        ("add_to_cart", {"product_id": LENCOL, "quantity": -2}, "quantity"),
+        ("add_to_cart", {"product_id": LENCOL, "quantity": 1, "price": 1.0}, "price"),
+        ("apply_discount", {"percent": 90}, "ferramenta desconhecida"),
+        ("checkout", '{"payment_method": "pix"', "JSON"),
+    ],
+)
+def test_invalid_tool_calls_are_refused_and_never_executed(env, llm, name, arguments, why):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.call(name, arguments), FakeLLM.text("Não consegui adicionar, pode confirmar o produto?"))
+    replies = run(agent, factory, cid, text("coloca o lençol no carrinho"))
+    refused = tool_messages(llm.requests[1])[-1]
+    assert why in json.loads(refused["content"])["error"]
+    assert cart_lines(factory, cid, agent) == []
+    assert [e["tool"] for e in events(factory, cid, "tool_refused")] == [name]
+    assert replies == [TextReply("Não consegui adicionar, pode confirmar o produto?")]
+
+
+def test_valid_call_runs_for_the_verified_customer_with_catalogue_price(env, llm):
+    agent, factory, cid, _ = env
+    with session_scope(factory) as s:  # another customer: must stay untouched
+        other = get_or_create_customer(s, "5521999998888", HASH_KEY).id
+    llm.push(FakeLLM.call("add_to_cart", {"product_id": LENCOL, "quantity": 2}),
+             FakeLLM.text("Prontinho! Coloquei 2 jogos de lençol, total R$ 179,80."))
+    replies = run(agent, factory, cid, text("quero 2 lençóis"))
+    assert cart_lines(factory, cid, agent) == [(LENCOL, 2)] and cart_lines(factory, other, agent) == []
+    result = json.loads(tool_messages(llm.requests[1])[-1]["content"])
+    assert result["added"] == {"id": LENCOL, "name": "Jogo de Lençol Casal 4 Peças Algodão", "qty": 2}
+    assert (result["subtotal"], result["total"]) == ("R$ 179,80", "R$ 199,68")  # + freight 15,90 + 25 % of 15,90
+    assert replies[0] == TextReply("Prontinho! Coloquei 2 jogos de lençol, total R$ 179,80.")
+    assert isinstance(replies[1], ButtonsReply) and ("checkout", "Finalizar compra") in replies[1].buttons
+    assert llm.requests[0]["tools"][0]["function"]["name"] == "search_products"
+    assert llm.requests[0]["tool_choice"] == "auto" and llm.requests[0]["max_tokens"] == agent.settings.AGENT_MAX_TOKENS
+    assert events(factory, cid, "cart_add")[0]["value_cents"] == 2 * 8990
+
+
+def test_steps_per_turn_are_bounded(env, llm):
+    agent, factory, cid, settings = env
+    llm.push(*[FakeLLM.call("search_products", {"query": "lençol"})] * 10)
+    replies = run(agent, factory, cid, text("lençol"))
+    assert len(llm.requests) == settings.AGENT_MAX_STEPS
+    assert events(factory, cid, "agent_steps_exhausted")
+    assert replies and not any(isinstance(r, TextReply) and r.body == "" for r in replies)
+
+
+@pytest.mark.parametrize("step", [FakeLLM.error(500), FakeLLM.delay(3.0), FakeLLM.error(400, "bad request")])
+def test_fallback_reply_on_model_error_or_timeout(env, llm, step):
+    agent, factory, cid, _ = env
+    llm.push(step)
+    replies = run(agent, factory, cid, text("oi"))
+    assert replies[0] == TextReply(FALLBACK_TEXT) and isinstance(replies[1], ButtonsReply)
+    assert len(events(factory, cid, "fallback_reply")) == 1
+    assert events(factory, cid, "turn_latency_ms")[0]["ms"] < 3000  # bounded by LLM_TIMEOUT_S = 2 s
+
+
+def test_garbage_text_gets_the_fallback(env, llm):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.text("ĠorphismOutside Directive quantum Zealand chromosome hydraulic crypt vendors Bols"))
+    assert run(agent, factory, cid, text("oi"))[0] == TextReply(FALLBACK_TEXT)
+    assert looks_like_garbage("<|im_start|>assistant") and not looks_like_garbage("Olá! Posso te ajudar a escolher um lençol?")
+
+
+def test_tool_call_left_in_text_is_parsed_like_hermes(env, llm):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.raw_text('<tool_call>\n{"name": "search_products", "arguments": {"query": "garrafa térmica"}}\n</tool_call>'),
+             FakeLLM.text("Achei duas garrafas térmicas para você!"))
+    replies = run(agent, factory, cid, text("tem garrafa térmica?"))
+    items = json.loads(tool_messages(llm.requests[1])[-1]["content"])["items"]
+    assert [i["id"] for i in items] == ["27668894", "831f33a1"]
+    assert replies[0] == TextReply("Achei duas garrafas térmicas para você!")
+    assert isinstance(replies[-1], ListReply) and [r[0] for r in replies[-1].rows] == ["product:27668894", "product:831f33a1"]
+    assert replies[-1].rows[0][2].startswith("R$ 44,90")
+
+
+def test_ungrounded_price_is_regenerated_then_rewritten(env, llm):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.call("get_product", {"product_id": LENCOL}),
+             FakeLLM.text("O Jogo de Lençol Casal sai por R$ 49,90! Quer levar?"),
+             FakeLLM.text("O Jogo de Lençol Casal sai por R$ 39,90. Frete grátis de R$ 10,00 hoje."))
+    replies = run(agent, factory, cid, text("quanto custa o lençol casal?"))
+    assert replies[0] == TextReply("O Jogo de Lençol Casal sai por R$ 89,90! Quer levar?")
+    assert llm.requests[2]["temperature"] > 0  # one regeneration, then the rewrite
+    assert any(isinstance(r, ButtonsReply) for r in replies)
+    llm.push(FakeLLM.text("Ele custa R$ 12,00."), FakeLLM.text("Ele custa R$ 89,90, com frete de R$ 15,90."))
+    assert run(agent, factory, cid, text("e o preço mesmo?"))[0] == TextReply("Ele custa R$ 89,90, com frete de R$ 15,90.")
+
+
+def test_button_commands_run_without_the_model(env, llm):
+    agent, factory, cid, _ = env
+    replies = run(agent, factory, cid, text("Adicionar", choice_id=f"add_to_cart:{LENCOL}"))
+    assert llm.requests == [] and cart_lines(factory, cid, agent) == [(LENCOL, 1)]
+    assert "R$ 89,90" in replies[0].body and isinstance(replies[1], ButtonsReply)
+    pay = run(agent, factory, cid, text("Finalizar compra", choice_id="checkout"))
+    assert [b[0] for b in pay[0].buttons] == ["checkout:pix", "checkout:card", "checkout:boleto"]
+    card = run(agent, factory, cid, text("Jogo de Lençol", choice_id=f"product:{LENCOL}"))
+    assert any(isinstance(r, ImageReply) for r in card) or events(factory, cid, "product_viewed")
+    with session_scope(factory) as s:  # logged as the tool calls the model would have made
+        calls = [m["tool_calls"][0]["function"]["name"] for m in (t.message for t in s.scalars(select(ChatTurn)))
+                 if m.get("tool_calls")]
+    assert calls == ["add_to_cart", "get_product"]
+
+
+def test_context_survives_a_restart(env, llm, tmp_path):
+    agent, factory, cid, settings = env
+    llm.push(FakeLLM.call("add_to_cart", {"product_id": LENCOL}), FakeLLM.text("Coloquei o lençol no carrinho."))
+    run(agent, factory, cid, text("põe um lençol no carrinho"))
+    # "restart": new engine, new session factory, new agent; same database file
+    from serve.db import make_engine, make_session_factory
+
+    engine2 = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    agent2 = Agent(settings, fixture_catalogue())
+    llm.push(FakeLLM.text("Seu carrinho tem 1 lençol."))
+    run(agent2, make_session_factory(engine2), cid, text("o que tem no meu carrinho?"))
+    sent = llm.requests[-1]["messages"]
+    assert sent[0]["role"] == "system" and "Ana" in sent[0]["content"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["põe um lençol no carrinho", "o que tem no meu carrinho?"]
+    assert any(m["role"] == "assistant" and m.get("content") == "Coloquei o lençol no carrinho." for m in sent)
+    engine2.dispose()
+
+
+def test_recurring_customer_gets_reorder_and_novelties(env, llm):
+    agent, factory, cid, _ = env
+    with session_scope(factory) as s:
+        s.get(Customer, cid).olist_customer_unique_id = "c1a10000000000000000000000000000"
+    from serve.customers import OlistHistory
+    from tests.serve.agent_helpers import fixture_frames
+
+    agent.olist = agent.tools.olist = OlistHistory(fixture_frames()["histories"])
+    llm.push(FakeLLM.text("Oi, Ana! Que bom te ver de novo."))
+    replies = run(agent, factory, cid, text("oi"))
+    assert "cliente recorrente" in llm.requests[0]["messages"][0]["content"]
+    offer = replies[-1]
+    assert isinstance(offer, ButtonsReply) and offer.body.startswith("Ana")
+    assert offer.buttons[0][0] == "reorder:92cb7c29x1"
+    run(agent, factory, cid, text("Repetir pedido", choice_id=offer.buttons[0][0]))
+    assert cart_lines(factory, cid, agent) == [("92cb7c29", 1)]
