@@ -37,10 +37,6 @@ from serve.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Bot order states → the Olist status words the model was trained on (tool_results.OrderInfo).
-ORDER_STATUS_OLIST = {"pending_payment": "created", "paid": "approved", "shipped": "shipped",
-                      "delivered": "delivered", "canceled": "canceled"}  # fmt: skip
-
 
 @dataclass
 class ToolOutcome:
@@ -56,11 +52,12 @@ class ToolOutcome:
 
 
 class Tools:
-    def __init__(self, catalogue: Catalogue, settings: Settings, olist: customers.OlistHistory | None = None):
+    def __init__(self, catalogue: Catalogue, settings: Settings, olist: customers.OlistHistory | None = None,
+                 tracking=None):  # fmt: skip
         self.catalogue = catalogue
         self.settings = settings
-        self.olist = olist
-        self._payments = None
+        self.olist = olist  # purchase history (recommendations, reorder)
+        self.tracking = tracking  # serve.orders.OlistTracking: "where is my order" for linked customers
 
     # ------------------------------------------------------------------------------ validation
     def validate(self, name: str, arguments: str | dict) -> ToolArgs:
@@ -130,29 +127,10 @@ class Tools:
         return ToolOutcome("checkout", result, events=[("checkout_started", props)], pix_code=payment.pix_qr_code)
 
     def _order_status(self, s: Session, cid: int, args) -> ToolOutcome:
-        return ToolOutcome("order_status", tool_results.order_status_result(self._find_order(s, cid, args.order_id)))
+        from serve import orders
 
-    def _find_order(self, s: Session, cid: int, wanted: str | None) -> tool_results.OrderInfo | None:
-        q = select(Order).where(Order.customer_id == cid)
-        if wanted:
-            q = q.where(func.upper(Order.code) == wanted.strip().upper())
-        order = s.scalars(q.order_by(Order.created_at.desc(), Order.id.desc())).first()
-        if order is not None:
-            return tool_results.OrderInfo(
-                order.code, ORDER_STATUS_OLIST.get(order.status, order.status), order.created_at,
-                estimated_delivery=order.estimated_delivery,
-                delivered_at=order.updated_at if order.status == "delivered" else None,
-                items=[i.name for i in order.items],
-            )  # fmt: skip
-        customer = s.get(Customer, cid)
-        for past in customers.past_orders(s, customer, self.olist):
-            if past.source == "olist" and (not wanted or past.order_id.startswith(wanted.strip().lower())):
-                return tool_results.OrderInfo(
-                    past.order_id[:8], past.status or "delivered", past.purchased_at,
-                    estimated_delivery=past.estimated_delivery, delivered_at=past.delivered_at,
-                    items=[p.name for p in (self.catalogue.get(x) for x in past.product_ids) if p],
-                )  # fmt: skip
-        return None
+        info = orders.order_status(s, cid, args.order_id, olist=self.tracking, catalogue=self.catalogue)
+        return ToolOutcome("order_status", tool_results.order_status_result(info))
 
     def _handoff_to_human(self, s: Session, cid: int, args) -> ToolOutcome:
         view = carts.view_cart(s, cid, self.catalogue)
