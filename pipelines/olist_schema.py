@@ -79,7 +79,7 @@ def convert_column(df: pd.DataFrame, col: str, kind: str, name: str) -> pd.Serie
     if not nullable and kind != "text" and empty.any():
         fail("is empty", empty)
     if kind in ("id", "str", "text"):
-        return text.where(~empty, None).astype(object)
+        return text.astype(object).where(~empty, None)  # empty cells → None (not pd.NA)
     if kind == "time":
         value = pd.to_datetime(text.where(~empty), errors="coerce", format="ISO8601")
         if (value.isna() & ~empty).any():
@@ -97,14 +97,8 @@ def convert_column(df: pd.DataFrame, col: str, kind: str, name: str) -> pd.Serie
     return value.astype("Int64") if kind in ("int", "score") else value.astype(float)
 
 
-def read_table(directory: str | Path, key: str, optional: bool = False) -> pd.DataFrame | None:
-    """The validated columns of Olist table `key` from `directory`; None if absent and `optional`."""
-    path = Path(directory) / OLIST_FILES[key]
-    if not path.exists():
-        if optional:
-            return None
-        raise SchemaError(f"{path}: file not found (the Olist Kaggle CSVs: `{KAGGLE_HINT}`)")
-    schema = SCHEMAS[key]
+def read_checked(path: Path, schema: dict[str, str]) -> pd.DataFrame:
+    """The `schema` columns of CSV `path`, converted and validated (other columns are not read)."""
     # utf-8-sig: the translation file starts with a byte-order mark; everything is read as text
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", usecols=lambda c: c in schema)
     missing = [c for c in schema if c not in df.columns]
@@ -112,3 +106,13 @@ def read_table(directory: str | Path, key: str, optional: bool = False) -> pd.Da
         header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns.tolist()
         raise SchemaError(f"{path.name}: missing column(s) {', '.join(map(repr, missing))} (found: {', '.join(header)})")
     return pd.DataFrame({col: convert_column(df, col, kind, path.name) for col, kind in schema.items()})
+
+
+def read_table(directory: str | Path, key: str, optional: bool = False) -> pd.DataFrame | None:
+    """The validated columns of Olist table `key` from `directory`; None if absent and `optional`."""
+    path = Path(directory) / OLIST_FILES[key]
+    if not path.exists():
+        if optional:
+            return None
+        raise SchemaError(f"{path}: file not found (the Olist Kaggle CSVs: `{KAGGLE_HINT}`)")
+    return read_checked(path, SCHEMAS[key])
