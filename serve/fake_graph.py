@@ -286,12 +286,11 @@ def create_app(state: FakeGraphState) -> FastAPI:
     return app
 
 
-class FakeGraphServer:
-    """Runs the fake on a free local port in a background thread (for tests and the simulator)."""
+class ServerThread:
+    """Any ASGI app on a local port (0 = a free one) in a background thread: `with ServerThread(app) as srv`."""
 
-    def __init__(self, media_dir: str | Path, host: str = "127.0.0.1", port: int = 0, **state_kwargs):
-        self.state = FakeGraphState(media_dir, **state_kwargs)
-        config = uvicorn.Config(create_app(self.state), host=host, port=port, log_level="warning", lifespan="off")
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self.host = host
@@ -301,18 +300,26 @@ class FakeGraphServer:
         port = self._server.servers[0].sockets[0].getsockname()[1]
         return f"http://{self.host}:{port}"
 
-    def __enter__(self) -> FakeGraphServer:
+    def __enter__(self):
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("fake Graph server did not start")
+                raise RuntimeError("local server did not start")
             time.sleep(0.01)
         return self
 
     def __exit__(self, *exc) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=5)
+
+
+class FakeGraphServer(ServerThread):
+    """The fake Graph API on a local port, in a background thread (tests, the simulator)."""
+
+    def __init__(self, media_dir: str | Path, host: str = "127.0.0.1", port: int = 0, **state_kwargs):
+        self.state = FakeGraphState(media_dir, **state_kwargs)
+        super().__init__(create_app(self.state), host, port)
 
 
 def main() -> None:

@@ -307,13 +307,11 @@ class GraphClient:
         )
 
     @classmethod
-    def from_settings(cls, settings) -> GraphClient:
-        return cls(
-            base_url=settings.whatsapp_api_base_url,
-            api_version=str(getattr(settings, "whatsapp_api_version", "v23.0")),
-            phone_number_id=settings.whatsapp_phone_number_id,
-            access_token=_secret(settings.whatsapp_access_token),
-        )
+    def from_settings(cls, settings, **kwargs) -> GraphClient:
+        """From `serve.settings.Settings` (WHATSAPP_API_BASE_URL, _API_VERSION, _PHONE_NUMBER_ID, _ACCESS_TOKEN)."""
+        return cls(base_url=settings.WHATSAPP_API_BASE_URL, api_version=settings.WHATSAPP_API_VERSION,
+                   phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID, access_token=settings.WHATSAPP_ACCESS_TOKEN,
+                   **kwargs)
 
     async def _post(self, path: str, **kwargs) -> dict:
         try:
@@ -345,11 +343,6 @@ class GraphClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-def _secret(value) -> str:
-    """Settings may hold `pydantic.SecretStr`; plain strings pass through."""
-    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
 
 
 # ------------------------------------------------------------------------------- inbound builders
