@@ -13,10 +13,10 @@ import argparse
 import hashlib
 import json
 import logging
-import math
 import re
 import time
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -59,8 +59,10 @@ def scrub_comment(title: str | None, message: str | None, counts: Counter | None
 
 
 def to_cents(reais: float) -> int:
-    """58.9 → 5890; half a cent rounds up (medians of two prices can land on it)."""
-    return int(math.floor(reais * 100 + 0.5 + 1e-9))
+    """58.9 → 5890; half a cent rounds up (a median of two prices can land on it: 19.995 → 2000).
+
+    Decimal of the shortest repr, because 19.995 * 100 is 1999.4999999999998 in binary floats."""
+    return int(Decimal(repr(float(reais))).scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def stock_level(product_id: str, seed: int, max_stock: int) -> int:
