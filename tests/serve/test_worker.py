@@ -1,0 +1,220 @@
+"""serve/worker.py + serve/inbox.py claims: per-customer order, bursts, retries, leases, several workers."""
+
+import asyncio
+import itertools
+import time
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from serve import inbox, worker as worker_mod
+from serve import whatsapp as wa
+from serve.db import session_scope, utcnow
+from serve.models import Customer
+from serve.fake_graph import FakeGraphServer
+from tests.serve.messaging_fixtures import (  # noqa: F401
+    PHONE_NUMBER_ID, EchoAgent, db, inbox_rows, make_settings, message_rows, sqlite_db,
+)
+
+KEY = make_settings().PHONE_HASH_KEY
+_ids = itertools.count(1)
+
+
+def store(factory, phone: str, text: str) -> str:
+    """What the webhook does with one Meta text message (real parser, real inbox write)."""
+    wamid = f"wamid.T{next(_ids):06d}"
+    msg = wa.inbound_message(phone, "text", {"body": text}, wa_message_id=wamid)
+    parsed = wa.parse_webhook(wa.webhook_payload(PHONE_NUMBER_ID, [msg], profile_names={phone: "Cliente"}))
+    assert inbox.store_webhook(factory, parsed, phone_hash_key=KEY, phone_number_id=PHONE_NUMBER_ID).stored == 1
+    return wamid
+
+
+async def drain(factory, workers, until_done: float = 15.0):
+    """Run the workers' loops until every inbox row is final."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    deadline = time.monotonic() + until_done
+    while time.monotonic() < deadline:
+        rows = await asyncio.to_thread(inbox_rows, factory)
+        if rows and all(r.status in ("done", "failed") for r in rows):
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+
+def test_per_customer_order_one_batch_at_a_time_with_three_workers(db):
+    """Two customers type 6 messages each while three workers (separate pools, like processes) run."""
+    factories = [db.factory() for _ in range(3)]
+    agent = EchoAgent(delay_s=0.08)
+    workers = [worker_mod.Worker(f, agent, burst_window_s=0, max_wait_s=0, poll_s=0.01) for f in factories]
+    sent = {"5511900000001": [], "5511900000002": []}
+
+    async def scenario():
+        stop = asyncio.Event()
+        loops = [asyncio.create_task(w.run(stop)) for w in workers]
+        for i in range(6):
+            for phone in sent:
+                sent[phone].append(await asyncio.to_thread(store, factories[0], phone, f"{phone[-1]}-{i}"))
+            await asyncio.sleep(0.03)
+        stop.set()
+        await asyncio.gather(*loops)
+        await drain(factories[0], workers)
+
+    asyncio.run(scenario())
+    rows = inbox_rows(factories[0])
+    assert len(rows) == 12 and all(r.status == "done" for r in rows)
+    by_customer = {}
+    for call in agent.calls:
+        by_customer.setdefault(call["customer_id"], []).append(call)
+    assert len(by_customer) == 2
+    for calls in by_customer.values():
+        for before, after in zip(calls, calls[1:]):
+            assert before["end"] <= after["start"]  # never two batches of one customer at once
+        processed = [i for c in calls for i in c["ids"]]
+        assert processed in sent.values()  # every message once, in the order the customer sent them
+    a, b = by_customer.values()
+    assert any(x["start"] < y["end"] and y["start"] < x["end"] for x in a for y in b)  # customers in parallel
+    assert len(message_rows(factories[0], "out")) == len(agent.calls)
+
+
+def test_burst_is_answered_together(sqlite_db):
+    factory = sqlite_db.factory()
+    agent = EchoAgent()
+    worker = worker_mod.Worker(factory, agent, burst_window_s=0.4, max_wait_s=5, poll_s=0.01)
+
+    async def scenario():
+        stop = asyncio.Event()
+        loop = asyncio.create_task(worker.run(stop))
+        for text in ("oi", "quero um jogo de cama", "até 200 reais"):
+            await asyncio.to_thread(store, factory, "5511900000003", text)
+            await asyncio.sleep(0.1)  # typing fast: inside the burst window
+        await asyncio.sleep(0.8)  # quiet: the burst is answered
+        await asyncio.to_thread(store, factory, "5511900000003", "e toalhas?")
+        stop.set()
+        await loop
+        await drain(factory, [worker])
+
+    asyncio.run(scenario())
+    assert [c["texts"] for c in agent.calls] == [["oi", "quero um jogo de cama", "até 200 reais"], ["e toalhas?"]]
+    assert [m.payload["body"] for m in message_rows(factory, "out")] == [
+        "eco: oi | quero um jogo de cama | até 200 reais", "eco: e toalhas?"]
+
+
+def test_max_wait_caps_a_customer_who_never_pauses(sqlite_db):
+    factory = sqlite_db.factory()
+    agent = EchoAgent()
+    worker = worker_mod.Worker(factory, agent, burst_window_s=0.3, max_wait_s=0.35, poll_s=0.01)
+
+    async def scenario():
+        stop = asyncio.Event()
+        loop = asyncio.create_task(worker.run(stop))
+        for i in range(8):
+            await asyncio.to_thread(store, factory, "5511900000004", f"m{i}")
+            await asyncio.sleep(0.1)
+        stop.set()
+        await loop
+        await drain(factory, [worker])
+
+    asyncio.run(scenario())
+    assert len(agent.calls) >= 2 and agent.calls[0]["texts"][0] == "m0"
+    assert [t for c in agent.calls for t in c["texts"]] == [f"m{i}" for i in range(8)]
+
+
+def test_failures_are_retried_with_backoff_then_succeed(db):
+    factory = db.factory()
+    agent = EchoAgent(fail_times=2)
+    store(factory, "5511900000005", "oi")
+    worker = worker_mod.Worker(factory, agent, burst_window_s=0, max_wait_s=0, backoff_base_s=0.05, poll_s=0.01)
+    asyncio.run(drain(factory, [worker]))
+    (row,) = inbox_rows(factory)
+    assert (row.status, row.attempts, row.error) == ("done", 3, None)
+    assert len(agent.calls) == 3 and agent.calls[1]["start"] - agent.calls[0]["end"] >= 0.025  # backed off
+    assert [m.payload["body"] for m in message_rows(factory, "out")] == ["eco: oi"]  # one reply, not three
+
+
+def test_permanent_failure_is_kept_and_customer_told(sqlite_db):
+    factory = sqlite_db.factory()
+    agent = EchoAgent(always_fail=True)
+    store(factory, "5511900000006", "oi")
+    worker = worker_mod.Worker(factory, agent, burst_window_s=0, max_wait_s=0, max_attempts=3,
+                               backoff_base_s=0.02, poll_s=0.01)
+    asyncio.run(drain(factory, [worker]))
+    (row,) = inbox_rows(factory)
+    assert (row.status, row.attempts) == ("failed", 3) and "agent exploded" in row.error
+    assert row.payload["text"] == "oi"  # never lost: an operator can requeue it
+    assert len(agent.calls) == 3
+    assert [m.payload["body"] for m in message_rows(factory, "out")] == [worker_mod.APOLOGY.body]
+
+
+def test_expired_lease_is_reclaimed_and_late_worker_cannot_double_answer(db):
+    factory = db.factory()
+    store(factory, "5511900000007", "oi")
+    (dead,) = inbox.claim_batches(factory, limit=5, burst_window_s=0, max_wait_s=0, lease_s=0.1)  # then "crashes"
+    assert inbox.claim_batches(factory, limit=5, burst_window_s=0, max_wait_s=0, lease_s=0.1) == []  # leased
+    time.sleep(0.15)
+    agent = EchoAgent()
+    asyncio.run(worker_mod.Worker(factory, agent, burst_window_s=0, max_wait_s=0).run_once())
+    assert len(agent.calls) == 1 and inbox_rows(factory)[0].attempts == 2
+    with session_scope(factory) as s:
+        assert inbox.complete_batch(s, dead) is False  # the crashed worker wakes up: lease lost
+    assert len(message_rows(factory, "out")) == 1
+
+
+def test_heartbeat_keeps_a_slow_turn_leased(sqlite_db):
+    factory = sqlite_db.factory()
+    store(factory, "5511900000008", "oi")
+    slow = EchoAgent(delay_s=0.6)
+    w1 = worker_mod.Worker(factory, slow, burst_window_s=0, max_wait_s=0, lease_s=0.3)
+    w2 = worker_mod.Worker(sqlite_db.factory(), slow, burst_window_s=0, max_wait_s=0, lease_s=0.3)
+
+    async def scenario():
+        first = asyncio.create_task(w1.run_once())
+        for _ in range(8):  # another worker keeps trying while the lease would have expired twice
+            await asyncio.sleep(0.1)
+            await w2.run_once()
+        await first
+
+    asyncio.run(scenario())
+    assert len(slow.calls) == 1 and inbox_rows(factory)[0].status == "done"
+
+
+def test_marks_read_with_typing_indicator(sqlite_db, tmp_path):
+    factory = sqlite_db.factory()
+    first, last = store(factory, "5511900000009", "oi"), store(factory, "5511900000009", "tudo bem?")
+    with FakeGraphServer(tmp_path / "media") as fake:
+
+        async def scenario():
+            graph = wa.GraphClient(base_url=fake.base_url, api_version="23.0", phone_number_id=PHONE_NUMBER_ID,
+                                   access_token="t")
+            await worker_mod.Worker(factory, EchoAgent(), graph=graph, burst_window_s=0, max_wait_s=0).run_once()
+            await asyncio.sleep(0.2)  # mark-as-read runs in the background
+            await graph.aclose()
+
+        asyncio.run(scenario())
+        assert fake.state.reads == [{"message_id": last, "typing": True}] and first != last
+
+
+def test_claim_is_exclusive_per_customer(db):
+    """The claim itself (not only the candidate query) refuses a customer whose batch is in flight."""
+    factory = db.factory()
+    store(factory, "5511900000010", "primeira")
+    (held,) = inbox.claim_batches(factory, limit=5, burst_window_s=0, max_wait_s=0, lease_s=30)
+    store(factory, "5511900000010", "segunda")
+    with session_scope(factory) as s:
+        now = utcnow()
+        assert inbox.claim_customer(s, held.customer_id, now, now + timedelta(seconds=30)) is None
+    with session_scope(factory) as s:
+        assert inbox.complete_batch(s, held)
+    (nxt,) = inbox.claim_batches(factory, limit=5, burst_window_s=0, max_wait_s=0, lease_s=30)
+    assert [m.text for m in nxt.inbound] == ["segunda"] and nxt.customer_id == held.customer_id
+    if db.kind == "postgres":  # a worker in the middle of claiming holds the customer row: others skip it
+        with session_scope(factory) as s:
+            assert inbox.complete_batch(s, nxt)
+        store(factory, "5511900000010", "terceira")
+        other = db.factory()
+        with session_scope(factory) as locker:
+            locker.execute(select(Customer).where(Customer.id == held.customer_id).with_for_update())
+            started = time.monotonic()
+            assert inbox.claim_batches(other, limit=5, burst_window_s=0, max_wait_s=0, lease_s=30) == []
+            assert time.monotonic() - started < 1.0  # skipped, not waited for
