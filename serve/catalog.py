@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 PRODUCT_COLUMNS = (
@@ -201,7 +202,14 @@ class Catalogue:
                         index[t][i] = weight
         n = len(self.products)
         self._idf = {t: math.log(1 + n / len(post)) for t, post in index.items()}
-        self._index = dict(index)
+        # stem → (product indices, field weights): numpy postings, so a query is a few vector ops
+        self._index = {t: (np.fromiter(post, np.int64, len(post)), np.fromiter(post.values(), np.float64, len(post)))
+                       for t, post in index.items()}  # fmt: skip
+        self._price = np.array([p.price_cents for p in self.products], dtype=np.int64)
+        self._rating = np.array([self.rating_rank_value(p) for p in self.products])
+        slugs = sorted({p.category for p in self.products})
+        self._cat_id = {slug: k for k, slug in enumerate(slugs)}
+        self._cat = np.array([self._cat_id[p.category] for p in self.products], dtype=np.int64)
         self._vocab_by_first: dict[str, list[str]] = defaultdict(list)
         for t in sorted(index):
             self._vocab_by_first[t[0]].append(t)
@@ -319,42 +327,36 @@ class Catalogue:
             slug = self.resolve_category(category)
             if slug is None:
                 raise UnknownCategoryError(f"categoria não encontrada: {category!r}")
-        scores: dict[int, list[float]] = {}  # product → [matched query words, weighted score]
+        n = len(self.products)
+        mask = np.ones(n, dtype=bool)
+        if slug is not None:
+            mask &= self._cat == self._cat_id[slug]
+        if max_price_cents is not None:
+            mask &= self._price <= max_price_cents
         query_tokens = list(dict.fromkeys(tokens(query or "")))
+        matched = score = None
         if query_tokens:
+            matched, score = np.zeros(n, dtype=np.int64), np.zeros(n)  # query words matched, weighted score
             for t in query_tokens:
-                hits: dict[int, float] = {}
+                hits = np.zeros(n)
                 for m, conf in self._expand(t):
-                    idf = self._idf[m]
-                    for i, w in self._index[m].items():
-                        hits[i] = max(hits.get(i, 0.0), conf * w * idf)
-                for i, s in hits.items():
-                    acc = scores.setdefault(i, [0, 0.0])
-                    acc[0] += 1
-                    acc[1] += s
-            candidates = list(scores)
-        else:
-            candidates = range(len(self.products))
-        out = [
-            i
-            for i in candidates
-            if (slug is None or self.products[i].category == slug)
-            and (max_price_cents is None or self.products[i].price_cents <= max_price_cents)
-        ]
-        return [self.products[i] for i in sorted(out, key=self._sort_key(sort, scores))[: max(limit, 0)]]
-
-    def _sort_key(self, sort: str, scores: dict[int, list[float]]):
-        P = self.products
+                    idx, weight = self._index[m]
+                    hits[idx] = np.maximum(hits[idx], conf * self._idf[m] * weight)
+                matched += hits > 0
+                score += hits
+            mask &= matched > 0
+        cand = np.flatnonzero(mask)  # ascending index = ascending sales_rank (products are sorted by it)
         if sort == "price_asc":
-            return lambda i: (P[i].price_cents, P[i].sales_rank)
-        if sort == "price_desc":
-            return lambda i: (-P[i].price_cents, P[i].sales_rank)
-        if sort == "rating":
-            return lambda i: (-self.rating_rank_value(P[i]), P[i].sales_rank)
-        if sort == "best_selling" or not scores:
-            return lambda i: P[i].sales_rank
-        # relevance: products matching more of the query's words first, then score, then sales
-        return lambda i: (-scores[i][0], -round(scores[i][1], 6), P[i].sales_rank)
+            order = cand[np.lexsort((cand, self._price[cand]))]
+        elif sort == "price_desc":
+            order = cand[np.lexsort((cand, -self._price[cand]))]
+        elif sort == "rating":
+            order = cand[np.lexsort((cand, -self._rating[cand]))]
+        elif sort == "best_selling" or matched is None:
+            order = cand
+        else:  # relevance: more of the query's words matched first, then score, then sales
+            order = cand[np.lexsort((cand, -score[cand], -matched[cand]))]
+        return [self.products[i] for i in order[: max(limit, 0)]]
 
     @staticmethod
     def rating_rank_value(p: Product) -> float:
