@@ -49,7 +49,9 @@ NAME_PATTERNS = (
 
 def scrub_comment(title: str | None, message: str | None, counts: Counter | None = None) -> str:
     """Review title + message as one pt text, with e-mails, phones, CPF, CEP and names replaced."""
-    text = ". ".join(t.strip().replace("\r\n", "\n") for t in (title, message) if isinstance(t, str) and t.strip())
+    parts = [t.strip().replace("\r\n", "\n") for t in (title, message) if isinstance(t, str) and t.strip()]
+    # title and message as one text: "Ótimo" + "Recomendo" → "Ótimo. Recomendo"
+    text = " ".join(t if t[-1] in ".!?" or i == len(parts) - 1 else t + "." for i, t in enumerate(parts))
     text = scrub_pii(text, counts) or ""
     for pattern in NAME_PATTERNS:
         text, n = pattern.subn(lambda m: m.group(1) + "[nome]", text)

@@ -311,6 +311,10 @@ def product_text(product_id: str, category: str, attrs: dict) -> tuple[str, str]
     elif bank.sized and None not in dims and math.prod(dims) < 1_000:
         adj = _agree("Compacto/Compacta", gender)  # package under 1 litre
     variant = _agree(p.pick(bank.variants.split("|")), gender) if bank.variants and p.chance(2, 3) else ""
+    # no word twice ("Relógio Digital Esportivo Esportivo"): an adjective/variant already said is dropped
+    said = f"{noun} {spec}".lower().split()
+    adj = "" if adj.lower() in said else adj
+    variant = "" if variant.lower() in said + [adj.lower()] else variant
     brand = bank.brand_prefix + p.pick(BRANDS)
     name = " ".join(x for x in (noun, spec, adj, variant, brand) if x)
 
