@@ -252,6 +252,26 @@ class PaymentEvent(Base):
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class SandboxCharge(Base):
+    """The embedded sandbox gateway's own ledger (added after the brief's schema, migration 0003).
+
+    Kept apart from `payments` on purpose: the bot must learn about a sandbox payment the way it
+    learns about a real one (signed webhook, then a fetch from the gateway), never by reading its
+    own rows."""
+
+    __tablename__ = "sandbox_charges"
+    __table_args__ = (CheckConstraint(_in("status", ("pending", "paid", "failed")), name="status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "sbx_<random>", in the /pay/ URL
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Event(Base):
     """Analytics/KPIs: conversation_started, product_viewed, cart_add, order_paid, turn_latency_ms..."""
 
@@ -289,5 +309,5 @@ __all__ = [
     "CART_STATUSES", "HANDOFF_STATUSES", "INBOX_STATUSES", "MESSAGE_STATUSES", "ORDER_STATUSES",
     "PAYMENT_METHODS", "PAYMENT_PROVIDERS", "PAYMENT_STATUSES",
     "Cart", "CartItem", "ChatTurn", "Contact", "Customer", "Event", "Handoff", "InboxItem", "Message",
-    "Order", "OrderItem", "Payment", "PaymentEvent",
+    "Order", "OrderItem", "Payment", "PaymentEvent", "SandboxCharge",
 ]

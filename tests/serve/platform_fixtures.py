@@ -96,3 +96,39 @@ def new_customer(factory, name: str | None = None, olist_id: str | None = None) 
         s.add(c)
         s.flush()
         return c.id
+
+
+LENCOL = "6c960ba67062c4e0ec86082740d58be2"  # R$ 89,90, freight R$ 15,90
+CAPINHA = "92cb7c29f4d12dc79c74e9f4e4a69f9a"  # R$ 19,90, freight R$ 8,90
+
+
+def new_order(factory, catalogue, method: str = "pix", quantity: int = 1) -> tuple[int, str]:
+    """A customer with an order of `quantity` lençóis + 1 capinha (pending_payment): (customer id, code)."""
+    from serve import cart, orders
+
+    cid = new_customer(factory, name="Ana")
+    with session_scope(factory) as s:
+        cart.add_item(s, cid, catalogue, LENCOL, quantity)
+        cart.add_item(s, cid, catalogue, CAPINHA, 1)
+        return cid, orders.create_order(s, cid, catalogue, method).code
+
+
+def make_settings(**overrides):
+    from serve.settings import Settings
+
+    base = {"ENV": "test", "PUBLIC_BASE_URL": "http://bot.test", "SANDBOX_WEBHOOK_SECRET": "sandbox-test-secret",
+            "DATABASE_URL": "sqlite://"}  # fmt: skip
+    return Settings(_env_file=None, **(base | overrides))
+
+
+def payments_app(factory, settings):
+    """A FastAPI app with only the payments router, state set up like serve.app.create_app does."""
+    from fastapi import FastAPI
+
+    from serve.routers.payments import router
+
+    app = FastAPI()
+    app.include_router(router)
+    app.state.settings = settings
+    app.state.session_factory = factory
+    return app
