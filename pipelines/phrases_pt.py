@@ -1,0 +1,133 @@
+"""Phrase banks (pt-BR) for the synthesize stage: data only, no logic.
+
+USER[key]: what customers write (WhatsApp style; `noisy()` adds typos, slang, dropped accents, emoji).
+BOT[key]: assistant phrasings; placeholders are filled only with values from tool results
+(prices, names, stock, dates), so no reply states a number the tools did not return.
+"""
+
+NAMES = ["Ana", "Bruno", "Carla", "Diego", "Eduarda", "Felipe", "Gabriela", "Henrique", "Isabela", "João",
+         "Karina", "Lucas", "Mariana", "Nathalia", "Otávio", "Paula", "Rafael", "Sofia", "Thiago", "Vanessa",
+         "Wesley", "Yasmin", "Camila", "Marcos", "Juliana", "Pedro", "Larissa", "Rodrigo", "Beatriz", "Fábio"]  # fmt: skip
+ORDINALS = ["primeiro", "segundo", "terceiro"]
+PAY_WORDS = {"pix": ["pix", "no pix", "via pix", "pix mesmo"], "card": ["cartão", "no cartão", "cartão de crédito", "credito"],
+             "boleto": ["boleto", "no boleto", "boleto bancário"]}  # fmt: skip
+SLANG = [("você", "vc"), ("voce", "vc"), ("quanto", "qto"), ("quanta", "qta"), ("que", "q"), ("por favor", "pfv"),
+         ("também", "tb"), ("beleza", "blz"), ("não", "n"), ("hoje", "hj"), ("tudo bem", "td bem"),
+         ("obrigado", "obg"), ("obrigada", "obg"), ("mesmo", "msm"), ("porque", "pq"), ("aqui", "aq")]  # fmt: skip
+EMOJI = ["😊", "🙏", "👍", "😅", "🤔", "❤️", "😍", "kkk", "rs"]
+
+USER = {
+    "greeting": ["oi", "olá, boa tarde", "oii tudo bem?", "bom dia!", "oi, alguém aí?", "boa noite"],
+    "browse": ["o que vocês vendem?", "quais categorias vocês têm?", "oi, queria dar uma olhada nos produtos",
+               "me mostra o que tem de bom aí", "quais os mais vendidos?", "to só olhando, o que vcs têm?",
+               "oi! o que tem de novidade?"],
+    "pick_category": ["quero ver {cat}", "me mostra {cat}", "{cat}", "tem coisa de {cat}?", "gostei de {cat}",
+                      "o que tem em {cat}?"],
+    "search": ["tem {q}?", "vocês têm {q}?", "oi, to procurando {q}", "quero comprar {q}", "queria ver {q}",
+               "preciso de {q}", "vende {q}?", "boa tarde, tem {q} aí?", "procuro {q}", "me indica {q}"],
+    "search_budget": ["tem {q} até {budget} reais?", "procuro {q} de no máximo R$ {budget}", "quero {q} barato, até {budget}",
+                      "{q} até {budget} reais, tem?", "tenho uns {budget} reais, tem {q}?"],
+    "details": ["me fala mais do {ord}", "como é o {ord}?", "quero saber mais do {ord}", "e o {ord}?",
+                "detalhes do {ord} pfv", "o {ord} é bom?", "gostei do {ord}, como ele é?"],
+    "add": ["quero o {ord}", "vou levar o {ord}", "pode colocar o {ord}", "o {ord} mesmo", "fechado, o {ord}",
+            "manda o {ord}"],
+    "add_qty": ["quero {qty} do {ord}", "coloca {qty} unidades do {ord}", "vou levar {qty} do {ord}", "me vê {qty} do {ord}"],
+    "add_this": ["quero sim", "pode colocar", "vou levar", "fechado!", "bora, adiciona", "sim, pode ser", "quero esse"],
+    "add_fix_qty": ["pode ser {qty} então", "então coloca {qty}", "ok, {qty} mesmo"],
+    "pay": ["{pay}", "vou pagar {pay}", "pode ser {pay}", "{pay} pfv", "prefiro {pay}"],
+    "payment_q": ["aceita pix?", "quais as formas de pagamento?", "posso pagar no boleto?", "parcela no cartão?"],
+    "checkout_start": ["quero finalizar", "fecha o pedido", "como faço pra pagar?", "pode fechar", "quero pagar"],
+    "objection_price": ["achei caro", "tem mais barato?", "tá salgado esse preço", "hmm, meio caro né",
+                        "não tem nada mais em conta?", "caro demais pra mim"],
+    "objection_quality": ["é bom mesmo?", "tem avaliação?", "alguém já comprou?", "a qualidade é boa?",
+                          "não sei se é bom...", "é confiável?"],
+    "objection_shipping": ["e o frete?", "quanto fica o frete?", "qual o valor do frete?", "o frete é caro?"],
+    "decline": ["vou pensar", "não, obrigado", "agora não", "deixa pra próxima", "não quero não", "vou deixar pra depois"],
+    "complement": ["o que combina com isso?", "tem algo pra acompanhar?", "o que mais você indica?", "mais alguma sugestão?"],
+    "remove": ["tira o {name}", "remove o {name}", "não quero mais o {name}", "pode tirar o {name}"],
+    "remove_qty": ["tira {qty} do {name}", "remove {qty} unidade do {name}", "na verdade quero {qty} a menos de {name}"],
+    "view_cart": ["como tá meu carrinho?", "qual o total?", "o que tem no carrinho?", "quanto deu tudo?", "me mostra o carrinho"],
+    "order_status": ["cadê meu pedido?", "meu pedido já saiu?", "quando chega minha compra?", "quero rastrear meu pedido",
+                     "qual o status do meu pedido?", "já foi enviado?"],
+    "order_status_code": ["status do pedido {code}", "meu pedido {code} já saiu?", "cadê o pedido {code}?",
+                          "quero saber do pedido {code}"],
+    "complaint_delivery": ["ainda não recebi meu pedido", "a entrega tá atrasada", "veio faltando item",
+                           "o prazo já passou e nada"],
+    "complaint_quality": ["o produto veio quebrado", "veio diferente do anunciado", "não funcionou", "quero devolver",
+                          "veio com defeito"],
+    "human": ["quero falar com um atendente", "tem alguém humano aí?", "me passa pra uma pessoa", "quero falar com gente de verdade",
+              "atendente por favor"],
+    "off_topic": ["quem ganhou o jogo ontem?", "vai chover amanhã?", "me ajuda com a lição de matemática?",
+                  "me conta uma piada", "qual a capital da Austrália?", "você é um robô?", "o que acha do governo?",
+                  "me indica um filme"],
+    "lgpd_info": ["vocês guardam meus dados?", "pra que vocês precisam do meu endereço?", "meus dados estão seguros?",
+                  "vocês vendem meus dados?", "quais dados vocês têm de mim?"],
+    "lgpd_delete": ["quero que apaguem meus dados", "exclui meu cadastro", "quero excluir meus dados pessoais",
+                    "não quero mais que guardem meu telefone"],
+    "thanks": ["valeu!", "obrigado", "brigado 👍", "vlw, tchau", "obrigada!", "show, obrigado", "perfeito, valeu"],
+    "reorder": ["quero repetir meu último pedido", "manda o mesmo da última vez", "quero comprar de novo", "oi, quero repetir a compra"],
+    "recurring_hi": ["oi, voltei", "oi de novo!", "olá, tudo bem?", "oi, sou cliente de vocês"],
+}
+
+HANDOFF_TOPICS = [  # (customer text, reason)
+    ("preciso de nota fiscal no CNPJ da empresa", "nota fiscal para CNPJ"),
+    ("quero comprar 200 unidades pra minha loja, tem desconto?", "compra em atacado"),
+    ("quero trocar um produto que comprei", "troca de produto"),
+    ("fui cobrado duas vezes no cartão", "cobrança em duplicidade"),
+    ("preciso mudar o endereço de entrega do pedido", "alteração de endereço de entrega"),
+    ("quero cancelar minha compra", "cancelamento de pedido"),
+]
+COMPLAINT_REASONS = {"delivery": "problema na entrega", "quality": "produto com defeito ou diferente do anunciado"}
+HUMAN_REASON = "cliente pediu atendente humano"
+LGPD_REASON = "pedido de exclusão de dados (LGPD)"
+
+BOT = {
+    "greet": ["Oi! 😊 Como posso te ajudar hoje?", "Olá! Tudo bem? Em que posso ajudar?", "Oi! Procurando algo em especial?"],
+    "cats": ["Temos {cats} e muito mais! Os mais vendidos agora:", "Trabalhamos com {cats}, entre outros. Os queridinhos do momento:"],
+    "list": ["Achei estas opções:", "Tenho sim! Olha só:", "Separei estas pra você:", "Olha o que encontrei:"],
+    "list_cat": ["Os mais vendidos de {cat}:", "Em {cat} o pessoal mais leva:"],
+    "cheaper": ["Entendo! Tenho opções mais em conta:", "Sem problema, olha estas mais baratas:"],
+    "ask_pick": ["Quer ver detalhes de alguma?", "Qual te interessou?", "Alguma delas te atende?", "Quer saber mais de qual?"],
+    "none": ["Não encontrei isso no momento 😕 Quer procurar outra coisa?", "Poxa, não achei nada assim. Posso buscar outro produto?"],
+    "detail": ["{name} sai por {price}. {desc}", "O {name} custa {price}. {desc}"],
+    "social": ["Tem nota {score} em {reviews} avaliações.", "Os clientes dão nota {score} ({reviews} avaliações)."],
+    "comment": ["Um cliente comentou: \"{comment}\"", "Uma avaliação real: \"{comment}\""],
+    "no_reviews": ["Ainda não tem avaliações.", "Esse ainda não recebeu avaliações."],
+    "scarcity": ["Restam só {stock} unidades em estoque.", "Estoque baixo: {stock} unidades."],
+    "ask_add": ["Quer que eu coloque no carrinho?", "Posso adicionar pra você?", "Quer levar?"],
+    "added": ["Pronto! Coloquei {qty}x {name} no carrinho. Total {total}, com frete de {freight}.",
+              "Adicionei {qty}x {name} ✅ Subtotal {subtotal} + frete {freight} = {total}."],
+    "added_free": ["Pronto! {qty}x {name} no carrinho. Total {total} e o frete é grátis 🎉", "Adicionei {qty}x {name}! Total {total}, frete grátis."],
+    "ask_pay": ["Como prefere pagar: Pix, cartão ou boleto?", "Vai ser Pix, cartão ou boleto?"],
+    "complement": ["Combina bem com {cname} ({cprice}). Quer ver?", "Pra acompanhar, tem {cname} por {cprice}. Te interessa?"],
+    "checkout": ["Pedido {order} criado! Total {total}. É só pagar por aqui: {link}", "Feito! Pedido {order}, total {total}. Link de pagamento: {link}"],
+    "stock_error": ["Ops, {error}. Quer ajustar a quantidade?", "Poxa, {error}. Posso colocar menos?"],
+    "shipping": ["O frete do {name} fica {freight}.", "Pra esse produto o frete é {freight}."],
+    "shipping_free": ["O frete do {name} é grátis 🎉", "Esse tem frete grátis!"],
+    "decline_ok": ["Tudo bem! Se mudar de ideia, é só chamar 😊", "Sem problemas! Fico à disposição.", "Claro, sem pressa! Qualquer coisa estou aqui."],
+    "removed": ["Tirei {qty}x {name}. Agora o total é {total}.", "Feito, removi {qty}x {name}. Novo total: {total}."],
+    "cart": ["No seu carrinho: {lines}. Total {total} (frete {freight}).", "Seu carrinho tem {lines}. Total: {total}, frete {freight}."],
+    "cart_empty": ["Seu carrinho está vazio. Quer procurar algo?"],
+    "status": {
+        "delivered": ["Seu pedido {order} foi entregue em {delivered} ✅", "Consta aqui: pedido {order} entregue em {delivered}."],
+        "shipped": ["Seu pedido {order} já foi enviado! Previsão de entrega: {eta}.", "O pedido {order} está a caminho, chega até {eta} 🚚"],
+        "canceled": ["O pedido {order} foi cancelado."],
+        "other": ["Seu pedido {order} está em preparação. Previsão de entrega: {eta}.", "O pedido {order} está sendo preparado, previsão {eta}."],
+    },
+    "order_unknown": ["Não encontrei esse pedido 🤔 Confere o número pra mim?", "Hmm, não achei nenhum pedido com esse número. Pode conferir?"],
+    "cheapest": ["Essa já é a opção mais em conta que encontrei 😕", "Não achei nada mais barato que essa, infelizmente."],
+    "payment_info": ["Aceitamos Pix, cartão e boleto 😊", "Pode pagar com Pix, cartão ou boleto."],
+    "status_plain": ["O status do pedido {order} é: {status}."],
+    "sorry": ["Sinto muito por isso 😔", "Poxa, me desculpe pelo transtorno.", "Que chato, sinto muito!"],
+    "will_handoff": ["Vou chamar um atendente pra resolver isso com você.", "Vou te passar para a nossa equipe resolver."],
+    "handoff_done": ["Pronto, um atendente vai falar com você aqui em breve.", "Já chamei um atendente humano, ele te responde aqui já já."],
+    "off_topic": ["Haha, disso eu não entendo 😅 Mas posso te ajudar a achar um produto! O que você procura?",
+                  "Esse assunto eu não sei responder, mas compras é comigo! Procurando algo hoje?"],
+    "lgpd_info": ["Usamos só os dados necessários pra entrega do pedido, e você pode pedir a exclusão a qualquer momento.",
+                  "Seus dados servem só pra entregar seu pedido, não vendemos pra ninguém. Se quiser, pode pedir a exclusão quando quiser."],
+    "lgpd_delete": ["Claro! Vou encaminhar seu pedido de exclusão dos dados pra equipe responsável."],
+    "bye": ["Eu que agradeço! Qualquer coisa, é só chamar 😊", "Por nada! Boas compras 🛍️", "Disponha! Até mais 👋"],
+    "hi_name": ["Oi, {name}! Que bom te ver de novo 😊", "Olá, {name}! Que bom que voltou!", "Oi {name}, tudo bem?"],
+    "reorder": ["Quer repetir o {name} ({price})?", "Da última vez você levou {name}, hoje sai por {price}. Repito?"],
+    "novelty": ["E tem {name} por {price}, que combina com suas compras.", "Também separei {name} ({price}) pra você."],
+}
