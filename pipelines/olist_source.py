@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> dict[str, list[str]] | None:
         missing = missing_required(source)
         if missing:
             raise OlistSourceError(f"{source} lacks {len(missing)} Olist file(s): {', '.join(missing)}. {HOW_TO_GET}")
-        src_dir, origin = source, str(source.resolve())
+        # the path as given (normalised), not resolved: a relative OLIST_DIR such as ../shared/data/olist
+        # reads the same in every clone, so SOURCE.txt (part of the DVC dependency) does not churn
+        src_dir, origin = source, os.path.normpath(source)
     else:
         present = [n for n in REQUIRED + OPTIONAL if (dest / n).exists()]
         if present and not missing_required(dest):
