@@ -116,12 +116,12 @@ def server_text(outcome) -> str:
             head = f"Adicionei {r['added']['qty']}x {r['added']['name']} ao carrinho. ✅\n"
         elif "removed" in r:
             head = f"Removi {r['removed']['qty']}x {r['removed']['name']} do carrinho.\n"
-        if not r.get("items"):
+        if not r.get("items") and not r.get("units"):
             return head + "Seu carrinho está vazio."
-        lines = [f"• {i['qty']}x {i['name']} — {i['price']}" for i in r["items"]]
+        lines = [f"• {i['qty']}x {i['name']} — {i['price']}\n" for i in r.get("items", [])]
         frete = "grátis" if r.get("free_shipping") else r["freight"]
         disc = f"\nDesconto: {r['discount']}" if r.get("discount") else ""
-        return head + "\n".join(lines) + f"\nSubtotal: {r['subtotal']} · Frete: {frete}{disc}\n*Total: {r['total']}*"
+        return head + "".join(lines) + f"Subtotal: {r['subtotal']} · Frete: {frete}{disc}\n*Total: {r['total']}*"
     if name == "checkout":
         return (f"Pedido *{r['order']}* criado! Total: {r['total']}. "
                 f"Pague com {PAY_NAMES.get(r['pay'], r['pay'])} neste link: {r['link']}")  # fmt: skip
@@ -193,10 +193,11 @@ class Presenter:
             if last.pix_code:
                 out.append(TextReply(f"PIX copia e cola:\n{last.pix_code}"))
             return out
-        if last.name in ("add_to_cart", "remove_from_cart", "view_cart") and r.get("items"):
-            anchor = r.get("added", {}).get("id") or r["items"][-1]["id"]
+        if last.name in ("add_to_cart", "remove_from_cart", "view_cart") and (r.get("items") or r.get("units")):
+            anchor = r.get("added", {}).get("id") or (r.get("items") or [{}])[-1].get("id")
+            third = (f"recommend:{anchor}", "Sugestões") if anchor else ("recommend", "Sugestões")
             out.append(ButtonsReply(f"Total do carrinho: {r['total']}", (
-                ("checkout", "Finalizar compra"), ("view_cart", "Ver carrinho"), (f"recommend:{anchor}", "Sugestões"))))
+                ("checkout", "Finalizar compra"), ("view_cart", "Ver carrinho"), third)))
             return out
         if last.name == "get_product":
             p = self.catalogue.get(r["id"])

@@ -94,20 +94,23 @@ class Tools:
         ids = [i["id"] for i in result.get("again", []) + result.get("items", [])]
         return [("recommendation_shown", {"source": source, "products": ids})] if ids else []
 
+    # Cart tools: the cart module persists (locks, stock, optimistic version); the result dict is the
+    # pure training-data function applied to the cart as it was before the change, so serving and
+    # training can never disagree on shape or arithmetic.
     def _add_to_cart(self, s: Session, cid: int, args) -> ToolOutcome:
         p = self.catalogue.get(args.product_id)
-        view = carts.add_item(s, cid, self.catalogue, p.product_id, args.quantity)
-        result = {"added": {"id": p.ref, "name": p.name, "qty": args.quantity}} | self._cart(view)
+        before = carts.view_cart(s, cid, self.catalogue)
+        carts.add_item(s, cid, self.catalogue, p.product_id, args.quantity)
+        _, result = tool_results.add_to_cart(self.catalogue, before.lines, args, carts.FREIGHT_RULE, before.coupon)
         props = {"product_id": p.product_id, "quantity": args.quantity, "value_cents": p.price_cents * args.quantity}
         return ToolOutcome("add_to_cart", result, events=[("cart_add", props)])
 
     def _remove_from_cart(self, s: Session, cid: int, args) -> ToolOutcome:
         p = self.catalogue.get(args.product_id)
         before = carts.view_cart(s, cid, self.catalogue)
-        had = next((x.quantity for x in before.lines if x.product_id == p.product_id), 0)
-        view = carts.remove_item(s, cid, self.catalogue, p.product_id, args.quantity)
-        qty = had if args.quantity is None else min(args.quantity, had)
-        result = {"removed": {"id": p.ref, "name": p.name, "qty": qty}} | self._cart(view)
+        carts.remove_item(s, cid, self.catalogue, p.product_id, args.quantity)
+        _, result = tool_results.remove_from_cart(self.catalogue, before.lines, args, carts.FREIGHT_RULE, before.coupon)
+        qty = result.get("removed", {}).get("qty", 0)
         return ToolOutcome("remove_from_cart", result, events=[("cart_remove", {"product_id": p.product_id, "quantity": qty})])
 
     def _view_cart(self, s: Session, cid: int, args) -> ToolOutcome:
