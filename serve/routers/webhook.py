@@ -12,21 +12,16 @@ import json
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
-from sqlalchemy.orm import sessionmaker
 
 from serve import inbox
-from serve.db import get_session_factory
-from serve.settings import Settings, get_settings
+from serve.deps import SessionFactoryDep, SettingsDep
 from serve.whatsapp import parse_webhook, verify_signature
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["whatsapp"])
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-FactoryDep = Annotated[sessionmaker, Depends(get_session_factory)]
 
 
 @router.get("/webhook", response_class=PlainTextResponse)
@@ -41,7 +36,7 @@ def verify(settings: SettingsDep, mode: Annotated[str | None, Query(alias="hub.m
 
 
 @router.post("/webhook")
-async def receive(request: Request, settings: SettingsDep, factory: FactoryDep,
+async def receive(request: Request, settings: SettingsDep, factory: SessionFactoryDep,
                   signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None) -> dict:
     raw = await request.body()  # the exact bytes Meta signed
     if not signature:

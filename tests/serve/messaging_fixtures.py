@@ -19,10 +19,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from serve import whatsapp as wa
-from serve.db import create_schema, get_session_factory, make_engine, make_session_factory
+from serve.db import create_schema, make_engine, make_session_factory
 from serve.messages import TextReply
 from serve.models import InboxItem, Message
-from serve.settings import Settings, get_settings
+from serve.settings import Settings
 from tests.serve.platform_fixtures import PG_URL, pg_schema
 
 ASSETS = Path(__file__).parents[1] / "assets" / "whatsapp"
@@ -85,13 +85,12 @@ def sqlite_db(tmp_path):
 
 
 def webhook_app(factory, settings: Settings | None = None) -> FastAPI:
-    """The bot's webhook router on its own (serve/app.py's create_app wires the same router)."""
-    from serve.routers.webhook import router
+    """The real app (serve/app.py) on `factory`, without its lifespan: no catalogue, model or loops,
+    which the webhook does not need; the worker and sender are driven by the tests themselves."""
+    from serve.app import create_app
 
-    app = FastAPI()
-    app.include_router(router)
-    app.dependency_overrides[get_settings] = lambda: settings or make_settings()
-    app.dependency_overrides[get_session_factory] = lambda: factory
+    app = create_app(settings or make_settings(), start_workers=False)
+    app.state.session_factory = factory
     return app
 
 
