@@ -69,9 +69,9 @@ class StripeProvider:
             raise WebhookVerificationError(f"stripe: {exc}") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise WebhookVerificationError(f"stripe: body is not a JSON event: {exc}") from exc
-        obj = event.data.object
-        target = obj.get("id") if event.type in SESSION_EVENTS else None
-        return GatewayEvent(self.name, event.id, event.type, target, event.to_dict())
+        payload = event.to_dict()
+        target = payload["data"]["object"].get("id") if event.type in SESSION_EVENTS else None
+        return GatewayEvent(self.name, event.id, event.type, target, payload)
 
     def fetch_payment(self, provider_payment_id: str, *, session=None) -> GatewayPayment:
         try:
@@ -88,7 +88,7 @@ class StripeProvider:
                 pi = self.client.v1.payment_intents.retrieve(pi_id)
                 if pi.status == "succeeded":
                     status = "paid"
-                elif pi.status == "canceled" or (pi.status == "requires_payment_method" and pi.get("last_payment_error")):
+                elif pi.status == "canceled" or (pi.status == "requires_payment_method" and pi.last_payment_error):
                     status = "failed"
         except stripe.StripeError as exc:
             raise PaymentError(f"stripe retrieve session: {exc.__class__.__name__}: {exc}") from exc

@@ -1,0 +1,151 @@
+"""Stripe via the official SDK against a local fake of its REST API: Checkout Sessions with
+Idempotency-Key, Stripe-Signature verification (construct_event), replays, async methods, and the
+order moved only after retrieving the session / PaymentIntent."""
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from serve import payments
+from serve.db import session_scope
+from serve.models import Event, Message, Order, PaymentEvent
+from tests.fakes.fake_stripe import FakeStripe
+from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
+    catalogue,
+    engine,
+    factory,
+    make_settings,
+    new_order,
+    payments_app,
+)
+
+KEY, WHSEC = "sk_test_51FakeKeyForTests", "whsec_fake_secret_for_tests"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeStripe(api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(fake):
+    return make_settings(PAYMENT_PROVIDER="stripe", STRIPE_API_KEY=KEY, STRIPE_WEBHOOK_SECRET=WHSEC,
+                         STRIPE_API_BASE_URL=fake.url)  # fmt: skip
+
+
+@pytest.fixture
+def client(factory, settings):
+    with TestClient(payments_app(factory, settings)) as c:
+        yield c
+
+
+def _start(factory, code, settings):
+    with session_scope(factory) as s:
+        p = payments.start_payment(s, s.scalars(select(Order).where(Order.code == code)).one(), settings)
+        return p.id, p.provider_payment_id, p.checkout_url, p.idempotency_key
+
+
+def _state(factory, code):
+    with session_scope(factory) as s:
+        order = s.scalars(select(Order).where(Order.code == code)).one()
+        return {
+            "order": order.status, "payments": [p.status for p in order.payments],
+            "events": s.scalar(select(func.count()).select_from(PaymentEvent)),
+            "paid": s.scalar(select(func.count()).select_from(Event).where(Event.name == "order_paid")),
+            "messages": [m.payload["body"] for m in s.scalars(select(Message).order_by(Message.id))],
+        }  # fmt: skip
+
+
+def _post(client, body, headers):
+    return client.post("/payments/stripe/webhook", content=body, headers=headers)
+
+
+def test_card_checkout_confirmed_after_retrieve(client, fake, factory, catalogue, settings):
+    _, code = new_order(factory, catalogue, "card")
+    n = len(fake.requests)
+    pid, sid, url, key = _start(factory, code, settings)
+    call = fake.requests[n]
+    assert (call["method"], call["path"], call["headers"]["idempotency-key"]) == ("POST", "/v1/checkout/sessions", f"{code}-1")
+    form = call["form"]
+    assert form["line_items[0][price_data][unit_amount]"] == "12793" and form["line_items[0][price_data][currency]"] == "brl"
+    assert (form["payment_method_types[0]"], form["client_reference_id"], form["metadata[order_code]"]) == ("card", key, code)
+    assert url == fake.sessions[sid]["url"] and sid.startswith("cs_test_")
+    assert _start(factory, code, settings)[0] == pid and len(fake.requests) == n + 1
+
+    # the event says completed, but Stripe still has it unpaid: nothing moves
+    body, headers = fake.event(sid, "checkout.session.completed", WHSEC, session_override={"payment_status": "paid"})
+    assert _post(client, body, headers).json()["status"] == "ignored"
+    assert fake.requests[-1]["path"] == f"/v1/checkout/sessions/{sid}"
+    assert _state(factory, code)["order"] == "pending_payment"
+
+    fake.complete(sid, paid=True)
+    body, headers = fake.event(sid, "checkout.session.completed", WHSEC)
+    assert _post(client, body, headers).json() == {"status": "processed", "order": code}
+    assert _post(client, body, headers).json()["status"] == "duplicate"  # replay inside the tolerance
+    st = _state(factory, code)
+    assert (st["order"], st["payments"], st["paid"], st["events"]) == ("paid", ["paid"], 1, 2)
+    assert len(st["messages"]) == 1 and code in st["messages"][0] and "R$ 127,93" in st["messages"][0]
+
+
+def test_signature_failures_store_nothing(client, fake, factory, catalogue, settings):
+    _, code = new_order(factory, catalogue, "card")
+    sid = _start(factory, code, settings)[1]
+    fake.complete(sid)
+    body, headers = fake.event(sid, "checkout.session.completed", WHSEC)
+    ts = int(time.time())
+    bad = [
+        (body, {}),
+        (body, {"stripe-signature": "t=abc,v1=zzz"}),
+        (body, fake.sign(body, "whsec_wrong", ts)),
+        (body.replace(b'"livemode": false', b'"livemode": true'), headers),  # body changed after signing
+        fake.event(sid, "checkout.session.completed", WHSEC, ts=ts - 3600),  # old capture replayed
+        (b"not json", fake.sign(b"not json", WHSEC, ts)),
+    ]
+    for b, h in bad:
+        r = _post(client, b, h)
+        assert r.status_code == 401, r.text
+    st = _state(factory, code)
+    assert (st["order"], st["events"], st["messages"]) == ("pending_payment", 0, [])
+    assert _post(client, body, headers).json()["status"] == "processed"
+
+
+def test_async_boleto_paid_later_or_failed(client, fake, factory, catalogue, settings):
+    _, code = new_order(factory, catalogue, "boleto")
+    sid = _start(factory, code, settings)[1]
+    assert fake.sessions[sid]["payment_method_types"] == ["boleto"]
+    fake.complete(sid, paid=False)  # boleto issued, not paid yet
+    assert _post(client, *fake.event(sid, "checkout.session.completed", WHSEC)).json()["status"] == "ignored"
+    fake.settle_async(sid, succeeded=True)
+    assert _post(client, *fake.event(sid, "checkout.session.async_payment_succeeded", WHSEC)).json()["status"] == "processed"
+    assert _state(factory, code)["order"] == "paid"
+
+    _, code2 = new_order(factory, catalogue, "boleto")
+    sid2 = _start(factory, code2, settings)[1]
+    fake.complete(sid2, paid=False)
+    fake.settle_async(sid2, succeeded=False)
+    assert _post(client, *fake.event(sid2, "checkout.session.async_payment_failed", WHSEC)).json()["status"] == "processed"
+    st = _state(factory, code2)
+    assert (st["order"], st["payments"]) == ("pending_payment", ["failed"])
+    assert "não foi aprovado" in st["messages"][-1]
+    # a new attempt gets the next idempotency key and a new session
+    _, sid3, _, key3 = _start(factory, code2, settings)
+    assert key3 == f"{code2}-2" and sid3 != sid2
+
+
+def test_other_events_recorded_but_ignored_and_errors(client, fake, factory, catalogue, settings):
+    _, code = new_order(factory, catalogue, "pix")
+    sid = _start(factory, code, settings)[1]
+    assert _post(client, *fake.event(sid, "payment_intent.created", WHSEC)).json()["status"] == "ignored"
+    fake.complete(sid)
+    body, headers = fake.event(sid, "checkout.session.completed", WHSEC)
+    fake.fail_next(500, times=2)  # the SDK retries once
+    assert _post(client, body, headers).status_code == 503
+    assert _post(client, body, headers).json()["status"] == "processed"
+    assert _state(factory, code)["events"] == 2
+    _, code2 = new_order(factory, catalogue, "card")
+    bad = settings.model_copy(update={"STRIPE_API_KEY": "sk_test_wrong"})
+    with session_scope(factory) as s, pytest.raises(payments.PaymentUnavailable):
+        payments.start_payment(s, s.scalars(select(Order).where(Order.code == code2)).one(), bad)
