@@ -60,9 +60,10 @@ def turn_context(prompt: list[dict], raw_user: dict | None) -> dict:
                 ids += [d["id"] for d in _walk(json.loads(msg["content"])) if isinstance(d.get("id"), str)]
             except json.JSONDecodeError:
                 pass
-    # serve.tool_results product summaries: {"id", "name", "price", ..., "low_stock"?, "sold_out"?};
+    # serve.tool_results product summaries: {"id", "name", "price", ..., "reviews", "low_stock"?, "sold_out"?};
     # the flags appear only when stock is really low / zero, so their absence means plenty in stock.
-    shown = [d for r in since_user for d in _walk(r) if "id" in d and "price" in d]
+    # Cart lines ({"id","name","qty","price"}) say nothing about stock and do not count.
+    shown = [d for r in since_user for d in _walk(r) if "id" in d and "price" in d and "reviews" in d]
     plenty = bool(shown) and not any(d.get("low_stock") or d.get("sold_out") for d in shown)
     return {"intent": (raw_user or {}).get("intent"), "product_ids": ids, "amounts": amounts, "plenty_in_stock": plenty}
 
@@ -130,7 +131,10 @@ def make_wrong_arguments(msg, ctx, lang, bank, rng, pool):
         options.append(("missing_argument", {k: v for k, v in args.items() if k != dropped}))
     if not options:
         return None
-    variant, wrong_args = rng.choice(options)
+    # a missing argument is the easy negative (the server refuses it anyway): 1 in 5 when a
+    # valid-but-wrong call (the hard negative the model must learn to avoid) is available
+    hard = [o for o in options if o[0] != "missing_argument"]
+    variant, wrong_args = rng.choice(hard if hard and rng.random() > 0.2 else options)
     return _with_call(msg, name, wrong_args), variant
 
 

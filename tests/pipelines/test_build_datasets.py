@@ -217,6 +217,9 @@ def test_fake_scarcity_only_when_stock_is_plenty():
     assert rejected.startswith(chosen) and pref.SCARCITY_WORDS.search(rejected[len(chosen):])
     assert '"low_stock"' not in row["prompt"][-1]["content"]
     assert "fake_scarcity" not in candidates(quick_purchase(low_stock=True))
+    cart = {"role": "tool", "content": '{"items":[{"id":"aaaa1111","name":"Toalha","qty":2,"price":"R$ 34,50"}],"units":2}'}
+    ask = {"role": "user", "content": "o que tem no carrinho?"}
+    assert not pref.turn_context([ask, cart], None)["plenty_in_stock"]  # cart lines say nothing about stock
 
 
 def test_wrong_language_answers_in_the_other_language():
