@@ -167,7 +167,7 @@ def exploration(d) -> None:
     names = r["cats"][:3] if d.lang == "pt" else [english_category(d, c) for c in r["cats"][:3]]
     present(d, r["items"], "cats", cats=", ".join(names))
     items = r["items"]
-    if d.rng.random() < 0.5:
+    if d.rng.random() < 0.35:
         cat = d.pick(r["cats"][:3])
         d.user("browse_categories", "pick_category", cat=cat)
         items = d.call("aida:interesse", ("recommend", {"category": cat}))[0]["items"]
@@ -275,7 +275,7 @@ def cart_edit(d) -> None:
     item = items[idx]
     qty = min(d.rng.randint(2, 3), item.get("stock", 3))
     add(d, item, qty, "add_qty" if qty > 1 else "add", idx)
-    if len(choices) > 1 and d.rng.random() < 0.5:  # a second product from the same list
+    if len(choices) > 1 and d.rng.random() < 0.35:  # a second product from the same list
         idx2 = d.pick([i for i in choices if i != idx])
         add(d, items[idx2], 1, "add", idx2)
     name = short_name(item["name"])

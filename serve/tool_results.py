@@ -13,8 +13,9 @@ wraps them with persistence (DB cart, orders, payment links); pipelines/synthesi
 on an in-memory cart. Serialise with `dumps()` (compact separators, UTF-8 kept).
 
 Shapes (keys always in this order):
-  product summary  {"id", "name", "price", "score"?, "reviews", "low_stock"?, "stock"?, "sold_out"?}
-  product detail   summary + {"cat", "desc", "freight", "comment"?}
+  product summary  {"id", "name", "price", "score"?, "reviews"?, "low_stock"?, "stock"?, "sold_out"?}
+                   (score/reviews only when the product has reviews)
+  product detail   summary + {"desc", "freight", "comment"?}
   search/recommend {"items": [summary...]} (+ "cats" / "again" for recommend without a product)
   cart totals      {"units", "subtotal", "freight", "discount"?, "coupon"?, "total", "free_shipping"?}
   view_cart        {"items": [{"id","name","qty","price"}]} + cart totals
@@ -37,6 +38,7 @@ from serve.contract.tools import AddToCart, GetProduct, Recommend, RemoveFromCar
 
 SEARCH_LIMIT = 3  # options per search: a WhatsApp reply lists ~3, and each costs ~35 prompt tokens
 RECOMMEND_LIMIT = 3
+TOP_CATEGORIES = 3  # "cats" listed to a customer who is just browsing
 DEFAULT_RULE = FreightRule()
 
 
@@ -51,9 +53,9 @@ def error(message: str) -> dict:
 
 def product_summary(p: Product, catalogue: Catalogue) -> dict:
     out = {"id": p.ref, "name": p.name, "price": format_brl(p.price_cents)}
-    if p.review_count and p.review_score is not None:
+    if p.review_count and p.review_score is not None:  # no reviews: neither key (nothing to claim)
         out["score"] = p.review_score
-    out["reviews"] = p.review_count
+        out["reviews"] = p.review_count
     if catalogue.is_low_stock(p):
         out["low_stock"] = True
         out["stock"] = p.stock
@@ -72,7 +74,7 @@ def short_description(text: str, max_chars: int = 120) -> str:
 
 def product_detail(p: Product, catalogue: Catalogue) -> dict:
     out = product_summary(p, catalogue)
-    out.update(cat=p.category_pt, desc=short_description(p.description), freight=format_brl(p.freight_cents))
+    out.update(desc=short_description(p.description), freight=format_brl(p.freight_cents))
     # one real comment, the newest with 4+ stars: social proof grounded in review data
     snippets = catalogue.review_snippets(p.product_id, limit=1, min_score=4)
     if snippets:
@@ -84,7 +86,7 @@ def search_products(catalogue: Catalogue, args: SearchProducts, limit: int = SEA
     try:
         found = catalogue.search(args.query, args.category, args.max_price_cents, args.sort, limit)
     except UnknownCategoryError as exc:
-        return {"error": str(exc), "cats": [c.name_pt for c in catalogue.categories()[:5]]}
+        return {"error": str(exc), "cats": [c.name_pt for c in catalogue.categories()[:TOP_CATEGORIES]]}
     return {"items": [product_summary(p, catalogue) for p in found]}
 
 
@@ -112,13 +114,13 @@ def recommend(
     if args.category:
         if catalogue.resolve_category(args.category) is None:
             return {"error": f"categoria não encontrada: {args.category!r}",
-                    "cats": [c.name_pt for c in catalogue.categories()[:5]]}  # fmt: skip
+                    "cats": [c.name_pt for c in catalogue.categories()[:TOP_CATEGORIES]]}  # fmt: skip
         return {"items": [product_summary(p, catalogue) for p in catalogue.popular(args.category, limit)]}
     past = [p for p in dict.fromkeys(catalogue.get(h) for h in history) if p is not None]
     if not past:
         return {
             "items": [product_summary(p, catalogue) for p in catalogue.popular(None, limit)],
-            "cats": [c.name_pt for c in catalogue.categories()[:5]],
+            "cats": [c.name_pt for c in catalogue.categories()[:TOP_CATEGORIES]],
         }
     again = [p for p in past if p.stock > 0][:2]
     seen = {p.product_id for p in past}
