@@ -9,6 +9,11 @@ macro-F1 and per-intent F1 on records/test.jsonl. Character n-grams (within word
 WhatsApp-style typos, slang and missing accents; word n-grams carry short phrases ("quero esse").
 A few thousand short texts train in seconds on one CPU core.
 
+The dialogue test split comes from the same synthesizer phrase banks as the training split, so it
+mostly measures how well the synthesizer's phrasing is learnt. A seeded, stratified share of the
+support examples (Bitext customers, Olist review texts: phrasing the synthesizer never wrote) is
+held out as a second, harder check (`support_holdout` in the metrics).
+
 The bot loads the result with `load_intent_classifier(models/nlu).predict(texts)`.
 """
 
@@ -25,6 +30,7 @@ import yaml
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, classification_report, f1_score
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
@@ -68,7 +74,18 @@ def load_support(path: str | Path, labels: set[str], languages: list[str]) -> pd
     if missing:
         raise ValueError(f"nlu: {path}: missing column(s) {', '.join(missing)} (have: {', '.join(df.columns)})")
     keep = df["intent"].isin(labels) & df["language"].isin(languages) & df["text"].str.strip().astype(bool)
-    return df.loc[keep, list(SUPPORT_COLUMNS)].reset_index(drop=True)
+    columns = list(SUPPORT_COLUMNS) + (["source"] if "source" in df else [])
+    return df.loc[keep, columns].reset_index(drop=True)
+
+
+def split_support(support: pd.DataFrame, eval_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(fit, holdout): seeded, stratified by (intent, source) where every stratum has 2+ rows."""
+    if support.empty or not eval_share:
+        return support, support.iloc[:0]
+    strata = support["intent"] + "/" + support["source"] if "source" in support else support["intent"]
+    stratify = strata if strata.value_counts().min() >= 2 else None
+    fit, holdout = train_test_split(support, test_size=eval_share, random_state=seed, stratify=stratify)
+    return fit.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
 def build_model(params: dict) -> Pipeline:
@@ -147,10 +164,11 @@ def main(argv: list[str] | None = None) -> dict:
     unseen = sorted(set(test["intent"]) - set(labels))
     if unseen:
         print(f"nlu: warning: test intents never seen in train: {unseen}")
-    support = pd.DataFrame(columns=list(SUPPORT_COLUMNS))
+    support = holdout = pd.DataFrame(columns=list(SUPPORT_COLUMNS))
     if params.get("use_support") and args.support:
         support = load_support(args.support, set(labels), params.get("support_languages", ["pt"]))
-    fit = pd.concat([train[list(SUPPORT_COLUMNS)], support], ignore_index=True)
+        support, holdout = split_support(support, float(params.get("support_eval_share", 0.0)), int(params["seed"]))
+    fit = pd.concat([train[list(SUPPORT_COLUMNS)], support[list(SUPPORT_COLUMNS)]], ignore_index=True)
     print(f"nlu: training on {len(train)} dialogue turns + {len(support)} support examples, {len(labels)} intents")
 
     model = build_model(params)
@@ -159,6 +177,9 @@ def main(argv: list[str] | None = None) -> dict:
     train_s = time.perf_counter() - t0
     metrics = {**evaluate(model, test, labels), "n_train": len(train), "n_support": len(support),
                "n_test": len(test), "n_labels": len(labels), "train_seconds": round(train_s, 2)}  # fmt: skip
+    if len(holdout):
+        held = evaluate(model, holdout, labels)
+        metrics["support_holdout"] = {k: v for k, v in held.items() if k != "f1"} | {"n": len(holdout)}
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -167,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                "classifier": params.get("classifier", "logreg")}, indent=2))  # fmt: skip
     Path(args.metrics).parent.mkdir(parents=True, exist_ok=True)
     Path(args.metrics).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in metrics.items() if k != "f1"}))
+    print(json.dumps({k: v for k, v in metrics.items() if k != "f1"}, ensure_ascii=False))
     return metrics
 
 

@@ -101,6 +101,24 @@ def test_trains_evaluates_saves_and_predicts(tmp_path):
     assert label == "order_status" and 0 < conf <= 1
 
 
+def test_support_holdout_is_scored_and_kept_out_of_training(tmp_path):
+    datasets, support = write_datasets(tmp_path), write_support(tmp_path)
+    metrics = run(tmp_path, datasets, support, PARAMS | {"support_languages": ["pt", "en"], "support_eval_share": 0.5})
+    # the two greetings (pt, en) qualify; one trains, one is held out
+    assert metrics["n_support"] == 1 and metrics["support_holdout"]["n"] == 1
+    assert set(metrics["support_holdout"]) >= {"accuracy", "macro_f1", "n"}
+
+
+def test_split_support_is_stratified_and_seeded():
+    df = pd.DataFrame({"text": [f"t{i}" for i in range(40)], "intent": ["a", "b"] * 20, "language": "en",
+                       "source": ["bitext"] * 20 + ["olist_complaints"] * 20})  # fmt: skip
+    fit, held = nlu.split_support(df, 0.5, seed=3)
+    assert len(fit) == len(held) == 20 and not set(fit["text"]) & set(held["text"])
+    assert held.groupby(["intent", "source"]).size().tolist() == [5, 5, 5, 5]
+    assert nlu.split_support(df, 0.5, seed=3)[1].equals(held)
+    assert nlu.split_support(df, 0.0, seed=3)[1].empty
+
+
 def test_linear_svc_option(tmp_path):
     metrics = run(tmp_path, write_datasets(tmp_path), None, PARAMS | {"classifier": "linear_svc", "C": 1.0})
     assert metrics["n_support"] == 0 and metrics["accuracy"] >= 0.6
