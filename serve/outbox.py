@@ -132,9 +132,9 @@ class Sender:
                       per_recipient_interval_s=settings.OUTBOUND_PER_RECIPIENT_INTERVAL_S,
                       max_attempts=settings.OUTBOUND_MAX_ATTEMPTS, backoff_base_s=settings.OUTBOUND_BACKOFF_BASE_S,
                       window_hours=settings.SERVICE_WINDOW_HOURS)
-        name = getattr(settings, "WHATSAPP_REENGAGEMENT_TEMPLATE", "")
-        if name:
-            kwargs["fallback_template"] = TemplateReply(name, getattr(settings, "WHATSAPP_TEMPLATE_LANGUAGE", "pt_BR"))
+        if settings.WHATSAPP_REENGAGEMENT_TEMPLATE:
+            kwargs["fallback_template"] = TemplateReply(settings.WHATSAPP_REENGAGEMENT_TEMPLATE,
+                                                        settings.WHATSAPP_TEMPLATE_LANGUAGE)
         return cls(session_factory, graph, **(kwargs | overrides))
 
     def notify(self) -> None:

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     OUTBOUND_MAX_ATTEMPTS: int = 8
     OUTBOUND_BACKOFF_BASE_S: float = 1.0  # doubled per attempt on throttling errors
     SERVICE_WINDOW_HOURS: int = 24
+    # Approved template sent once when a free-form reply hits a closed 24-h window ("" = none: fail only).
+    WHATSAPP_REENGAGEMENT_TEMPLATE: str = ""
+    WHATSAPP_TEMPLATE_LANGUAGE: str = "pt_BR"
     INBOX_BURST_WINDOW_S: float = 2.0  # messages closer than this are answered together
     INBOX_LOCK_S: float = 120.0  # a claimed inbox row is retried by another worker after this
     WORKER_CONCURRENCY: int = 4

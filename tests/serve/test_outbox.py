@@ -236,3 +236,17 @@ def test_two_senders_never_double_send(db, fake):
     for phone, bodies in expected.items():
         assert [m["payload"]["text"]["body"] for m in sent if m["to"] == phone] == bodies
     assert all(r.status == "sent" for r in message_rows(factories[0], "out"))
+
+
+def test_sender_from_settings(sqlite_db):
+    from tests.serve.messaging_fixtures import make_settings
+
+    settings = make_settings(WHATSAPP_REENGAGEMENT_TEMPLATE="retomar_conversa", OUTBOUND_MSGS_PER_SECOND=40,
+                             SERVICE_WINDOW_HOURS=24)
+    graph = GraphClient.from_settings(settings)
+    sender = outbox.Sender.from_settings(settings, sqlite_db.factory(), graph)
+    assert sender.fallback_template == TemplateReply("retomar_conversa", "pt_BR")
+    assert sender.bucket.rate == 40 and sender.window == timedelta(hours=24)
+    assert str(graph._http.base_url) == "https://graph.facebook.com/v26.0/"
+    assert outbox.Sender.from_settings(make_settings(), sqlite_db.factory(), graph).fallback_template is None
+    asyncio.run(graph.aclose())
