@@ -181,7 +181,7 @@ class Tools:
         try:
             from serve import cards
 
-            return str(cards.render_card(product, self.settings.MEDIA_DIR))
+            return str(cards.render_card(product, self.settings.MEDIA_DIR, low_stock=self.catalogue.is_low_stock(product)))
         except Exception:
             log.exception("product card failed", extra={"product_id": product.product_id})
             return None

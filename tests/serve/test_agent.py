@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -168,7 +169,10 @@ def test_button_commands_run_without_the_model(env, llm):
     pay = run(agent, factory, cid, text("Finalizar compra", choice_id="checkout"))
     assert [b[0] for b in pay[0].buttons] == ["checkout:pix", "checkout:card", "checkout:boleto"]
     card = run(agent, factory, cid, text("Jogo de Lençol", choice_id=f"product:{LENCOL}"))
-    assert any(isinstance(r, ImageReply) for r in card) or events(factory, cid, "product_viewed")
+    image = next(r for r in card if isinstance(r, ImageReply))
+    assert image.caption == "Jogo de Lençol Casal 4 Peças Algodão — R$ 89,90" and Path(image.image_path).read_bytes()[:4] == b"\x89PNG"
+    assert isinstance(card[-1], ButtonsReply) and card[-1].buttons[0] == (f"add_to_cart:{LENCOL}", "Adicionar")
+    assert events(factory, cid, "product_viewed") == [{"product_id": "6c960ba67062c4e0ec86082740d58be2"}]
     with session_scope(factory) as s:  # logged as the tool calls the model would have made
         calls = [m["tool_calls"][0]["function"]["name"] for m in (t.message for t in s.scalars(select(ChatTurn)))
                  if m.get("tool_calls")]
