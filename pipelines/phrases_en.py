@@ -10,7 +10,7 @@ EMOJI = ["😊", "🙏", "👍", "😅", "🤔", "lol"]
 CATEGORY_WORDS = {
     "cama_mesa_banho": "bed bath", "beleza_saude": "beauty", "esporte_lazer": "sports", "moveis_decoracao": "decor",
     "informatica_acessorios": "computer accessories", "utilidades_domesticas": "housewares", "relogios_presentes": "watches",
-    "telefonia": "phone accessories", "brinquedos": "toys", "automotivo": "auto parts", "ferramentas_jardim": "garden tools",
+    "telefonia": "telephony", "brinquedos": "toys", "automotivo": "auto parts", "ferramentas_jardim": "garden tools",
     "perfumaria": "perfume", "bebes": "baby", "cool_stuff": "cool stuff", "pet_shop": "pet shop", "eletronicos": "electronics",
     "papelaria": "stationery", "fashion_bolsas_e_acessorios": "bags", "moveis_escritorio": "office furniture",
 }
