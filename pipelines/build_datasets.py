@@ -215,6 +215,11 @@ def main(argv: list[str] | None = None) -> dict:
                                   "preference_candidates": dict(Counter(row["kind"] for row, _ in cands))}  # fmt: skip
         for row, variant in pairs:
             stats["preference_variants"].setdefault(row["kind"], Counter())[variant] += 1
+        missing = sorted({r["scenario"] for r in records} - {r["scenario"] for r in part})
+        if missing:  # whole groups only: a scenario whose conversations all sit in big groups stays in train
+            stats["splits"][split]["missing_scenarios"] = missing
+            print(f"build_datasets: warning: {split} has no {missing} conversations (their leakage groups are "
+                  f"larger than the split; largest group {groups['largest_group']})")
     # the invariant the split exists for, checked on the output rather than assumed
     shared = [(a, b) for a in SPLITS for b in SPLITS if a < b and keys_by_split[a] & keys_by_split[b]]
     if shared:
