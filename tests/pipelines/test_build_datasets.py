@@ -305,3 +305,17 @@ def test_wrong_product_falls_back_to_catalogue_ids_when_none_was_shown():
                 variants[variant] = json.loads(row["rejected"][0]["tool_calls"][0]["function"]["arguments"])
     assert variants["wrong_product"]["product_id"] == "zzzz9999"  # never the same product by its longer id
     assert set(variants) == {"wrong_product", "wrong_quantity", "missing_argument"}
+
+
+def test_pairs_render_with_the_contract_template_and_parse_back():
+    """prompt + chosen / prompt + rejected render as a continuation of the prompt; calls read back (hermes)."""
+    from serve.contract.template import extract_tool_calls, render_chat
+
+    for row, _ in candidates(quick_purchase()).values():
+        prompt = render_chat(row["prompt"], add_generation_prompt=True)
+        for side in ("chosen", "rejected"):
+            completion = render_chat(row["prompt"] + row[side]).removeprefix(prompt)
+            assert completion.endswith("<|im_end|>\n") and not completion.startswith("<|im_start|>")
+            content, calls = extract_tool_calls(completion.removesuffix("<|im_end|>\n"))
+            names = [c["function"]["name"] for c in row[side][0].get("tool_calls") or []]
+            assert [c["name"] for c in calls] == names
