@@ -33,6 +33,7 @@ Status `sent` is set when the Graph API accepts the message (it returns the wami
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -143,24 +144,39 @@ class Sender:
 
     # ------------------------------------------------------------------------------ loop
     async def run(self, stop: asyncio.Event) -> None:
+        """Drain up to `concurrency` recipients at once; a long queue never holds up other recipients."""
+        active: dict[int, asyncio.Task] = {}
         while not stop.is_set():
-            try:
-                sent = await self.run_once()
-            except Exception:  # a DB hiccup must not kill the loop
-                log.exception("sender iteration failed")
-                sent = 0
-            if not sent:
-                self._wake.clear()
+            started = 0
+            if len(active) < self.concurrency:
                 try:
+                    due = await asyncio.to_thread(self._due_customers, self.concurrency + len(active))
+                except Exception:  # a DB hiccup must not kill the loop
+                    log.exception("reading the outbox failed")
+                    due = []
+                for customer_id in due:
+                    if customer_id in active or len(active) >= self.concurrency:
+                        continue
+                    task = active[customer_id] = asyncio.create_task(self._drain_safely(customer_id))
+                    task.add_done_callback(lambda _t, c=customer_id: active.pop(c, None))
+                    started += 1
+            if not started:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_s)
-                except TimeoutError:
-                    pass
+        await asyncio.gather(*active.values(), return_exceptions=True)
 
     async def run_once(self) -> int:
         """Drain every customer whose head message is due; returns how many sends were attempted."""
         customers = await asyncio.to_thread(self._due_customers, self.concurrency)
         counts = await asyncio.gather(*(self._drain(c) for c in customers))
         return sum(counts)
+
+    async def _drain_safely(self, customer_id: int) -> None:
+        try:
+            await self._drain(customer_id)
+        except Exception:  # the lease expires and another pass retries this message
+            log.exception("sending to customer %s failed", customer_id)
 
     def _due_customers(self, limit: int) -> list[int]:
         m, now = Message.__table__, utcnow()

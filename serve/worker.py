@@ -61,18 +61,28 @@ class Worker:
                    concurrency=settings.WORKER_CONCURRENCY, **kwargs)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Keep up to `concurrency` customers in flight; a slow turn never holds up other customers."""
+        inflight: set[asyncio.Task] = set()
         while not stop.is_set():
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("worker iteration failed")
-                done = 0
-            if not done:
+            batches = []
+            if len(inflight) < self.concurrency:
+                try:
+                    batches = await asyncio.to_thread(
+                        inbox.claim_batches, self.factory, limit=self.concurrency - len(inflight),
+                        burst_window_s=self.burst_window_s, max_wait_s=self.max_wait_s, lease_s=self.lease_s)
+                except Exception:  # a DB hiccup must not kill the loop
+                    log.exception("claiming inbox batches failed")
+            for batch in batches:
+                task = asyncio.create_task(self.process(batch))
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+            if not batches:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_s)
+        await asyncio.gather(*inflight, return_exceptions=True)
 
     async def run_once(self) -> int:
-        """Claim up to `concurrency` customers and process their batches concurrently."""
+        """Claim up to `concurrency` customers and process their batches (tests, one-shot jobs)."""
         batches = await asyncio.to_thread(
             inbox.claim_batches, self.factory, limit=self.concurrency, burst_window_s=self.burst_window_s,
             max_wait_s=self.max_wait_s, lease_s=self.lease_s)
@@ -80,6 +90,13 @@ class Worker:
         return len(batches)
 
     async def process(self, batch: inbox.Batch) -> None:
+        """One customer's batch; never raises (an unexpected error leaves the lease to expire)."""
+        try:
+            await self._process(batch)
+        except Exception:
+            log.exception("processing customer %s failed", batch.customer_id)
+
+    async def _process(self, batch: inbox.Batch) -> None:
         self._mark_read(batch)
         heartbeat = asyncio.create_task(self._heartbeat(batch))
         try:
@@ -159,13 +176,17 @@ def main() -> None:
     parser.add_argument("--no-sender", action="store_true", help="only process the inbox; another process sends")
     args = parser.parse_args()
     from serve.agent import Agent
+    from serve.app import load_histories
     from serve.catalog import Catalogue
     from serve.db import get_session_factory
+    from serve.logs import configure_logging
     from serve.settings import get_settings
 
     settings = get_settings()
-    logging.basicConfig(level=settings.LOG_LEVEL)
-    agent = Agent(settings, Catalogue.load(settings.CATALOGUE_DIR))
+    configure_logging(settings.LOG_LEVEL)
+    olist, tracking = load_histories(settings.CATALOGUE_DIR)  # the same agent the app builds
+    agent = Agent(settings, Catalogue.load(settings.CATALOGUE_DIR), olist=olist)
+    agent.tools.tracking = tracking
     asyncio.run(run_forever(settings, agent, get_session_factory(), with_sender=not args.no_sender))
 
 

@@ -218,3 +218,26 @@ def test_claim_is_exclusive_per_customer(db):
             started = time.monotonic()
             assert inbox.claim_batches(other, limit=5, burst_window_s=0, max_wait_s=0, lease_s=30) == []
             assert time.monotonic() - started < 1.0  # skipped, not waited for
+
+
+class PerTextDelayAgent(EchoAgent):
+    async def respond(self, session_factory, customer_id, inbound):
+        self.delay_s = 0.6 if inbound[0].text == "devagar" else 0.0
+        return await super().respond(session_factory, customer_id, inbound)
+
+
+def test_slow_turn_does_not_hold_up_other_customers(sqlite_db):
+    factory = sqlite_db.factory()
+    agent = PerTextDelayAgent()
+    worker = worker_mod.Worker(factory, agent, burst_window_s=0, max_wait_s=0, poll_s=0.01, concurrency=4)
+
+    async def scenario():
+        await asyncio.to_thread(store, factory, "5511900000011", "devagar")
+        runner = asyncio.create_task(drain(factory, [worker]))  # until every row is final
+        await asyncio.sleep(0.15)  # the slow turn is in flight now
+        await asyncio.to_thread(store, factory, "5511900000012", "rápido")
+        await runner
+
+    asyncio.run(scenario())
+    slow, fast = agent.calls
+    assert slow["texts"] == ["devagar"] and fast["end"] < slow["end"]
