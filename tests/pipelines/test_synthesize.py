@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from pipelines import phrases_pt
-from pipelines.synth_flows import DEFAULT_WEIGHTS, hook, short_name
-from pipelines.synthesize import main, noisy, trim, typo, ungrounded_amounts
+from pipelines.synth_flows import DEFAULT_WEIGHTS
+from pipelines.synth_steps import hook, short_name
+from pipelines.synth_world import noisy, typo
+from pipelines.synthesize import main, trim, ungrounded_amounts
 from serve.catalog import Catalogue, CatalogueError
 from serve.contract import TOOLS, Conversation, chat_messages, chat_template, format_brl, read_jsonl, render_chat
 from serve.contract.records import INTENTS, SCENARIOS, TECHNIQUES
