@@ -48,13 +48,17 @@ class Phone:
         self.media_dir.mkdir(parents=True, exist_ok=True)
 
     # ---------------------------------------------------------------------- customer → bot
-    def post(self, payload: dict) -> httpx.Response:
+    def post(self, payload: dict) -> bool:
         body = json.dumps(payload, ensure_ascii=False).encode()
-        res = self.bot.post("/webhook", content=body, headers={
-            "Content-Type": "application/json", "X-Hub-Signature-256": wa.sign(body, self.secret)})
+        try:
+            res = self.bot.post("/webhook", content=body, headers={
+                "Content-Type": "application/json", "X-Hub-Signature-256": wa.sign(body, self.secret)})
+        except httpx.HTTPError as exc:
+            self.out(f"! bot unreachable at {self.bot.base_url} ({type(exc).__name__}); is it running?")
+            return False
         if res.status_code != 200:
             self.out(f"! bot answered HTTP {res.status_code}: {res.text[:200]}")
-        return res
+        return res.status_code == 200
 
     def send(self, kind: str, body: dict | list, context_id: str | None = None) -> None:
         msg = wa.inbound_message(self.phone, kind, body, context_id=context_id)
