@@ -33,13 +33,16 @@ def exploration(d) -> None:
     if d.rng.random() < 0.4:
         d.user("greeting", "greeting")
         d.say("cialdini:afinidade", d.text("greet"))
-    d.user("browse_categories", "browse")
-    r = d.call("aida:atencao", ("recommend", {}))[0]
-    names = r["cats"][:3] if d.lang == "pt" else [english_category(d, c) for c in r["cats"][:3]]
-    present(d, r["items"], "cats", cats=", ".join(names))
-    items = r["items"]
-    if d.rng.random() < 0.35:
-        cat = d.pick(r["cats"][:3])
+    if d.rng.random() < 0.5:  # "what do you sell?": best sellers and top categories
+        d.user("browse_categories", "browse")
+        r = d.call("aida:atencao", ("recommend", {}))[0]
+        names = r["cats"][:3] if d.lang == "pt" else [english_category(d, c) for c in r["cats"][:3]]
+        present(d, r["items"], "cats", cats=", ".join(names))
+        items, cats = r["items"], r["cats"][:3]
+    else:  # straight to a category the customer has in mind
+        items, cats = [], [c.name_pt for c in d.w.categories]
+    if not items or d.rng.random() < 0.35:
+        cat = d.pick(cats) if d.lang == "pt" else english_category(d, d.pick(cats))  # the customer's words
         d.user("browse_categories", "pick_category", cat=cat)
         items = d.call("aida:interesse", ("recommend", {"category": cat}))[0]["items"]
         present(d, items, "list_cat", cat=cat)

@@ -91,6 +91,8 @@ class World:
                     self.queries[lang].append((p.product_id, q))
         if not self.queries["pt"]:
             raise ValueError("catalogue: no product in stock is found by a search on its own name")
+        # categories a browsing customer may name: the 15 best-selling ones with 3+ products in stock
+        self.categories = [c for c in catalogue.categories() if len(catalogue.popular(c.slug, 3)) == 3][:15]
         self.customers = self._customers(histories)
         self.real_texts = self._real_texts(support)
 
