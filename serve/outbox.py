@@ -212,9 +212,15 @@ class Sender:
             except (OSError, ValueError) as exc:  # e.g. the card PNG is missing: not retryable
                 await asyncio.to_thread(self._finish, item, None, f"{type(exc).__name__}: {exc}")
                 continue
-            self._last_sent[customer_id] = time.monotonic()
+            self._remember_send(customer_id)
             await asyncio.to_thread(self._finish, item, wamid, None)
         return attempted
+
+    def _remember_send(self, customer_id: int) -> None:
+        now = time.monotonic()
+        if len(self._last_sent) > 10_000:  # forget recipients whose spacing no longer matters
+            self._last_sent = {c: t for c, t in self._last_sent.items() if now - t < self.per_recipient_interval_s}
+        self._last_sent[customer_id] = now
 
     async def _send(self, item: _Claimed) -> str:
         media_id = None

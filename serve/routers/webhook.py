@@ -22,6 +22,8 @@ from serve.whatsapp import parse_webhook, verify_signature
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["whatsapp"])
+# Meta's deliveries are a few KiB (batches up to ~1000 small updates); anything far larger is not Meta.
+MAX_BODY_BYTES = 3 * 1024 * 1024
 
 
 @router.get("/webhook", response_class=PlainTextResponse)
@@ -38,7 +40,11 @@ def verify(settings: SettingsDep, mode: Annotated[str | None, Query(alias="hub.m
 @router.post("/webhook")
 async def receive(request: Request, settings: SettingsDep, factory: SessionFactoryDep,
                   signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None) -> dict:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        raise HTTPException(status_code=413, detail="body too large")
     raw = await request.body()  # the exact bytes Meta signed
+    if len(raw) > MAX_BODY_BYTES:
+        raise HTTPException(status_code=413, detail="body too large")
     if not signature:
         raise HTTPException(status_code=401, detail="missing X-Hub-Signature-256")
     if not verify_signature(raw, signature, settings.WHATSAPP_APP_SECRET):

@@ -165,3 +165,10 @@ def test_window_opens_at_message_time_not_in_future(sqlite_db):
     post_signed(TestClient(webhook_app(factory)), payload)
     with factory() as s:
         assert s.scalars(select(Customer)).one().last_inbound_at <= utcnow()
+
+
+def test_oversized_body_refused_before_parsing(sqlite_db):
+    factory = sqlite_db.factory()
+    body = b'{"object": "whatsapp_business_account", "pad": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    res = TestClient(webhook_app(factory)).post("/webhook", content=body, headers=signed_headers(body))
+    assert res.status_code == 413 and inbox_rows(factory) == []
