@@ -192,12 +192,23 @@ def parse_webhook(payload: dict) -> ParsedWebhook:
 
 
 # ------------------------------------------------------------------------------- outbound JSON
+TEXT_MAX, BODY_MAX, CAPTION_MAX = 4096, 1024, 1024  # Cloud API limits (characters)
+
+
+def _clip(text: str, limit: int) -> str:
+    """Meta refuses the WHOLE message when a text is over its limit; cut it instead (rare, logged)."""
+    if len(text) <= limit:
+        return text
+    log.warning("outbound text of %d chars cut to the Cloud API limit of %d", len(text), limit)
+    return text[: limit - 1] + "…"
+
+
 def _envelope(to: str, kind: str, body: dict) -> dict:
     return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": kind, kind: body}
 
 
 def text_payload(to: str, body: str) -> dict:
-    return _envelope(to, "text", {"preview_url": False, "body": body})
+    return _envelope(to, "text", {"preview_url": False, "body": _clip(body, TEXT_MAX)})
 
 
 def image_payload(to: str, caption: str, *, media_id: str | None = None, link: str | None = None) -> dict:
@@ -205,20 +216,20 @@ def image_payload(to: str, caption: str, *, media_id: str | None = None, link: s
         raise ValueError("image: give exactly one of media_id (uploaded) or link")
     image = {"id": media_id} if media_id else {"link": link}
     if caption:
-        image["caption"] = caption
+        image["caption"] = _clip(caption, CAPTION_MAX)
     return _envelope(to, "image", image)
 
 
 def buttons_payload(to: str, reply: ButtonsReply) -> dict:
     buttons = [{"type": "reply", "reply": {"id": bid, "title": title}} for bid, title in reply.buttons]
-    return _envelope(to, "interactive", {"type": "button", "body": {"text": reply.body},
+    return _envelope(to, "interactive", {"type": "button", "body": {"text": _clip(reply.body, BODY_MAX)},
                                          "action": {"buttons": buttons}})
 
 
 def list_payload(to: str, reply: ListReply) -> dict:
     rows = [{"id": rid, "title": title, **({"description": desc} if desc else {})}
             for rid, title, desc in reply.rows]
-    return _envelope(to, "interactive", {"type": "list", "body": {"text": reply.body},
+    return _envelope(to, "interactive", {"type": "list", "body": {"text": _clip(reply.body, BODY_MAX)},
                                          "action": {"button": reply.button, "sections": [{"rows": rows}]}})
 
 

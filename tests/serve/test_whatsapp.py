@@ -207,3 +207,12 @@ def test_client_against_fake_graph(tmp_path):
     with pytest.raises(wa.GraphError) as down:
         asyncio.run(unreachable())
     assert down.value.kind == "transient"
+
+
+def test_over_long_texts_are_cut_to_meta_limits():
+    long = "á" * 5000
+    assert len(wa.text_payload(ANA, long)["text"]["body"]) == 4096
+    buttons = wa.reply_payload(ANA, ButtonsReply(long, (("a", "A"),)))
+    assert len(buttons["interactive"]["body"]["text"]) == 1024 and buttons["interactive"]["body"]["text"][-1] == "…"
+    assert validate_message(buttons, {}) is None
+    assert len(wa.image_payload(ANA, long, media_id="1")["image"]["caption"]) == 1024
