@@ -86,6 +86,8 @@ BOT = {
     "stock_error": ["Oops, {error}. Want to change the quantity?"],
     "shipping": ["Shipping for the {name} is {freight}.", "Shipping for this one is {freight}."],
     "shipping_free": ["Shipping for the {name} is free 🎉", "This one ships for free!"],
+    "stock_tag": [" (only {stock} left)", " · {stock} in stock"],
+    "freight_tip": ["Tip: items added to the same order pay only a fraction of their shipping."],
     "decline_ok": ["No problem! Just message me if you change your mind 😊", "Sure, no rush! I'm here if you need anything."],
     "removed": ["Removed {qty}x {name}. New total: {total}.", "Done, {qty}x {name} removed. Total is now {total}."],
     "cart": ["Your cart: {lines}. Total {total} (shipping {freight}).", "In your cart: {lines}. Total: {total}, shipping {freight}."],

@@ -105,7 +105,10 @@ def undecided(d) -> None:
         d.user("objection_shipping", "objection_shipping")
         p = d.call("aida:interesse", ("get_product", {"product_id": item["id"]}))[0]
         key = "shipping_free" if p["freight"] == format_brl(0) else "shipping"
-        d.say("aida:interesse", d.text(key, name=p["name"], freight=p["freight"]), d.text("ask_add"))
+        if key == "shipping" and d.rng.random() < 0.5:  # a useful tip before asking (true of FreightRule)
+            d.say("cialdini:reciprocidade", d.text(key, name=p["name"], freight=p["freight"]), d.text("freight_tip"), d.text("ask_add"))
+        else:
+            d.say("aida:interesse", d.text(key, name=p["name"], freight=p["freight"]), d.text("ask_add"))
     if d.rng.random() < 0.5 and not item.get("sold_out"):
         add(d, item)
         if d.rng.random() < 0.5:

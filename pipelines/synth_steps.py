@@ -38,19 +38,22 @@ def in_stock(items: list[dict]) -> list[int]:
     return [i for i, item in enumerate(items) if not item.get("sold_out")]
 
 
-def item_line(d, item: dict, rating: bool) -> str:
+def item_line(d, item: dict, rating: bool, scarce: bool) -> str:
     star = f" ⭐{item['score']}" if rating and "score" in item else ""
-    return f"\n• {item['name']} — {item['price']}{star}"
+    stock = d.text("stock_tag", stock=item["stock"]) if scarce and item.get("low_stock") else ""
+    return f"\n• {item['name']} — {item['price']}{star}{stock}"
 
 
 def present(d, items: list[dict], intro: str, **kw) -> None:
-    """List search/recommend results; ratings shown only when real reviews exist (social proof)."""
+    """List search/recommend results: ratings only from real reviews, stock only when the result says low."""
     if not items:
         d.say("consultiva:pergunta", d.text("none"))
         return
     rating = d.rng.random() < 0.5 and any("score" in i for i in items)
-    body = d.text(intro, **kw) + "".join(item_line(d, i, rating) for i in items)
-    d.say("cialdini:prova_social" if rating else "aida:interesse", body + "\n" + d.text("ask_pick"))
+    scarce = d.rng.random() < 0.5 and any(i.get("low_stock") for i in items)
+    body = d.text(intro, **kw) + "".join(item_line(d, i, rating, scarce) for i in items)
+    technique = "cialdini:escassez" if scarce else "cialdini:prova_social" if rating else "aida:interesse"
+    d.say(technique, body + "\n" + d.text("ask_pick"))
 
 
 def search(d, budget: bool = False) -> list[dict]:

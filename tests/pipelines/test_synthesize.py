@@ -164,7 +164,7 @@ def test_ethics_scarcity_social_proof_no_push_after_no(generated):
             earlier_tools = [json.loads(x["content"]) for x in msgs[:i] if x["role"] == "tool"]
             if m.get("technique") == "cialdini:escassez":
                 seen.add("escassez")
-                assert earlier_tools[-1].get("low_stock") is True
+                assert '"low_stock": true' in json.dumps(earlier_tools[-1])  # the product, or one listed, is low
             if m.get("technique") == "cialdini:prova_social" and m.get("content"):
                 seen.add("prova_social")
                 assert any("score" in json.dumps(t) for t in earlier_tools)
