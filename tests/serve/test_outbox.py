@@ -147,7 +147,7 @@ def test_pair_rate_limit_delays_only_that_recipient(sqlite_db, fake):
     enqueue(factory, a, texts(2, "a"))
     enqueue(factory, b, texts(2, "b"))
     fake.state.inject(131056, count=2, to=pa)
-    run(fake, factory, backoff_base_s=0.3)
+    run(fake, factory, backoff_base_s=0.4)  # a's first success comes ≥ 0.2 + 0.4 s later
     sent = fake.state.messages
     a_times = [m["t"] for m in sent if m["to"] == pa]
     b_times = [m["t"] for m in sent if m["to"] == pb]

@@ -81,15 +81,15 @@ def test_per_customer_order_one_batch_at_a_time_with_three_workers(db):
 def test_burst_is_answered_together(sqlite_db):
     factory = sqlite_db.factory()
     agent = EchoAgent()
-    worker = worker_mod.Worker(factory, agent, burst_window_s=0.4, max_wait_s=5, poll_s=0.01)
+    worker = worker_mod.Worker(factory, agent, burst_window_s=0.6, max_wait_s=5, poll_s=0.01)
 
     async def scenario():
         stop = asyncio.Event()
         loop = asyncio.create_task(worker.run(stop))
         for text in ("oi", "quero um jogo de cama", "até 200 reais"):
             await asyncio.to_thread(store, factory, "5511900000003", text)
-            await asyncio.sleep(0.1)  # typing fast: inside the burst window
-        await asyncio.sleep(0.8)  # quiet: the burst is answered
+            await asyncio.sleep(0.05)  # typing fast: well inside the burst window
+        await asyncio.sleep(1.2)  # quiet: the burst is answered
         await asyncio.to_thread(store, factory, "5511900000003", "e toalhas?")
         stop.set()
         await loop
@@ -164,13 +164,13 @@ def test_expired_lease_is_reclaimed_and_late_worker_cannot_double_answer(db):
 def test_heartbeat_keeps_a_slow_turn_leased(sqlite_db):
     factory = sqlite_db.factory()
     store(factory, "5511900000008", "oi")
-    slow = EchoAgent(delay_s=0.6)
-    w1 = worker_mod.Worker(factory, slow, burst_window_s=0, max_wait_s=0, lease_s=0.3)
-    w2 = worker_mod.Worker(sqlite_db.factory(), slow, burst_window_s=0, max_wait_s=0, lease_s=0.3)
+    slow = EchoAgent(delay_s=1.0)
+    w1 = worker_mod.Worker(factory, slow, burst_window_s=0, max_wait_s=0, lease_s=0.5)
+    w2 = worker_mod.Worker(sqlite_db.factory(), slow, burst_window_s=0, max_wait_s=0, lease_s=0.5)
 
     async def scenario():
         first = asyncio.create_task(w1.run_once())
-        for _ in range(8):  # another worker keeps trying while the lease would have expired twice
+        for _ in range(10):  # another worker keeps trying while the lease would have expired twice
             await asyncio.sleep(0.1)
             await w2.run_once()
         await first
