@@ -84,7 +84,12 @@ def store_messages(session: Session, parsed: ParsedWebhook, *, phone_hash_key: s
             result.ignored += 1  # one Meta app can serve several numbers; this one is not ours
             log.warning("ignoring message for phone_number_id=%s (ours is %s)", to_number, phone_number_id)
             continue
-        customer = get_or_create_customer(session, msg.phone, phone_hash_key, msg.profile_name)
+        try:
+            customer = get_or_create_customer(session, msg.phone, phone_hash_key, msg.profile_name)
+        except ValueError as exc:  # not a phone number: answering 500 would make Meta retry for days
+            result.ignored += 1
+            log.warning("ignoring message with an invalid sender: %s", exc)
+            continue
         session.flush()
         payload = inbound_to_dict(msg)
         new = insert_ignore(session, InboxItem.__table__, dict(

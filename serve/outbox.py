@@ -293,8 +293,8 @@ class Sender:
             s.execute(update(m).where(m.c.id == item.id, m.c.status == "queued", m.c.next_attempt_at == item.lease)
                       .values(status="failed", error=error, attempts=item.attempts + 1, next_attempt_at=None,
                               updated_at=utcnow()))
-            if self.fallback_template is None:
-                return
+            if self.fallback_template is None or isinstance(item.reply, TemplateReply):
+                return  # a refused template never queues another one (no retry loop)
             since = s.get(Customer, item.customer_id).last_inbound_at
             already = s.scalar(select(func.count()).select_from(m).where(
                 m.c.customer_id == item.customer_id, m.c.direction == "out", m.c.kind == "template",

@@ -250,3 +250,13 @@ def test_sender_from_settings(sqlite_db):
     assert str(graph._http.base_url) == "https://graph.facebook.com/v26.0/"
     assert outbox.Sender.from_settings(make_settings(), sqlite_db.factory(), graph).fallback_template is None
     asyncio.run(graph.aclose())
+
+
+def test_refused_template_does_not_queue_another(sqlite_db, fake):
+    factory = sqlite_db.factory()
+    cid, _ = customer(factory, last_inbound_hours_ago=30)
+    enqueue(factory, cid, [TemplateReply("pedido_pago")])
+    fake.state.inject(131047, count=5)
+    run(fake, factory, fallback_template=REENGAGE)
+    (row,) = message_rows(factory, "out")
+    assert row.status == "failed" and "131047" in row.error and fake.state.messages == []

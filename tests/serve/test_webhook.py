@@ -172,3 +172,11 @@ def test_oversized_body_refused_before_parsing(sqlite_db):
     body = b'{"object": "whatsapp_business_account", "pad": "' + b"x" * (3 * 1024 * 1024) + b'"}'
     res = TestClient(webhook_app(factory)).post("/webhook", content=body, headers=signed_headers(body))
     assert res.status_code == 413 and inbox_rows(factory) == []
+
+
+def test_invalid_sender_is_skipped_not_retried_forever(sqlite_db):
+    factory = sqlite_db.factory()
+    payload = load_asset("batch")
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = "12"  # not a phone number
+    res = post_signed(TestClient(webhook_app(factory)), payload)
+    assert res.status_code == 200 and res.json()["stored"] == 3
