@@ -6,8 +6,9 @@
 1. read + validate every record (`Conversation`), errors name the file and line;
 2. PII scrub of free text (user/assistant content, tool results, free-text tool arguments);
 3. split BY CONVERSATION with no (search query, product) pair in two splits: each conversation
-   gets the keys {(q, p)} for every normalised search query q × every product id p it names in
-   a tool call ("*" stands in when it has only one side); conversations sharing a key are joined
+   gets the keys {(q, p)} for every normalised query q (search text, or the category asked for in
+   `recommend`) × every product id p it names in a tool call ("*" when it names none; no query,
+   no key: there is no pair to leak); conversations sharing a key are joined
    (union-find), and whole groups are dealt to test/validation/train in a seeded order;
 4. write sft/, preference/, records/ (one JSONL per split) and stats.json, plus DVC metrics.
 
@@ -112,11 +113,15 @@ def leakage_keys(record: dict) -> set[tuple[str, str]]:
     for name, args in tool_calls(record):
         if name == "search_products":
             queries.add(normalize_query(args["query"]))
+        elif name == "recommend" and args.get("category"):  # the customer's words for what they want
+            queries.add(normalize_query(args["category"]))
         if args.get("product_id"):
             products.add(str(args["product_id"]).lower()[:ID_KEY_LEN])
-    if not queries and not products:
+    if not queries:
+        # No query, no product-query pair: browsing best sellers shares products with most
+        # conversations, and keying it on products alone would chain them into one giant group.
         return set()
-    return {(q, p) for q in queries or {"*"} for p in products or {"*"}}
+    return {(q, p) for q in queries for p in products or {"*"}}
 
 
 def assign_splits(records: list[dict], validation_share: float, test_share: float, seed: int):
