@@ -59,6 +59,7 @@ class Inbound:
             "document": "[documento enviado]",
             "contacts": "[contato enviado]",
             "sticker": "[figurinha enviada]",
+            "order": "[pedido do catálogo enviado]",
         }
         note = notes.get(self.type, "[mensagem de um tipo não suportado]")
         return f"{note} {self.text}" if self.text else note
