@@ -29,6 +29,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import openai
 from openai import AsyncOpenAI
@@ -37,7 +38,7 @@ from sqlalchemy import select
 from serve import customers
 from serve.catalog import Catalogue
 from serve.contract import TOOLS, ToolCallError, extract_tool_calls, system_prompt
-from serve.db import session_scope
+from serve.db import session_scope, utcnow
 from serve.grounding import PriceFacts, amounts_in, rewrite, ungrounded
 from serve.messages import Inbound, Reply, TextReply
 from serve.models import ChatTurn, Customer, Event
@@ -48,6 +49,7 @@ from serve.tools import ToolOutcome, Tools
 
 log = logging.getLogger(__name__)
 
+SESSION_GAP = timedelta(hours=12)  # a message after this much silence starts a new conversation (greeting offer)
 REGENERATE_TEMPERATURE = 0.7  # the second draft after an ungrounded price must differ from the first
 STOPWORDS = frozenset(
     "a o e é de da do que em um uma para pra com não nao no na os as se por mais você voce seu sua "
@@ -71,6 +73,26 @@ def looks_like_garbage(text: str | None) -> bool:
     return len(words) >= 8 and sum(w in STOPWORDS for w in words) / len(words) < 0.05
 
 
+def tidy(text: str | None, truncated: bool = False) -> str | None:
+    """Drop repeated lines (small models loop) and, when max_tokens cut the text, the unfinished sentence."""
+    if not text:
+        return text
+    seen, lines = set(), []
+    for line in text.strip().splitlines():
+        key = line.strip().lower()
+        if key and key in seen:
+            continue
+        seen.add(key)
+        lines.append(line.rstrip())
+    text = "\n".join(lines).strip()
+    if truncated:
+        ends = [text.rfind(c) for c in ".!?…\n"]
+        cut = max(ends)
+        if cut > len(text) // 3:  # keep what was said in full, unless that is almost nothing
+            text = text[: cut + 1].strip()
+    return text
+
+
 @dataclass
 class Turn:
     """State of one customer turn (what the model saw, what ran, what to persist)."""
@@ -92,11 +114,11 @@ class Turn:
 
 class Agent:
     def __init__(self, settings: Settings, catalogue: Catalogue, olist: customers.OlistHistory | None = None,
-                 tools: Tools | None = None, client: AsyncOpenAI | None = None):  # fmt: skip
+                 tracking=None, tools: Tools | None = None, client: AsyncOpenAI | None = None):  # fmt: skip
         self.settings = settings
         self.catalogue = catalogue
         self.olist = olist
-        self.tools = tools or Tools(catalogue, settings, olist=olist)
+        self.tools = tools or Tools(catalogue, settings, olist=olist, tracking=tracking)
         self.presenter = Presenter(catalogue, card=self.tools.card)
         # max_retries=0: a retried timeout doubles the customer's wait; the fallback is better.
         self.client = client or AsyncOpenAI(
@@ -159,8 +181,8 @@ class Agent:
                     self._learn_facts(turn, m["content"])
             turn.facts.add_tool_result(self.tools.view_cart_result(lines))
             greeting = []
-            if not rows:
-                turn.events.append(("conversation_started", {"recurring": context.recurring}))
+            if not rows or utcnow() - rows[0].created_at > SESSION_GAP:  # a new conversation
+                turn.events.append(("conversation_started", {"recurring": context.recurring, "returning": bool(rows)}))
                 if context.recurring:
                     greeting = self.tools.greeting_replies(context, orders)
         return turn, greeting
@@ -196,12 +218,12 @@ class Agent:
         first_outcome = len(turn.outcomes)
         final = None
         for step in range(self.settings.AGENT_MAX_STEPS):
-            message = await self._complete(turn, deadline)
-            if message is None:
+            choice = await self._complete(turn, deadline)
+            if choice is None:
                 break
-            content, calls = _tool_calls(message)
+            content, calls = _tool_calls(choice.message)
             if not calls:
-                final = content
+                final = tidy(content, truncated=choice.finish_reason == "length")
                 break
             turn.add({"role": "assistant", "content": content or None, "tool_calls": calls})
             for call in calls:
@@ -243,15 +265,16 @@ class Agent:
             turn.completion_tokens += response.usage.completion_tokens or 0
         if not response.choices:
             return None
-        return response.choices[0].message
+        return response.choices[0]  # .message, and .finish_reason ("length": cut by max_tokens)
 
     async def _ground(self, turn: Turn, text: str, deadline: float) -> str | None:
         if not ungrounded(text, turn.facts):
             return text
         turn.events.append(("price_ungrounded", {"amounts": len(ungrounded(text, turn.facts))}))
-        message = await self._complete(turn, deadline, temperature=REGENERATE_TEMPERATURE)
-        if message is not None:
-            content, calls = _tool_calls(message)
+        choice = await self._complete(turn, deadline, temperature=REGENERATE_TEMPERATURE)
+        if choice is not None:
+            content, calls = _tool_calls(choice.message)
+            content = tidy(content, truncated=choice.finish_reason == "length")
             if not calls and content and not looks_like_garbage(content) and not ungrounded(content, turn.facts):
                 return content
         fixed = rewrite(text, turn.facts)

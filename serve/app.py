@@ -75,8 +75,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         factory = dbmod.make_session_factory(engine)
         catalogue = await asyncio.to_thread(Catalogue.load, settings.CATALOGUE_DIR)
         olist, tracking = await asyncio.to_thread(load_histories, settings.CATALOGUE_DIR)
-        agent = Agent(settings, catalogue, olist=olist)
-        agent.tools.tracking = tracking
+        agent = Agent(settings, catalogue, olist=olist, tracking=tracking)
         app.state.engine, app.state.session_factory, app.state.catalogue, app.state.agent = engine, factory, catalogue, agent
         app.dependency_overrides[dbmod.get_session_factory] = lambda: factory
         stop, tasks, graph = asyncio.Event(), [], None

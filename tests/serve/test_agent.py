@@ -213,3 +213,27 @@ def test_recurring_customer_gets_reorder_and_novelties(env, llm):
     assert offer.buttons[0][0] == "reorder:92cb7c29x1"
     run(agent, factory, cid, text("Repetir pedido", choice_id=offer.buttons[0][0]))
     assert cart_lines(factory, cid, agent) == [("92cb7c29", 1)]
+
+
+def test_repeated_lines_and_cut_sentences_are_tidied(env, llm):
+    agent, factory, cid, _ = env
+    from serve.agent import tidy
+
+    assert tidy("Olá!\nOlá!\nPosso ajudar?\nposso ajudar?") == "Olá!\nPosso ajudar?"
+    assert tidy("Temos lençóis ótimos. Eles são de algodão e vêm com", truncated=True) == "Temos lençóis ótimos."
+    llm.push(FakeLLM.text("Oi! Tudo bem?\nOi! Tudo bem?\nComo posso ajudar?"))
+    assert run(agent, factory, cid, text("oi"))[0] == TextReply("Oi! Tudo bem?\nComo posso ajudar?")
+
+
+def test_returning_after_a_long_silence_starts_a_new_conversation(env, llm):
+    agent, factory, cid, _ = env
+    from datetime import timedelta
+
+    llm.push(FakeLLM.text("Oi!"))
+    run(agent, factory, cid, text("oi"))
+    with session_scope(factory) as s:
+        for t in s.scalars(select(ChatTurn)):
+            t.created_at = t.created_at - timedelta(days=2)
+    llm.push(FakeLLM.text("Oi de novo!"))
+    run(agent, factory, cid, text("oi de novo"))
+    assert [e["returning"] for e in events(factory, cid, "conversation_started")] == [False, True]
