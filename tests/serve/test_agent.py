@@ -237,3 +237,19 @@ def test_returning_after_a_long_silence_starts_a_new_conversation(env, llm):
     llm.push(FakeLLM.text("Oi de novo!"))
     run(agent, factory, cid, text("oi de novo"))
     assert [e["returning"] for e in events(factory, cid, "conversation_started")] == [False, True]
+
+
+def test_history_window_moves_in_half_steps_and_starts_at_a_user_message(env, llm):
+    agent, factory, cid, settings = env
+    agent.settings = settings.model_copy(update={"AGENT_HISTORY_TURNS": 8})
+    sent = []
+    for i in range(7):  # each turn stores 2 rows (user + assistant)
+        llm.push(FakeLLM.text(f"resposta {i}"))
+        run(agent, factory, cid, text(f"pergunta {i}"))
+        sent.append(llm.requests[-1]["messages"])
+    users = [[m["content"] for m in msgs if m["role"] == "user"] for msgs in sent]
+    # before turn k there are 2k rows; the window is rows[start:start+8], start = ceil((2k-8)/4)*4
+    assert users[4] == [f"pergunta {i}" for i in range(5)]  # 8 rows, start 0
+    assert users[5] == [f"pergunta {i}" for i in range(2, 6)]  # 10 rows, start 4
+    assert sent[6][:len(sent[5]) - 1] == sent[5][:-1]  # 12 rows, start 4 again: turn 5's prompt is a prefix
+    assert all(msgs[1]["role"] == "user" for msgs in sent)
