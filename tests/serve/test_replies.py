@@ -1,0 +1,44 @@
+from serve.messages import ButtonsReply, ImageReply, ListReply, TextReply
+from serve.replies import Presenter, parse_command, product_list, server_text
+from serve.tools import ToolOutcome
+from tests.serve.agent_helpers import fixture_catalogue
+
+
+def test_button_ids_map_to_contract_tool_calls():
+    assert parse_command("add_to_cart:6c960ba6").calls == (("add_to_cart", {"product_id": "6c960ba6", "quantity": 1}),)
+    assert parse_command("checkout:pix").calls == (("checkout", {"payment_method": "pix"}),)
+    assert parse_command("checkout").navigation == "checkout" and parse_command("checkout").tool is None
+    assert parse_command("recommend").calls == (("recommend", {}),)
+    assert parse_command("reorder:aaaaaaaax2,bbbbbbbb").calls == (
+        ("add_to_cart", {"product_id": "aaaaaaaa", "quantity": 2}), ("add_to_cart", {"product_id": "bbbbbbbb", "quantity": 1}))
+    assert parse_command("human").tool == "handoff_to_human"
+    assert parse_command(None) is None and parse_command("something_else") is None and parse_command("product:") is None
+
+
+def test_lists_and_buttons_respect_cloud_api_limits():
+    items = [{"id": f"r{i}", "name": "Jogo de Lençol Casal Queen 400 Fios Percal Branco " * 2, "price": "R$ 1.234,56",
+              "score": 4.5} for i in range(12)]
+    lst = product_list(items)  # ListReply validates ≤ 10 rows, ≤ 24 / 72 chars itself
+    assert len(lst.rows) == 10 and all(len(t) <= 24 for _, t, _ in lst.rows) and lst.rows[0][2] == "R$ 1.234,56 · ⭐ 4.5"
+
+
+def test_presenter_checkout_always_carries_the_link_and_pix_code():
+    cat = fixture_catalogue()
+    out = ToolOutcome("checkout", {"order": "ZV12345", "total": "R$ 105,80", "pay": "pix", "link": "http://x/pay/1"},
+                      pix_code="000201...6304ABCD")
+    replies = Presenter(cat).replies([out], text="Pedido criado!")
+    assert replies[0] == TextReply("Pedido criado!")
+    assert "http://x/pay/1" in replies[1].body and "000201...6304ABCD" in replies[2].body
+    assert "http://x/pay/1" in server_text(out)
+
+
+def test_presenter_single_hit_gets_a_card_and_refused_calls_get_nothing_extra(tmp_path):
+    cat = fixture_catalogue()
+    p = cat.get("6c960ba6")
+    out = ToolOutcome("search_products", {"items": [{"id": p.ref, "name": p.name, "price": "R$ 89,90", "reviews": 12}]})
+    replies = Presenter(cat, card=lambda prod: str(tmp_path / f"{prod.ref}.png")).replies([out], text="Achei!")
+    assert isinstance(replies[1], ImageReply) and replies[1].image_path.endswith("6c960ba6.png")
+    assert isinstance(replies[2], ButtonsReply)
+    refused = ToolOutcome("add_to_cart", {"error": "produto não encontrado"}, refused=True)
+    assert Presenter(cat).replies([refused], text="Hmm") == [TextReply("Hmm")]
+    assert not any(isinstance(r, ListReply) for r in replies)
