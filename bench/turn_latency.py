@@ -172,7 +172,7 @@ def report(summary: dict, rows: list[TurnRow], meta: dict) -> str:
     lines = ["# Turn latency (bench/turn_latency.py)", "",
              f"Measured {meta['when']} on {meta['machine']}; model `{meta['model']}`; catalogue {meta['catalogue']} "
              f"({meta['products']} products); INBOX_BURST_WINDOW_S={meta['burst_window_s']}; "
-             f"AGENT_MAX_TOKENS={meta['max_tokens']}; one customer at a time.", "",
+             f"AGENT_MAX_TOKENS={meta['max_tokens']}; {meta['concurrency']} customer(s) at a time.", "",
              "Turn = webhook stored (`inbox.received_at`) → last reply accepted by the (fake, local) Graph API.", "",
              "| turns | n | p50 ms | p95 ms | max ms | agent ms (mean) | of which LLM | send ms | wait ms |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -233,12 +233,14 @@ def main() -> None:
     p.add_argument("--bot-url", default=None, help="measure an already running bot instead of starting one")
     p.add_argument("--database-url", default=None, help="the running bot's DATABASE_URL (with --bot-url)")
     p.add_argument("--rounds", type=int, default=1, help="times each scenario is played (new customer each time)")
+    p.add_argument("--concurrency", type=int, default=1, help="customers talking at the same time (each plays every scenario)")
     p.add_argument("--burst-window", type=float, default=0.5, help="INBOX_BURST_WINDOW_S of the bot we start")
     p.add_argument("--max-model-len", type=int, default=4096)
     p.add_argument("--graph-port", type=int, default=8181)
     p.add_argument("--vllm-port", type=int, default=8100)
     p.add_argument("--port", type=int, default=8180)
     p.add_argument("--out", default="bench/RESULTS.md")
+    p.add_argument("--append", action="store_true", help="append this run's report to --out instead of replacing it")
     p.add_argument("--json", default="bench/turn_latency.json")
     args = p.parse_args()
     if args.catalogue is None:
@@ -261,18 +263,31 @@ def main() -> None:
             procs, bot_url, db_url, secret, pnid = start_stack(args, tmp)
         bench = Bench(bot_url, make_session_factory(make_engine(db_url)), secret, pnid, catalogue)
         rows: list[TurnRow] = []
+        stamp = int(time.time()) % 10**4
         for rnd in range(args.rounds):
-            for k, (name, steps) in enumerate(SCENARIOS.items()):
-                rows += bench.run_scenario(name, steps, phone=f"55119{rnd:02d}{k:02d}{int(time.time()) % 10**4:04d}")
+            jobs = [(name, steps, f"5511{rnd:02d}{c:01d}{k:02d}{stamp:04d}")
+                    for c in range(args.concurrency) for k, (name, steps) in enumerate(SCENARIOS.items())]  # fmt: skip
+            if args.concurrency == 1:
+                for name, steps, phone in jobs:
+                    rows += bench.run_scenario(name, steps, phone)
+            else:  # N customers at once: every scenario N times, in parallel (vLLM batches their calls)
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(len(jobs)) as pool:
+                    for part in pool.map(lambda j: bench.run_scenario(*j), jobs):
+                        rows += part
     finally:
         for proc in reversed(procs):
             stop(proc)
     summary = summarise(rows)
     meta = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "model": args.model,
             "machine": f"{platform.machine()} · {os.cpu_count()} CPU cores (shared)", "catalogue": args.catalogue,
-            "products": len(catalogue), "burst_window_s": args.burst_window,
+            "products": len(catalogue), "burst_window_s": args.burst_window, "concurrency": args.concurrency,
             "max_tokens": int(os.environ.get("AGENT_MAX_TOKENS", 256))}  # fmt: skip
-    Path(args.out).write_text(report(summary, rows, meta), encoding="utf-8")
+    text = report(summary, rows, meta)
+    if args.append and Path(args.out).exists():  # several configurations in one results file
+        text = Path(args.out).read_text(encoding="utf-8").rstrip() + "\n\n" + text.replace("# Turn latency", "## Turn latency", 1)
+    Path(args.out).write_text(text, encoding="utf-8")
     Path(args.json).write_text(json.dumps({"meta": meta, "summary": summary, "rows": [asdict(r) for r in rows]}, indent=1))
     for label, s in summary.items():
         print(f"{label}: n={s['n']} p50={s['p50_ms']:.0f} ms p95={s['p95_ms']:.0f} ms (mean LLM {s['mean_llm_ms']:.0f} ms)")
