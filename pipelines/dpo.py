@@ -1,0 +1,112 @@
+"""Stage dpo: preference tuning with TRL's DPOTrainer, starting from the SFT adapter.
+
+The SFT adapter is loaded trainable; TRL copies it into a frozen "ref" adapter and computes the
+reference log-probs with it, so the reference is the SFT policy (not the raw base). The output is
+one adapter (the SFT adapter moved by DPO) that export merges into the base. Pairs come from
+build_datasets: prompt (messages up to the last user/tool turn) + chosen / rejected assistant
+message (wrong tool, wrong arguments, invented price, pushy, fake scarcity, wrong language).
+
+    python -m pipelines.dpo --config configs/dpo.yaml --base models/base --adapter models/sft \
+        --data data/processed/datasets/preference --out models/dpo --checkpoints models/checkpoints/dpo \
+        --metrics metrics/dpo.json --plots plots/dpo.json [--beta 0.2 ...]
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from peft import PeftModel
+from transformers import AutoTokenizer, set_seed
+from trl import DPOConfig, DPOTrainer, ModelConfig
+
+from pipelines import prefix_sharing, tracking
+from pipelines.sft import load_model
+from pipelines.train_utils import (
+    DataArguments,
+    ProgressCallback,
+    StageArguments,
+    file_digest,
+    load_split,
+    parse_stage_args,
+    peak_rss_mb,
+    resume_point,
+    write_json,
+)
+from serve.contract import CHAT_TEMPLATE_PATH
+
+COLUMNS = ("prompt", "chosen", "rejected")
+
+
+def build_trainer(stage: StageArguments, data_args: DataArguments, args: DPOConfig, model_args: ModelConfig, callbacks=()):
+    from datasets import Dataset
+
+    if not stage.adapter:
+        raise SystemExit("dpo needs --adapter (the SFT adapter directory)")
+    tokenizer = AutoTokenizer.from_pretrained(stage.base)
+    policy = PeftModel.from_pretrained(load_model(stage.base, model_args), stage.adapter, is_trainable=True)
+    train = load_split(stage.data, "train", COLUMNS, data_args.max_train_samples, args.seed)
+    evals = load_split(stage.data, "validation", COLUMNS, data_args.max_eval_samples, args.seed)
+    trainer = DPOTrainer(
+        model=policy,
+        args=args,
+        train_dataset=Dataset.from_list(train),
+        eval_dataset=Dataset.from_list(evals) if evals and args.eval_strategy != "no" else None,
+        processing_class=tokenizer,
+        callbacks=list(callbacks),
+    )
+    if "ref" not in trainer.model.peft_config:
+        raise RuntimeError("TRL did not keep a frozen copy of the SFT adapter: the reference would be the raw base")
+    if data_args.shared_prefix and trainer.accelerator.num_processes == 1 and not args.gradient_checkpointing:
+        outputs = ("log_probs", "entropy", "mean_logits", "is_top1") + (("log_sum_sq_probs",) if args.use_weighting else ())
+        prefix_sharing.install(trainer.model.get_base_model(), outputs=outputs)  # what DPOTrainer requests
+    return trainer
+
+
+def main(argv: list[str] | None = None) -> None:
+    stage, data_args, args, model_args, recipe = parse_stage_args(
+        "dpo", (StageArguments, DataArguments, DPOConfig, ModelConfig), argv
+    )
+    args.output_dir = stage.checkpoints
+    set_seed(args.seed)
+    fingerprint = {"recipe": recipe, "adapter": file_digest(Path(stage.adapter) / "adapter_model.safetensors"),
+                   "data": file_digest(stage.data)}
+    inputs = {"base": stage.base, "sft_adapter": stage.adapter, "data": stage.data}
+    with tracking.stage_run("dpo", inputs=inputs, params_path=stage.params, recipe=recipe, upstream=stage.adapter) as run:
+        progress = ProgressCallback("dpo", tracking.step_logger())
+        trainer = build_trainer(stage, data_args, args, model_args, callbacks=[progress])
+        start = time.perf_counter()
+        result = trainer.train(resume_from_checkpoint=resume_point(stage.checkpoints, fingerprint))
+        wall = time.perf_counter() - start
+        metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
+        trainer.model.delete_adapter("ref")  # keep only the trained policy adapter in the output
+        trainer.save_model(stage.out)
+        rows = progress.train_rows()
+        last = rows[-1] if rows else {}
+        summary = {
+            "train_loss": result.training_loss,
+            "final_loss": last.get("loss"),
+            "final_reward_accuracy": last.get("rewards/accuracies"),
+            "final_reward_margin": last.get("rewards/margins"),
+            "eval_loss": metrics.get("eval_loss"),
+            "eval_reward_accuracy": metrics.get("eval_rewards/accuracies"),
+            "train_rows": len(trainer.train_dataset),
+            "steps": result.global_step,
+            "train_seconds": wall,
+            "tokens_per_second": trainer._total_train_tokens / wall if wall else None,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+        import mlflow
+
+        mlflow.log_metrics({k: float(v) for k, v in summary.items() if v is not None})
+        mlflow.log_artifact(str(CHAT_TEMPLATE_PATH))
+        mlflow.log_dict(recipe, "recipe.json")
+        mlflow.log_artifacts(stage.out, "adapter")
+        tracking.run_file(stage.out, run)
+    write_json(stage.metrics, summary)
+    write_json(stage.plots, rows)
+    print(f"dpo: adapter in {stage.out}; {summary}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""A faster, exact training forward for our data on CPU: shared-prefix batching + a compact LM head.
+
+Why: every example starts with the same ~650 tokens (system prompt + tool list) and only a small
+share of the tokens is trained on (assistant replies and tool calls in SFT, the completions in DPO).
+TRL's fused LM head (`model(..., labels=..., fused_lm_head=True)`, used by SFTTrainer and
+DPOTrainer) runs the whole model on all B x L tokens and, off CUDA (its compact path needs Triton),
+projects EVERY position through the 49,152-row LM head. `install(model)` replaces that fused
+forward, keeping its contract (a `FusedCausalLMOutput` with per-token fields zero on ignored
+positions), so TRL's loss, metrics and DPO reference logic stay untouched. Per batch:
+
+1. rows are grouped by their common token prefix (normally one group: the system prompt + tools);
+   each group's prefix runs through the model ONCE (batch 1, with gradients), and its key/value
+   cache is shared by the group's rows (index_select is differentiable: the gradient reaching the
+   prefix is the sum over rows, exactly what B separate copies would receive);
+2. only the suffixes (B x S, S = longest suffix) run through the model, attending to the cache,
+   with position ids continuing after the prefix, so RoPE and causality are unchanged;
+3. the LM head and log-softmax run only on the positions whose next token is a label (TRL does
+   this on CUDA; its CPU fallback scores every position, and its tiled torch path costs more than
+   one plain (N, V) matmul + logsumexp for the few hundred positions per batch we have).
+
+Losses and gradients equal TRL's up to float rounding (tests/pipelines/test_sft.py checks it);
+the cost drops from B*(P+S) to about P + B*S tokens. Single-process only: it calls the decoder
+directly, around what a DDP/FSDP wrapper's forward would do, so the gpu profiles leave it off and
+use TRL's padding-free batching and Liger kernels instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+
+import torch
+from transformers import DynamicCache
+from trl.trainer.utils import FusedCausalLMOutput
+
+IGNORE = -100
+HANDLED_KWARGS = {"input_ids", "attention_mask", "use_cache"}
+
+
+def common_prefix_len(a: torch.Tensor, b: torch.Tensor) -> int:
+    n = min(len(a), len(b))
+    diff = (a[:n] != b[:n]).nonzero()
+    return int(diff[0]) if len(diff) else n
+
+
+def group_rows(input_ids: torch.Tensor, limits: list[int], min_shared: int) -> list[tuple[int, list[int]]]:
+    """[(prefix_len, rows)]: rows sharing >= min_shared leading tokens form one group.
+
+    limits[r]: the longest prefix row r allows (one token before its first label: the hidden state
+    that predicts token t sits at t-1 and must come from the suffix pass).
+    """
+    groups: list[tuple[int, list[int]]] = []
+    for row, limit in enumerate(limits):
+        for g, (plen, members) in enumerate(groups):
+            shared = common_prefix_len(input_ids[members[0], :plen], input_ids[row, :limit])
+            if shared >= min_shared:
+                groups[g] = (shared, members + [row])
+                break
+        else:
+            groups.append((limit if limit >= min_shared else 0, [row]))
+    return groups
+
+
+def _left_pad(t: torch.Tensor, pad: int) -> torch.Tensor:
+    return torch.cat([t.new_zeros(*t.shape[:2], pad, t.shape[-1]), t], dim=2) if pad else t
+
+
+def suffix_hidden_states(decoder, input_ids, attention_mask, labels, min_shared: int = 32):
+    """Hidden states of the suffix positions whose next token is a label, in row-major order: (N, H).
+
+    input_ids, attention_mask, labels: (B, L), right-padded; labels = -100 where not trained.
+    """
+    lengths = attention_mask.sum(1).tolist()
+    supervised = labels != IGNORE
+    first_label = [int(r.nonzero()[0]) if r.any() else n for r, n in zip(supervised, lengths)]
+    groups = group_rows(input_ids, [max(0, min(n, f) - 1) for n, f in zip(lengths, first_label)], min_shared)
+
+    # 1. one prefix pass per group; each layer's keys/values are left-padded with zeros to the
+    #    longest prefix P (masked out below): per group, [(k, v)] of shape (1, kv_heads, P, head_dim).
+    p_max = max(plen for plen, _ in groups)
+    per_group = []
+    for plen, members in groups:
+        if plen == 0:
+            per_group.append(None)
+            continue
+        cache = decoder(input_ids=input_ids[members[0], :plen][None], use_cache=True).past_key_values
+        per_group.append([(_left_pad(l.keys, p_max - plen), _left_pad(l.values, p_max - plen)) for l in cache.layers])
+
+    # 2. suffixes, right-padded to S; row r continues at position P_r.
+    n_rows = input_ids.size(0)
+    row_group, row_prefix = [0] * n_rows, [0] * n_rows
+    for g, (plen, members) in enumerate(groups):
+        for row in members:
+            row_group[row], row_prefix[row] = g, plen
+    suffix_len = max(n - p for n, p in zip(lengths, row_prefix))
+    suffix_ids = input_ids.new_zeros((n_rows, suffix_len))
+    suffix_mask = attention_mask.new_zeros((n_rows, suffix_len))
+    keep = torch.zeros((n_rows, suffix_len), dtype=torch.bool, device=input_ids.device)
+    positions = torch.zeros_like(suffix_ids)
+    prefix_mask = attention_mask.new_zeros((n_rows, p_max))
+    for r in range(n_rows):
+        p, n = row_prefix[r], lengths[r] - row_prefix[r]
+        suffix_ids[r, :n] = input_ids[r, p : lengths[r]]
+        suffix_mask[r, :n] = 1
+        keep[r, : n - 1] = supervised[r, p + 1 : lengths[r]]  # suffix position j predicts token p + j + 1
+        positions[r] = torch.arange(p, p + suffix_len)
+        prefix_mask[r, p_max - p :] = 1
+    cache = None
+    if p_max:
+        ref = next(layers for layers in per_group if layers is not None)
+        index = torch.tensor(row_group, device=input_ids.device)
+        kv = []
+        for i, (k_ref, v_ref) in enumerate(ref):
+            ks = torch.cat([k_ref.new_zeros(k_ref.shape) if g is None else g[i][0] for g in per_group])
+            vs = torch.cat([v_ref.new_zeros(v_ref.shape) if g is None else g[i][1] for g in per_group])
+            kv.append((ks.index_select(0, index), vs.index_select(0, index)))
+        cache = DynamicCache(ddp_cache_data=kv)
+    hidden = decoder(
+        input_ids=suffix_ids,
+        attention_mask=torch.cat([prefix_mask, suffix_mask], dim=1),
+        position_ids=positions,
+        past_key_values=cache,
+        use_cache=cache is not None,
+    ).last_hidden_state
+    return hidden[keep]
+
+
+def token_stats(hidden, lm_head, targets, outputs, softcap: float | None = None):
+    """Per-position fields of TRL's FusedCausalLMOutput for (N, H) hidden states and (N,) targets.
+
+    Only log_probs carries gradients; the others feed TRL's metrics (entropy, accuracy, mean logit).
+    """
+    logits = lm_head(hidden).float()  # (N, V); bf16 matmul under autocast, softmax math in fp32
+    if softcap:
+        logits = softcap * torch.tanh(logits / softcap)
+    logz = torch.logsumexp(logits, dim=-1)
+    log_probs = logits.gather(-1, targets[:, None]).squeeze(-1) - logz
+    stats = dict.fromkeys(("entropy", "log_sum_sq_probs", "mean_logits", "is_top1"))
+    with torch.no_grad():
+        logp = logits - logz[:, None]
+        if "entropy" in outputs:
+            stats["entropy"] = -(logp.exp() * logp).sum(-1)
+        if "log_sum_sq_probs" in outputs:
+            stats["log_sum_sq_probs"] = torch.logsumexp(2 * logp, dim=-1)
+        if "mean_logits" in outputs:
+            stats["mean_logits"] = logits.mean(-1)
+        if "is_top1" in outputs:
+            stats["is_top1"] = (logits.argmax(-1) == targets).to(logits.dtype)
+    return log_probs, stats
+
+
+def install(model, outputs: tuple[str, ...] = ("log_probs",), min_shared: int = 32) -> None:
+    """Replace TRL's fused LM head forward of `model` (the base model under PEFT) with the shared-prefix one.
+
+    Call after the trainer is built (TRL patches the forward in its __init__). Calls this path
+    cannot serve exactly (no labels, padding-free position_ids, extra kwargs) go to TRL's forward.
+    """
+    trl_forward = model.forward
+    config = model.config.get_text_config()
+    softcap = getattr(config, "final_logit_softcapping", None)
+
+    @functools.wraps(type(model).forward)
+    def forward(self, *args, fused_lm_head=False, labels=None, num_items_in_batch=None, **kwargs):
+        extra = {k for k, v in kwargs.items() if v is not None} - HANDLED_KWARGS  # PEFT passes e.g. inputs_embeds=None
+        if args or not fused_lm_head or labels is None or kwargs.get("attention_mask") is None or extra:
+            return trl_forward(*args, fused_lm_head=fused_lm_head, labels=labels, num_items_in_batch=num_items_in_batch, **kwargs)
+        input_ids, attention_mask = kwargs["input_ids"], kwargs["attention_mask"]
+        hidden = suffix_hidden_states(self.get_decoder(), input_ids, attention_mask, labels, min_shared)
+        shifted = labels[:, 1:]
+        mask = shifted != IGNORE
+        log_probs, stats = token_stats(hidden, self.get_output_embeddings(), shifted[mask], outputs, softcap)
+
+        # (B, L-1), zero where not trained; masked_scatter keeps an all-masked batch connected to the
+        # graph (a differentiable zero), as TRL does
+        def spread(x):
+            return None if x is None else x.new_zeros(mask.shape).masked_scatter(mask, x)
+
+        log_probs = spread(log_probs)
+        denominator = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
+        return FusedCausalLMOutput(
+            loss=-log_probs.sum() / denominator,
+            log_probs=log_probs,
+            label_mask=mask,
+            **{k: spread(v) for k, v in stats.items()},
+        )
+
+    model.forward = types.MethodType(forward, model)

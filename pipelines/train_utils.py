@@ -1,0 +1,188 @@
+"""What sft and dpo share: recipe parsing, data loading, resumable checkpoints, progress and curves.
+
+Recipe resolution, lowest to highest priority (one rule for every training stage):
+  configs/<stage>.yaml (the TRL recipe, flat keys of SFTConfig/DPOConfig + ModelConfig + ours)
+  < configs/profiles/<profile>.yaml, block <stage>
+  < params.yaml, block <stage> (non-null keys; what `dvc exp run -S sft.learning_rate=...` sets)
+  < command-line flags (`python -m pipelines.sft ... --learning_rate 1e-4`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import resource
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+from trl import TrlParser
+
+from serve.contract import TOOLS, read_jsonl
+
+
+@dataclass
+class StageArguments:
+    """Paths and files, set in dvc.yaml (never in a recipe)."""
+
+    base: str = field(metadata={"help": "base model directory (models/base)"})
+    data: str = field(metadata={"help": "dataset directory with train/validation/test.jsonl"})
+    out: str = field(metadata={"help": "output directory (the adapter)"})
+    checkpoints: str = field(metadata={"help": "checkpoint directory, kept between runs to resume"})
+    adapter: str | None = field(default=None, metadata={"help": "adapter to start from (dpo: models/sft)"})
+    metrics: str | None = field(default=None, metadata={"help": "DVC metrics JSON to write"})
+    plots: str | None = field(default=None, metadata={"help": "DVC plots JSON (per-step curves) to write"})
+    params: str = field(default="params.yaml")
+    profiles: str = field(default="configs/profiles")
+
+
+@dataclass
+class DataArguments:
+    """Recipe keys of ours (next to TRL's)."""
+
+    max_train_samples: int | None = field(default=None, metadata={"help": "use the first N training rows (after shuffling)"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "use the first N validation rows"})
+    shared_prefix: bool = field(default=True, metadata={"help": "pipelines.prefix_sharing forward (single process)"})
+
+
+def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None = None):
+    """(*dataclasses, resolved recipe dict); `--config` names the recipe file."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", required=True)
+    pre.add_argument("--params", default="params.yaml")
+    pre.add_argument("--profiles", default="configs/profiles")
+    known, rest = pre.parse_known_args(argv)
+    recipe = _yaml(known.config)
+    params = _yaml(known.params)
+    profile = params.get("profile", "cpu")
+    profile_file = Path(known.profiles) / f"{profile}.yaml"
+    if not profile_file.is_file():
+        raise SystemExit(f"{known.params}: profile {profile!r} has no file {profile_file}")
+    recipe.update(_yaml(profile_file).get(stage) or {})
+    recipe.update({k: v for k, v in (params.get(stage) or {}).items() if v is not None})
+    parser = TrlParser(dataclass_types)
+    unknown = parser.set_defaults_with_config(**recipe)
+    if unknown:
+        raise SystemExit(f"{stage} recipe ({known.config}, {profile_file}, {known.params}): unknown keys {unknown[::2]}")
+    parsed = parser.parse_args_into_dataclasses(args=rest + ["--params", known.params, "--profiles", known.profiles])
+    cli = {a.lstrip("-").split("=")[0]: None for a in rest if a.startswith("--")}
+    resolved = {**recipe, **{k: getattr(next(d for d in parsed if hasattr(d, k)), k) for k in cli if any(hasattr(d, k) for d in parsed)}}
+    return (*parsed, {"profile": profile, **resolved})
+
+
+def _yaml(path: str | Path) -> dict:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise SystemExit(f"missing file: {path}") from None
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path}: expected a YAML mapping")
+    return data
+
+
+def load_split(data_dir: str | Path, split: str, required: tuple[str, ...], limit: int | None, seed: int) -> list[dict]:
+    """Rows of <data_dir>/<split>.jsonl with the contract's tools attached (as JSON text: TRL accepts it,
+    and Arrow cannot hold nine differently shaped schemas in one column)."""
+    path = Path(data_dir) / f"{split}.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"missing dataset file {path} (run the build_datasets stage)")
+    rows = read_jsonl(path)
+    for i, row in enumerate(rows):
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise SystemExit(f"{path}: line {i + 1} lacks {missing}")
+    if limit is not None and limit < len(rows):
+        rows = random.Random(seed).sample(rows, limit)  # a seeded subset that still mixes scenarios
+    tools = json.dumps(TOOLS, ensure_ascii=False)
+    return [{**{k: row[k] for k in required}, "tools": tools} for row in rows]
+
+
+def file_digest(path: str | Path) -> str:
+    """md5 of a file, or of a directory's (relative path, file md5) list: a content fingerprint."""
+    path = Path(path)
+    h = hashlib.md5()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        h.update(str(f.relative_to(path) if f != path else f.name).encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def resume_point(checkpoints: str | Path, fingerprint: dict) -> str | None:
+    """The last checkpoint when it was written by this exact recipe + inputs; otherwise start clean.
+
+    A checkpoint of another recipe or dataset would silently mix two trainings, so it is removed.
+    """
+    checkpoints = Path(checkpoints)
+    stamp = checkpoints / "fingerprint.json"
+    wanted = json.dumps(fingerprint, sort_keys=True, default=str)
+    if stamp.is_file() and stamp.read_text() == wanted:
+        last = get_last_checkpoint(str(checkpoints))
+        if last:
+            print(f"resuming from {last}", flush=True)
+            return last
+    if checkpoints.exists():
+        shutil.rmtree(checkpoints)
+    checkpoints.mkdir(parents=True)
+    stamp.write_text(wanted)
+    return None
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+class ProgressCallback(TrainerCallback):
+    """One line per logging step: loss, lr, grad norm, tokens/s (from TRL's cumulative `num_tokens`), ETA.
+
+    Keeps the rows for the DVC plots file and forwards each to `sink(step, metrics)` (MLflow).
+    """
+
+    def __init__(self, stage: str, sink=None):
+        self.stage, self.sink, self.rows = stage, sink, []
+        self._t0 = self._last_t = None
+        self._last_tokens = self._first_step = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._t0 = self._last_t = time.perf_counter()
+        self._first_step = state.global_step  # > 0 when resuming
+        self._last_tokens = 0
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        now = time.perf_counter()
+        row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float)) and math.isfinite(v)}}
+        if "loss" in logs and "num_tokens" in logs:
+            tokens = logs["num_tokens"]
+            row["tokens_per_second"] = (tokens - self._last_tokens) / max(now - self._last_t, 1e-9)
+            self._last_tokens, self._last_t = tokens, now
+        row["peak_rss_mb"] = peak_rss_mb()
+        done = state.global_step - self._first_step
+        eta = (now - self._t0) / done * (state.max_steps - state.global_step) if done else float("nan")
+        if "loss" in logs or "eval_loss" in logs:
+            shown = {k: row[k] for k in ("loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second") if k in row}
+            text = " ".join(f"{k}={v:.4g}" for k, v in shown.items())
+            print(f"[{self.stage}] step {state.global_step}/{state.max_steps} {text} ETA {eta:.0f}s", flush=True)
+            self.rows.append(row)
+            if self.sink:
+                self.sink(state.global_step, row)
+
+    def train_rows(self) -> list[dict]:
+        return [r for r in self.rows if "loss" in r]
+
+
+def write_json(path: str | Path | None, data) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
