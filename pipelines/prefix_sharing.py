@@ -145,7 +145,7 @@ def token_stats(hidden, lm_head, targets, outputs, softcap: float | None = None)
         if "mean_logits" in outputs:
             stats["mean_logits"] = logits.mean(-1)
         if "is_top1" in outputs:
-            stats["is_top1"] = (logits.argmax(-1) == targets).to(logits.dtype)
+            stats["is_top1"] = logits.argmax(-1) == targets
     return log_probs, stats
 
 
