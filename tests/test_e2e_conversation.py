@@ -50,23 +50,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def smoke_model(dest: Path) -> Path:
-    """The smoke profile's model: a tiny random Llama with SmolLM2's tokenizer and the contract template.
+def smoke_export(tmp: Path, catalogue: Path) -> Path:
+    """models/export of the real pipeline, smoke profile: synthesize → build_datasets → base_model →
+    sft → dpo → export, each stage's own CLI on the fixture catalogue (~1.5 min on 2 cores).
 
-    Built with pipelines.base_model exactly as the smoke profile builds it, except two attention
-    heads of 32 dims: vLLM's CPU attention kernels support head sizes 32..512 only.
+    One override in params: two attention heads of 32 dims instead of the smoke profile's four of
+    16, because vLLM's CPU attention kernels support head sizes 32..512 only.
     """
+    import os
+    import subprocess
+    import sys
+
     import yaml
 
-    from pipelines.base_model import build
-
     root = Path(__file__).resolve().parents[1]
-    settings = yaml.safe_load((root / "configs/profiles/smoke.yaml").read_text())["base_model"]
-    params = yaml.safe_load((root / "params.yaml").read_text())["base_model"]
-    settings |= {k: v for k, v in params.items() if v is not None}
-    settings |= {"num_attention_heads": 2, "num_key_value_heads": 1}
-    build(settings, dest)
-    return dest
+    params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    params["profile"] = "smoke"
+    params["base_model"] = {**(params.get("base_model") or {}), "num_attention_heads": 2, "num_key_value_heads": 1}
+    tmp.mkdir(parents=True, exist_ok=True)
+    p = tmp / "params.yaml"
+    p.write_text(yaml.safe_dump(params), encoding="utf-8")
+    prof, conf = root / "configs/profiles", root / "configs"
+    train = ["--params", p, "--profiles", prof]
+    stages = [
+        ["synthesize", "--catalogue", catalogue, "--out", tmp / "conversations.jsonl", "--metrics", tmp / "synthesize.json",
+         "--params", p, "--n", "60"],
+        ["build_datasets", "--conversations", tmp / "conversations.jsonl", "--out", tmp / "datasets",
+         "--metrics", tmp / "datasets.json", "--params", p],
+        ["base_model", "--out", tmp / "base", *train],
+        ["sft", "--config", conf / "sft.yaml", "--base", tmp / "base", "--data", tmp / "datasets/sft", "--out", tmp / "sft",
+         "--checkpoints", tmp / "checkpoints/sft", *train],
+        ["dpo", "--config", conf / "dpo.yaml", "--base", tmp / "base", "--adapter", tmp / "sft",
+         "--data", tmp / "datasets/preference", "--out", tmp / "dpo", "--checkpoints", tmp / "checkpoints/dpo", *train],
+        ["export", "--base", tmp / "base", "--adapter", tmp / "dpo", "--out", tmp / "export", *train],
+    ]  # fmt: skip
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'mlflow.db'}")
+    for stage in stages:
+        r = subprocess.run([sys.executable, "-m", f"pipelines.{stage[0]}", *map(str, stage[1:])], cwd=tmp, env=env,
+                           capture_output=True, text=True)  # fmt: skip
+        assert r.returncode == 0, f"stage {stage[0]} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
+    return tmp / "export"
 
 
 class AppThread:
@@ -88,14 +111,15 @@ class AppThread:
 def test_conversation_from_greeting_to_paid_order(tmp_path):
     vllm_port, bot_port = free_port(), free_port()
     bot_url = f"http://127.0.0.1:{bot_port}"
-    vllm = start_vllm(smoke_model(tmp_path / "model"), vllm_port, "zapvendas", log_path=tmp_path / "vllm.log",
-                      max_model_len=2048)
+    catalogue = write_catalogue_dir(tmp_path / "catalogue")
+    model = smoke_export(tmp_path / "pipeline", catalogue)
+    vllm = start_vllm(model, vllm_port, "zapvendas", log_path=tmp_path / "vllm.log", max_model_len=2048)
     try:
         with FakeGraphServer(tmp_path / "graph") as graph:
             settings = Settings(
                 ENV="test", DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}", LOG_LEVEL="WARNING",
                 LLM_BASE_URL=f"http://127.0.0.1:{vllm_port}/v1", LLM_MODEL="zapvendas", LLM_TIMEOUT_S=30,
-                CATALOGUE_DIR=str(write_catalogue_dir(tmp_path / "catalogue")), MEDIA_DIR=str(tmp_path / "media"),
+                CATALOGUE_DIR=str(catalogue), MEDIA_DIR=str(tmp_path / "media"),
                 WHATSAPP_API_BASE_URL=graph.base_url, PUBLIC_BASE_URL=bot_url, PAYMENT_PROVIDER="sandbox",
                 INBOX_BURST_WINDOW_S=0.3, OUTBOUND_PER_RECIPIENT_INTERVAL_S=0.05,
             )  # fmt: skip
