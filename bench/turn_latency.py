@@ -229,6 +229,7 @@ def start_stack(args, tmp: Path) -> tuple[list, str, str, str, str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="models/export")
+    p.add_argument("--label", default=None, help="what the model is, for the report (default: the --model path)")
     p.add_argument("--catalogue", default=None, help="catalogue dir (default: data/processed/catalogue, else the test fixture)")
     p.add_argument("--bot-url", default=None, help="measure an already running bot instead of starting one")
     p.add_argument("--database-url", default=None, help="the running bot's DATABASE_URL (with --bot-url)")
@@ -280,7 +281,7 @@ def main() -> None:
         for proc in reversed(procs):
             stop(proc)
     summary = summarise(rows)
-    meta = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "model": args.model,
+    meta = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "model": args.label or args.model,
             "machine": f"{platform.machine()} · {os.cpu_count()} CPU cores (shared)", "catalogue": args.catalogue,
             "products": len(catalogue), "burst_window_s": args.burst_window, "concurrency": args.concurrency,
             "max_tokens": int(os.environ.get("AGENT_MAX_TOKENS", 256))}  # fmt: skip
