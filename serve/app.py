@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import os
 from contextlib import asynccontextmanager
 from datetime import timezone
 from pathlib import Path
@@ -142,7 +141,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
 
     @app.get("/admin/queue")
     def admin_queue(session: SessionDep, s: SettingsDep, authorization: str | None = Header(None)) -> dict:
-        token = os.environ.get("ADMIN_TOKEN", "")
+        token = s.ADMIN_TOKEN
         if s.ENV == "production" and not (token and authorization
                                           and hmac.compare_digest(authorization, f"Bearer {token}")):  # fmt: skip
             raise HTTPException(status_code=401, detail="admin token required")

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     STRIPE_API_KEY: str = ""
     STRIPE_WEBHOOK_SECRET: str = ""  # whsec_...
     STRIPE_API_BASE_URL: str = "https://api.stripe.com"
+    ADMIN_TOKEN: str = ""  # bearer token for /admin/* in production (open in development/test)
     ORDER_DELIVERY_DAYS: int = 7  # business days added to "today" for estimated_delivery
 
     # Outbound pacing: Cloud API default throughput is 80 msg/s per business number; per-recipient
@@ -84,7 +85,9 @@ class Settings(BaseSettings):
     # Approved template sent once when a free-form reply hits a closed 24-h window ("" = none: fail only).
     WHATSAPP_REENGAGEMENT_TEMPLATE: str = ""
     WHATSAPP_TEMPLATE_LANGUAGE: str = "pt_BR"
-    INBOX_BURST_WINDOW_S: float = 2.0  # messages closer than this are answered together
+    # Messages closer than this are answered together. It is added to every turn's latency, so it
+    # is kept short: WhatsApp bursts ("oi" / "tem toalha?" / "azul") usually arrive < 1 s apart.
+    INBOX_BURST_WINDOW_S: float = 1.0
     INBOX_LOCK_S: float = 120.0  # a claimed inbox row is retried by another worker after this
     WORKER_CONCURRENCY: int = 4
 
