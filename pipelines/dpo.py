@@ -30,6 +30,7 @@ from pipelines.train_utils import (
     load_split,
     parse_stage_args,
     peak_rss_mb,
+    resolve_kernels,
     resume_point,
     write_json,
 )
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         "dpo", (StageArguments, DataArguments, DPOConfig, ModelConfig), argv
     )
     args.output_dir = stage.checkpoints
+    resolve_kernels(args, model_args)
     set_seed(args.seed)
     fingerprint = {"recipe": recipe, "adapter": file_digest(Path(stage.adapter) / "adapter_model.safetensors"),
                    "data": file_digest(stage.data)}

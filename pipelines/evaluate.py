@@ -201,8 +201,11 @@ def main(argv: list[str] | None = None) -> None:
         for name, metrics in summary.items():
             mlflow.log_metrics({f"{name}.{k}": float(v) for k, v in metrics.items() if v is not None})
         mlflow.log_metrics({f"{name}.generate_seconds": t for name, t in timings.items()} | {"peak_rss_mb": peak_rss_mb()})
-        plot(summary, out / "rates.png")
+        png = Path(args.plots).with_suffix(".png") if args.plots else out / "rates.png"
+        png.parent.mkdir(parents=True, exist_ok=True)
+        plot(summary, png)
         mlflow.log_artifacts(str(out), "evaluate")
+        mlflow.log_artifact(str(png))
         tracking.run_file(out, run)
     write_json(args.metrics, summary)
     write_json(args.plots, [{"model": name, **metrics} for name, metrics in summary.items()])

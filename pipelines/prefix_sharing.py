@@ -8,10 +8,11 @@ projects EVERY position through the 49,152-row LM head. `install(model)` replace
 forward, keeping its contract (a `FusedCausalLMOutput` with per-token fields zero on ignored
 positions), so TRL's loss, metrics and DPO reference logic stay untouched. Per batch:
 
-1. rows are grouped by their common token prefix (normally one group: the system prompt + tools);
-   each group's prefix runs through the model ONCE (batch 1, with gradients), and its key/value
-   cache is shared by the group's rows (index_select is differentiable: the gradient reaching the
-   prefix is the sum over rows, exactly what B separate copies would receive);
+1. rows are arranged in a tree of common token prefixes (the system prompt + tools shared by all,
+   then e.g. a DPO pair's whole prompt shared by its chosen and rejected rows); each tree node runs
+   through the model ONCE (batch 1, with gradients), continuing its parent's key/value cache, and
+   the rows under it share that cache (index_select is differentiable: the gradient reaching a
+   prefix is the sum over its rows, exactly what separate copies would receive);
 2. only the suffixes (B x S, S = longest suffix) run through the model, attending to the cache,
    with position ids continuing after the prefix, so RoPE and causality are unchanged;
 3. the LM head and log-softmax run only on the positions whose next token is a label (TRL does
@@ -43,22 +44,41 @@ def common_prefix_len(a: torch.Tensor, b: torch.Tensor) -> int:
     return int(diff[0]) if len(diff) else n
 
 
-def group_rows(input_ids: torch.Tensor, limits: list[int], min_shared: int) -> list[tuple[int, list[int]]]:
-    """[(prefix_len, rows)]: rows sharing >= min_shared leading tokens form one group.
+def prefix_tree(decoder, input_ids: torch.Tensor, limits: list[int], min_shared: int) -> list[tuple[list | None, int]]:
+    """Per row: (the per-layer (k, v) of its longest shared prefix, or None; that prefix's length).
 
-    limits[r]: the longest prefix row r allows (one token before its first label: the hidden state
-    that predicts token t sits at t-1 and must come from the suffix pass).
+    Rows are split into a tree by common prefixes: the system prompt + tools shared by all rows,
+    then e.g. the whole prompt shared by a DPO pair's chosen and rejected rows. Each tree node runs
+    once (batch 1), continuing its parent's cache; a node shorter than `min_shared` tokens is not
+    worth a separate forward and stays in its rows' suffixes. limits[r]: the longest prefix row r
+    allows (one token before its first label: the hidden state predicting token t sits at t-1 and
+    must come from the suffix pass, where the LM head runs).
     """
-    groups: list[tuple[int, list[int]]] = []
-    for row, limit in enumerate(limits):
-        for g, (plen, members) in enumerate(groups):
-            shared = common_prefix_len(input_ids[members[0], :plen], input_ids[row, :limit])
-            if shared >= min_shared:
-                groups[g] = (shared, members + [row])
-                break
-        else:
-            groups.append((limit if limit >= min_shared else 0, [row]))
-    return groups
+    leaves: list[tuple[list | None, int]] = [(None, 0)] * input_ids.size(0)
+
+    def visit(rows: list[int], kv: list | None, plen: int) -> None:
+        if len(rows) == 1:
+            leaves[rows[0]] = (kv, plen)
+            return
+        end = min(limits[r] for r in rows)
+        ref = input_ids[rows[0]]
+        ext = plen + min(common_prefix_len(ref[plen:end], input_ids[r, plen:end]) for r in rows[1:]) if end > plen else plen
+        if ext - plen >= min_shared:
+            past = DynamicCache(ddp_cache_data=kv) if kv else None
+            positions = torch.arange(plen, ext, device=input_ids.device)[None]
+            out = decoder(input_ids=ref[plen:ext][None], position_ids=positions, past_key_values=past, use_cache=True)
+            kv, plen = [(layer.keys, layer.values) for layer in out.past_key_values.layers], ext
+        parts: dict[int, list[int]] = {}
+        for r in rows:
+            if limits[r] <= ext:
+                leaves[r] = (kv, plen)
+            else:
+                parts.setdefault(int(input_ids[r, ext]), []).append(r)
+        for part in parts.values():
+            visit(part, kv, plen)
+
+    visit(list(range(input_ids.size(0))), None, 0)
+    return leaves
 
 
 def _left_pad(t: torch.Tensor, pad: int) -> torch.Tensor:
@@ -73,25 +93,33 @@ def suffix_hidden_states(decoder, input_ids, attention_mask, labels, min_shared:
     lengths = attention_mask.sum(1).tolist()
     supervised = labels != IGNORE
     first_label = [int(r.nonzero()[0]) if r.any() else n for r, n in zip(supervised, lengths)]
-    groups = group_rows(input_ids, [max(0, min(n, f) - 1) for n, f in zip(lengths, first_label)], min_shared)
+    leaves = prefix_tree(decoder, input_ids, [max(0, min(n, f) - 1) for n, f in zip(lengths, first_label)], min_shared)
 
-    # 1. one prefix pass per group; each layer's keys/values are left-padded with zeros to the
-    #    longest prefix P (masked out below): per group, [(k, v)] of shape (1, kv_heads, P, head_dim).
-    p_max = max(plen for plen, _ in groups)
-    per_group = []
-    for plen, members in groups:
-        if plen == 0:
-            per_group.append(None)
-            continue
-        cache = decoder(input_ids=input_ids[members[0], :plen][None], use_cache=True).past_key_values
-        per_group.append([(_left_pad(l.keys, p_max - plen), _left_pad(l.values, p_max - plen)) for l in cache.layers])
+    # 1. per row, the cache of its prefix, left-padded with zeros to the longest prefix P (masked
+    #    out below); rows of one tree node share one padded copy: (B, kv_heads, P, head_dim) per layer.
+    p_max = max(plen for _, plen in leaves)
+    nodes: dict[int, int] = {}  # id(kv) -> index among the padded node caches
+    padded = []
+    row_node = []
+    for kv, plen in leaves:
+        if id(kv) not in nodes:
+            nodes[id(kv)] = len(padded)
+            padded.append(None if kv is None else [(_left_pad(k, p_max - plen), _left_pad(v, p_max - plen)) for k, v in kv])
+        row_node.append(nodes[id(kv)])
+    cache = None
+    if p_max:
+        ref = next(layers for layers in padded if layers is not None)
+        index = torch.tensor(row_node, device=input_ids.device)
+        kv_rows = []
+        for i, (k_ref, v_ref) in enumerate(ref):
+            ks = torch.cat([k_ref.new_zeros(k_ref.shape) if n is None else n[i][0] for n in padded])
+            vs = torch.cat([v_ref.new_zeros(v_ref.shape) if n is None else n[i][1] for n in padded])
+            kv_rows.append((ks.index_select(0, index), vs.index_select(0, index)))
+        cache = DynamicCache(ddp_cache_data=kv_rows)
 
     # 2. suffixes, right-padded to S; row r continues at position P_r.
     n_rows = input_ids.size(0)
-    row_group, row_prefix = [0] * n_rows, [0] * n_rows
-    for g, (plen, members) in enumerate(groups):
-        for row in members:
-            row_group[row], row_prefix[row] = g, plen
+    row_prefix = [plen for _, plen in leaves]
     suffix_len = max(n - p for n, p in zip(lengths, row_prefix))
     suffix_ids = input_ids.new_zeros((n_rows, suffix_len))
     suffix_mask = attention_mask.new_zeros((n_rows, suffix_len))
@@ -105,16 +133,6 @@ def suffix_hidden_states(decoder, input_ids, attention_mask, labels, min_shared:
         keep[r, : n - 1] = supervised[r, p + 1 : lengths[r]]  # suffix position j predicts token p + j + 1
         positions[r] = torch.arange(p, p + suffix_len)
         prefix_mask[r, p_max - p :] = 1
-    cache = None
-    if p_max:
-        ref = next(layers for layers in per_group if layers is not None)
-        index = torch.tensor(row_group, device=input_ids.device)
-        kv = []
-        for i, (k_ref, v_ref) in enumerate(ref):
-            ks = torch.cat([k_ref.new_zeros(k_ref.shape) if g is None else g[i][0] for g in per_group])
-            vs = torch.cat([v_ref.new_zeros(v_ref.shape) if g is None else g[i][1] for g in per_group])
-            kv.append((ks.index_select(0, index), vs.index_select(0, index)))
-        cache = DynamicCache(ddp_cache_data=kv)
     hidden = decoder(
         input_ids=suffix_ids,
         attention_mask=torch.cat([prefix_mask, suffix_mask], dim=1),

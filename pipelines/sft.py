@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from accelerate import PartialState
 from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config, get_quantization_config
 
@@ -29,6 +30,7 @@ from pipelines.train_utils import (
     load_split,
     parse_stage_args,
     peak_rss_mb,
+    resolve_kernels,
     resume_point,
     write_json,
 )
@@ -42,7 +44,8 @@ def load_model(path: str, model_args: ModelConfig):
         dtype=model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype),
         attn_implementation=model_args.attn_implementation,
         quantization_config=quantization,
-        device_map={"": 0} if quantization is not None else None,
+        # bitsandbytes weights must sit on this process's GPU (one per process under accelerate/DDP)
+        device_map={"": PartialState().local_process_index} if quantization is not None else None,
     )
 
 
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         "sft", (StageArguments, DataArguments, SFTConfig, ModelConfig), argv
     )
     args.output_dir = stage.checkpoints
+    resolve_kernels(args, model_args)
     set_seed(args.seed)
     fingerprint = {"recipe": recipe, "base": file_digest(Path(stage.base) / "config.json"), "data": file_digest(stage.data)}
     with tracking.stage_run("sft", inputs={"base": stage.base, "data": stage.data}, params_path=stage.params, recipe=recipe) as run:

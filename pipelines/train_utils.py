@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import math
 import random
@@ -77,6 +78,16 @@ def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None 
     cli = {a.lstrip("-").split("=")[0]: None for a in rest if a.startswith("--")}
     resolved = {**recipe, **{k: getattr(next(d for d in parsed if hasattr(d, k)), k) for k in cli if any(hasattr(d, k) for d in parsed)}}
     return (*parsed, {"profile": profile, **resolved})
+
+
+def resolve_kernels(args, model_args) -> None:
+    """Optional GPU kernels a profile asks for: used where installed, otherwise said and turned off."""
+    if model_args.attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        print("flash-attn is not installed: attention falls back to sdpa", flush=True)
+        model_args.attn_implementation = "sdpa"
+    if getattr(args, "use_liger_kernel", False) and importlib.util.find_spec("liger_kernel") is None:
+        print("liger-kernel is not installed: Liger kernels are off", flush=True)
+        args.use_liger_kernel = False
 
 
 def _yaml(path: str | Path) -> dict:
