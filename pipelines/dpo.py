@@ -42,8 +42,6 @@ COLUMNS = ("prompt", "chosen", "rejected")
 def build_trainer(stage: StageArguments, data_args: DataArguments, args: DPOConfig, model_args: ModelConfig, callbacks=()):
     from datasets import Dataset
 
-    if not stage.adapter:
-        raise SystemExit("dpo needs --adapter (the SFT adapter directory)")
     tokenizer = AutoTokenizer.from_pretrained(stage.base)
     policy = PeftModel.from_pretrained(load_model(stage.base, model_args), stage.adapter, is_trainable=True)
     train = load_split(stage.data, "train", COLUMNS, data_args.max_train_samples, args.seed)
@@ -68,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     stage, data_args, args, model_args, recipe = parse_stage_args(
         "dpo", (StageArguments, DataArguments, DPOConfig, ModelConfig), argv
     )
+    if not stage.adapter or not (Path(stage.adapter) / "adapter_config.json").is_file():
+        raise SystemExit(f"dpo needs --adapter: the SFT adapter directory (got {stage.adapter!r})")
     args.output_dir = stage.checkpoints
     resolve_kernels(args, model_args)
     set_seed(args.seed)

@@ -57,6 +57,8 @@ class DataArguments:
 def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None = None):
     """(*dataclasses, resolved recipe dict); `--config` names the recipe file."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        TrlParser(dataclass_types).parse_args_into_dataclasses(["--help"])  # prints every key, exits
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", required=True)
     pre.add_argument("--params", default="params.yaml")

@@ -158,3 +158,13 @@ def smoke_base(smoke_run) -> Path:
 @pytest.fixture(scope="session")
 def datasets_dir(smoke_run) -> Path:
     return smoke_run / "data/processed/datasets"
+
+
+@pytest.fixture
+def sft_rows_8() -> list[dict]:
+    return sft_rows(8, seed=1)
+
+
+@pytest.fixture
+def preference_rows_3() -> list[dict]:
+    return preference_rows(3, seed=1)
