@@ -44,7 +44,9 @@ def build_trainer(stage: StageArguments, data_args: DataArguments, args: DPOConf
 
     tokenizer = AutoTokenizer.from_pretrained(stage.base)
     policy = PeftModel.from_pretrained(load_model(stage.base, model_args), stage.adapter, is_trainable=True)
-    train = load_split(stage.data, "train", COLUMNS, data_args.max_train_samples, args.seed)
+    # TRL drops pairs whose prompt fills max_length; draw spares so that max_train_samples pairs remain
+    limit = data_args.max_train_samples
+    train = load_split(stage.data, "train", COLUMNS, None if limit is None else 4 * limit, args.seed)
     evals = load_split(stage.data, "validation", COLUMNS, data_args.max_eval_samples, args.seed)
     trainer = DPOTrainer(
         model=policy,
@@ -54,6 +56,8 @@ def build_trainer(stage: StageArguments, data_args: DataArguments, args: DPOConf
         processing_class=tokenizer,
         callbacks=list(callbacks),
     )
+    if limit is not None and len(trainer.train_dataset) > limit:
+        trainer.train_dataset = trainer.train_dataset.select(range(limit))
     if "ref" not in trainer.model.peft_config:
         raise RuntimeError("TRL did not keep a frozen copy of the SFT adapter: the reference would be the raw base")
     if data_args.shared_prefix and trainer.accelerator.num_processes == 1 and not args.gradient_checkpointing:

@@ -169,12 +169,22 @@ def main(argv: list[str] | None = None) -> None:
     test = Path(args.data) / "test.jsonl"
     if not test.is_file():
         raise SystemExit(f"missing {test} (run build_datasets)")
-    todo = cases(read_jsonl(test), settings.get("max_cases"), settings.get("seed", 0))
     tokenizer = AutoTokenizer.from_pretrained(args.base)
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    prompts = [tokenizer.apply_chat_template(c["prompt"], tools=TOOLS, add_generation_prompt=True, return_dict=True)["input_ids"] for c in todo]
-    torch.manual_seed(0)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(args.base), args.sft, adapter_name="sft")
+    todo, prompts = [], []
+    limit = settings.get("max_prompt_tokens")  # the cpu profile trains on 1,024-token windows: score turns inside them
+    for case in cases(read_jsonl(test), None, 0):
+        ids = tokenizer.apply_chat_template(case["prompt"], tools=TOOLS, add_generation_prompt=True, return_dict=True)["input_ids"]
+        if limit is None or len(ids) <= limit:
+            todo.append(case)
+            prompts.append(ids)
+    if settings.get("max_cases") is not None and settings["max_cases"] < len(todo):
+        keep = sorted(random.Random(settings.get("seed", 0)).sample(range(len(todo)), settings["max_cases"]))
+        todo, prompts = [todo[i] for i in keep], [prompts[i] for i in keep]
+    print(f"evaluate: {len(todo)} assistant turns of {test}", flush=True)
+    # bf16 weights, not autocast: autocast re-casts every weight at every decoding step
+    dtype = torch.bfloat16 if settings.get("bf16") else torch.float32
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(args.base, dtype=dtype), args.sft, adapter_name="sft")
     model.load_adapter(args.dpo, adapter_name="dpo")
     model.eval()
     out = Path(args.out)
@@ -215,9 +225,7 @@ def _generate(model, prompts, eos, settings, tokenizer, name) -> list[str]:
     def progress(done, total):
         print(f"[evaluate {name}] {done}/{total} cases", flush=True)
 
-    dtype = torch.bfloat16 if settings.get("bf16") else None
-    with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
-        tokens = generate(model, prompts, eos, settings.get("max_new_tokens", 96), settings.get("batch_size", 8), progress)
+    tokens = generate(model, prompts, eos, settings.get("max_new_tokens", 96), settings.get("batch_size", 8), progress)
     return [tokenizer.decode(t, skip_special_tokens=False) for t in tokens]
 
 

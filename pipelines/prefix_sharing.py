@@ -13,8 +13,9 @@ positions), so TRL's loss, metrics and DPO reference logic stay untouched. Per b
    through the model ONCE (batch 1, with gradients), continuing its parent's key/value cache, and
    the rows under it share that cache (index_select is differentiable: the gradient reaching a
    prefix is the sum over its rows, exactly what separate copies would receive);
-2. only the suffixes (B x S, S = longest suffix) run through the model, attending to the cache,
-   with position ids continuing after the prefix, so RoPE and causality are unchanged;
+2. only the suffixes run through the model (in passes of rows with similar suffix lengths, to
+   keep padding low), attending to the cache, with position ids continuing after the prefix, so
+   RoPE and causality are unchanged;
 3. the LM head and log-softmax run only on the positions whose next token is a label (TRL does
    this on CUDA; its CPU fallback scores every position, and its tiled torch path costs more than
    one plain (N, V) matmul + logsumexp for the few hundred positions per batch we have).
@@ -85,23 +86,40 @@ def _left_pad(t: torch.Tensor, pad: int) -> torch.Tensor:
     return torch.cat([t.new_zeros(*t.shape[:2], pad, t.shape[-1]), t], dim=2) if pad else t
 
 
-def suffix_hidden_states(decoder, input_ids, attention_mask, labels, min_shared: int = 32):
+def suffix_hidden_states(decoder, input_ids, attention_mask, labels, min_shared: int = 32, slack: float = 1.3):
     """Hidden states of the suffix positions whose next token is a label, in row-major order: (N, H).
 
     input_ids, attention_mask, labels: (B, L), right-padded; labels = -100 where not trained.
+    Rows whose suffixes differ a lot in length (e.g. a recurring customer, whose system prompt
+    diverges before the tool list) run in separate suffix passes (lengths within `slack` of each
+    other), so short suffixes are not padded to the longest one.
     """
     lengths = attention_mask.sum(1).tolist()
     supervised = labels != IGNORE
     first_label = [int(r.nonzero()[0]) if r.any() else n for r, n in zip(supervised, lengths)]
     leaves = prefix_tree(decoder, input_ids, [max(0, min(n, f) - 1) for n, f in zip(lengths, first_label)], min_shared)
+    suffix = [n - plen for n, (_, plen) in zip(lengths, leaves)]
+    buckets: list[list[int]] = []
+    for r in sorted(range(len(leaves)), key=suffix.__getitem__):
+        if buckets and suffix[r] <= slack * suffix[buckets[-1][0]]:
+            buckets[-1].append(r)
+        else:
+            buckets.append([r])
+    hidden: dict[int, torch.Tensor] = {}
+    for rows in buckets:
+        hidden.update(zip(rows, _suffix_pass(decoder, input_ids, supervised, lengths, leaves, rows)))
+    return torch.cat([hidden[r] for r in range(len(leaves))])
 
+
+def _suffix_pass(decoder, input_ids, supervised, lengths, leaves, rows: list[int]) -> list[torch.Tensor]:
+    """One batched pass over `rows`' suffixes; per row, the hidden states at its supervised positions."""
     # 1. per row, the cache of its prefix, left-padded with zeros to the longest prefix P (masked
     #    out below); rows of one tree node share one padded copy: (B, kv_heads, P, head_dim) per layer.
-    p_max = max(plen for _, plen in leaves)
+    p_max = max(leaves[r][1] for r in rows)
     nodes: dict[int, int] = {}  # id(kv) -> index among the padded node caches
-    padded = []
-    row_node = []
-    for kv, plen in leaves:
+    padded, row_node = [], []
+    for r in rows:
+        kv, plen = leaves[r]
         if id(kv) not in nodes:
             nodes[id(kv)] = len(padded)
             padded.append(None if kv is None else [(_left_pad(k, p_max - plen), _left_pad(v, p_max - plen)) for k, v in kv])
@@ -117,22 +135,21 @@ def suffix_hidden_states(decoder, input_ids, attention_mask, labels, min_shared:
             kv_rows.append((ks.index_select(0, index), vs.index_select(0, index)))
         cache = DynamicCache(ddp_cache_data=kv_rows)
 
-    # 2. suffixes, right-padded to S; row r continues at position P_r.
-    n_rows = input_ids.size(0)
-    row_prefix = [plen for _, plen in leaves]
-    suffix_len = max(n - p for n, p in zip(lengths, row_prefix))
-    suffix_ids = input_ids.new_zeros((n_rows, suffix_len))
-    suffix_mask = attention_mask.new_zeros((n_rows, suffix_len))
-    keep = torch.zeros((n_rows, suffix_len), dtype=torch.bool, device=input_ids.device)
+    # 2. suffixes, right-padded to S; a row continues at position P_r.
+    suffix_len = max(lengths[r] - leaves[r][1] for r in rows)
+    suffix_ids = input_ids.new_zeros((len(rows), suffix_len))
+    suffix_mask = torch.zeros((len(rows), suffix_len), dtype=torch.long, device=input_ids.device)
+    keep = torch.zeros((len(rows), suffix_len), dtype=torch.bool, device=input_ids.device)
     positions = torch.zeros_like(suffix_ids)
-    prefix_mask = attention_mask.new_zeros((n_rows, p_max))
-    for r in range(n_rows):
-        p, n = row_prefix[r], lengths[r] - row_prefix[r]
-        suffix_ids[r, :n] = input_ids[r, p : lengths[r]]
-        suffix_mask[r, :n] = 1
-        keep[r, : n - 1] = supervised[r, p + 1 : lengths[r]]  # suffix position j predicts token p + j + 1
-        positions[r] = torch.arange(p, p + suffix_len)
-        prefix_mask[r, p_max - p :] = 1
+    prefix_mask = torch.zeros((len(rows), p_max), dtype=torch.long, device=input_ids.device)
+    for i, r in enumerate(rows):
+        p = leaves[r][1]
+        n = lengths[r] - p
+        suffix_ids[i, :n] = input_ids[r, p : lengths[r]]
+        suffix_mask[i, :n] = 1
+        keep[i, : n - 1] = supervised[r, p + 1 : lengths[r]]  # suffix position j predicts token p + j + 1
+        positions[i] = torch.arange(p, p + suffix_len)
+        prefix_mask[i, p_max - p :] = 1
     hidden = decoder(
         input_ids=suffix_ids,
         attention_mask=torch.cat([prefix_mask, suffix_mask], dim=1),
@@ -140,7 +157,7 @@ def suffix_hidden_states(decoder, input_ids, attention_mask, labels, min_shared:
         past_key_values=cache,
         use_cache=cache is not None,
     ).last_hidden_state
-    return hidden[keep]
+    return [hidden[i][keep[i]] for i in range(len(rows))]
 
 
 def token_stats(hidden, lm_head, targets, outputs, softcap: float | None = None):
