@@ -38,7 +38,7 @@ from serve.stack import start_vllm, stop, wait_http
 from serve.whatsapp import inbound_message, sign, webhook_payload
 from tests.serve.agent_helpers import write_catalogue_dir
 
-pytestmark = pytest.mark.slow
+
 
 PHONE = "5511912345678"
 TURN_TIMEOUT_S = 60
