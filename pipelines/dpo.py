@@ -27,6 +27,7 @@ from pipelines.train_utils import (
     ProgressCallback,
     StageArguments,
     file_digest,
+    finish_checkpoints,
     load_split,
     parse_stage_args,
     peak_rss_mb,
@@ -66,6 +67,22 @@ def build_trainer(stage: StageArguments, data_args: DataArguments, args: DPOConf
     return trainer
 
 
+def restore_policy(model, checkpoint: str) -> None:
+    """Load the policy adapter of a DPO checkpoint before resuming.
+
+    The checkpoint holds the policy at its root and the frozen reference in ref/; transformers'
+    resume loads only sub-directory adapters when there are any, so without this the policy would
+    restart from the SFT weights while the optimiser state and step count say otherwise.
+    """
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = load_file(str(Path(checkpoint) / "adapter_model.safetensors"))
+    result = set_peft_model_state_dict(model, weights, adapter_name="default")
+    if result.unexpected_keys:
+        raise RuntimeError(f"{checkpoint}: adapter keys the policy does not have: {result.unexpected_keys[:3]}")
+
+
 def main(argv: list[str] | None = None) -> None:
     stage, data_args, args, model_args, recipe = parse_stage_args(
         "dpo", (StageArguments, DataArguments, DPOConfig, ModelConfig), argv
@@ -82,11 +99,15 @@ def main(argv: list[str] | None = None) -> None:
         progress = ProgressCallback("dpo", tracking.step_logger())
         trainer = build_trainer(stage, data_args, args, model_args, callbacks=[progress])
         start = time.perf_counter()
-        result = trainer.train(resume_from_checkpoint=resume_point(stage.checkpoints, fingerprint))
+        last = resume_point(stage.checkpoints, fingerprint)
+        if last:
+            restore_policy(trainer.model, last)
+        result = trainer.train(resume_from_checkpoint=last)
         wall = time.perf_counter() - start
         metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
         trainer.model.delete_adapter("ref")  # keep only the trained policy adapter in the output
         trainer.save_model(stage.out)
+        finish_checkpoints(stage.checkpoints)
         rows = progress.train_rows()
         last = rows[-1] if rows else {}
         summary = {

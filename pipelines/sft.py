@@ -27,6 +27,7 @@ from pipelines.train_utils import (
     ProgressCallback,
     StageArguments,
     file_digest,
+    finish_checkpoints,
     load_split,
     parse_stage_args,
     peak_rss_mb,
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         wall = time.perf_counter() - start
         metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
         trainer.save_model(stage.out)  # the LoRA adapter + tokenizer (with the chat template)
+        finish_checkpoints(stage.checkpoints)
         train_rows = progress.train_rows()
         summary = {
             "train_loss": result.training_loss,

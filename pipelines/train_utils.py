@@ -152,6 +152,12 @@ def resume_point(checkpoints: str | Path, fingerprint: dict) -> str | None:
     return None
 
 
+def finish_checkpoints(checkpoints: str | Path) -> None:
+    """A finished training's checkpoints go: resuming is for interrupted runs, and a later run of the
+    stage (DVC reruns it when code or inputs change) must train afresh, not resume the final step."""
+    shutil.rmtree(checkpoints, ignore_errors=True)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 

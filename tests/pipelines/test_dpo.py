@@ -82,3 +82,36 @@ def test_dpo_needs_the_sft_adapter(smoke_run, tmp_path):
         dpo.main(["--config", str(CONFIGS / "dpo.yaml"), "--profiles", str(CONFIGS / "profiles"), "--params", str(tmp_path / "params.yaml"),
                   "--base", str(smoke_run / "models/base"), "--data", str(tmp_path), "--out", str(tmp_path / "o"),
                   "--checkpoints", str(tmp_path / "c")])
+
+
+def test_resume_restores_the_policy_not_the_sft_weights(smoke_run, tmp_path):
+    from transformers import TrainerCallback
+
+    from transformers.trainer_utils import get_last_checkpoint
+
+    class Interrupt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            control.should_training_stop = state.global_step == 1
+
+    trainer = _trainer(smoke_run, tmp_path, "--max_steps", "2", "--save_steps", "1")
+    trainer.add_callback(Interrupt())
+    trainer.train()
+    checkpoint = get_last_checkpoint(str(tmp_path / "ck"))
+    assert checkpoint.endswith("checkpoint-1")
+    saved = load_file(f"{checkpoint}/adapter_model.safetensors")
+    sft = load_file(smoke_run / "models/sft/adapter_model.safetensors")
+    assert any(not torch.equal(saved[k], sft[k]) for k in sft)  # step 1 moved the policy
+
+    seen = {}
+
+    class Check(TrainerCallback):
+        def on_step_begin(self, args, state, control, model=None, **kwargs):
+            params = dict(model.named_parameters())
+            seen[state.global_step] = all(
+                torch.equal(params[k.replace(".weight", ".default.weight")].detach(), v) for k, v in saved.items())
+
+    resumed = _trainer(smoke_run, tmp_path, "--max_steps", "2", "--save_steps", "1")
+    dpo.restore_policy(resumed.model, checkpoint)
+    resumed.add_callback(Check())
+    resumed.train(resume_from_checkpoint=checkpoint)
+    assert seen == {1: True}
