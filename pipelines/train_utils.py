@@ -77,8 +77,13 @@ def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None 
     if unknown:
         raise SystemExit(f"{stage} recipe ({known.config}, {profile_file}, {known.params}): unknown keys {unknown[::2]}")
     parsed = parser.parse_args_into_dataclasses(args=rest + ["--params", known.params, "--profiles", known.profiles])
-    cli = {a.lstrip("-").split("=")[0]: None for a in rest if a.startswith("--")}
-    resolved = {**recipe, **{k: getattr(next(d for d in parsed if hasattr(d, k)), k) for k in cli if any(hasattr(d, k) for d in parsed)}}
+    # the recipe as it ends up, for logging: recipe keys plus what the command line set
+    resolved = dict(recipe)
+    for flag in (a[2:].split("=")[0] for a in rest if a.startswith("--")):
+        for obj in parsed:
+            if hasattr(obj, flag):
+                resolved[flag] = getattr(obj, flag)
+                break
     return (*parsed, {"profile": profile, **resolved})
 
 
