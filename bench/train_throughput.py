@@ -7,7 +7,9 @@ loss curves must agree within noise; they differ only in how a step is computed:
 - plain: `SFTTrainer` with SFTConfig defaults for everything else (bf16 autocast, gradient
   checkpointing on, TRL's fused LM head, which scores every position off CUDA);
 - ours:  the cpu profile's recipe (`configs/sft.yaml` + `configs/profiles/cpu.yaml`): shared-prefix
-  forward (pipelines/prefix_sharing.py), no gradient checkpointing.
+  forward (pipelines/prefix_sharing.py), no gradient checkpointing;
+- ours-no-prefix (ablation): the same recipe with `--shared_prefix false` (TRL's own forward), to
+  show how much of the gain is the shared-prefix forward and how much the recipe.
 
 Each variant runs in its own subprocess (peak RSS is per process), one after the other.
 
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+VARIANTS = ("plain", "ours", "ours-no-prefix")
 # What is learned: shared by both variants (the rest of each config is the variant's own).
 SAME = ("learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "seed", "max_length",
         "assistant_only_loss", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_peft")
@@ -56,12 +59,14 @@ def run_variant(variant: str, base: str, data: Path, batch: int, steps: int, wor
     params.write_text("profile: cpu\n")
     argv = ["--config", str(REPO / "configs/sft.yaml"), "--profiles", str(REPO / "configs/profiles"), "--params", str(params),
             "--base", base, "--data", str(data), "--out", str(workdir / variant), "--checkpoints", str(workdir / f"ck-{variant}"),
-            "--max_steps", str(steps), "--per_device_train_batch_size", str(batch), "--logging_steps", "1",
+            "--max_steps", str(steps), "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", "1", "--logging_steps", "1",
             "--save_strategy", "no", "--eval_strategy", "no", "--max_train_samples", str(batch * steps), "--disable_tqdm", "true"]
     stage, data_args, args, model_args, recipe = parse_stage_args("sft", (StageArguments, DataArguments, SFTConfig, ModelConfig), argv)
     args.output_dir = str(workdir / f"ck-{variant}")
     progress = ProgressCallback(variant)
-    if variant == "ours":
+    if variant == "ours-no-prefix":
+        data_args.shared_prefix = False
+    if variant in ("ours", "ours-no-prefix"):
         trainer = sft.build_trainer(stage, data_args, args, model_args, callbacks=[progress])
     else:
         from datasets import Dataset
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("bench/train_throughput.json"))
-    parser.add_argument("--variant", choices=("plain", "ours"), help="internal: run one variant, print its JSON")
+    parser.add_argument("--variant", choices=VARIANTS, help="internal: run one variant, print its JSON")
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args(argv)
     if args.variant:
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         write_rows(args.data, max(args.rows, args.batch * args.steps), Path(tmp) / "data")
-        for variant in ("plain", "ours"):
+        for variant in VARIANTS:
             cmd = [sys.executable, "-m", "bench.train_throughput", "--variant", variant, "--base", args.base,
                    "--batch", str(args.batch), "--steps", str(args.steps), "--workdir", tmp]
             proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -123,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
                            if ours["steady_tokens_per_second"] and plain["steady_tokens_per_second"] else None),
         "max_abs_loss_diff": max(abs(a - b) for a, b in zip(plain["losses"], ours["losses"])),
         "memory_ratio": ours["peak_rss_mb"] / plain["peak_rss_mb"],
+        "no_prefix_speedup": results["ours-no-prefix"]["tokens_per_second"] / plain["tokens_per_second"],
         "rows": args.batch * args.steps, "batch": args.batch, "steps": args.steps, "base": args.base,
     }
     args.out.write_text(json.dumps({"summary": summary, **results}, indent=2) + "\n")
