@@ -1,13 +1,14 @@
 """Turn latency of the running bot: webhook received → last outbound message accepted by the Graph API.
 
     python -m bench.turn_latency                      # starts fake Graph + vLLM (models/export) + bot
-    python -m bench.turn_latency --bot-url http://127.0.0.1:8080 --graph-url http://127.0.0.1:8081 \\
+    python -m bench.turn_latency --bot-url http://127.0.0.1:8080 \\
         --database-url sqlite:///zapvendas.db        # against a running `make serve`
 
-Scripted pt-BR conversations (ours, below: quick purchase, exploration with a budget, cart edit,
-order status, complaint → human) are posted as signed Meta webhooks, one customer at a time and
-one message at a time (the next message goes when the previous turn is fully answered), so each
-turn is measured alone. Per turn, from the bot's own database clock:
+Scripted conversations (ours, below: nine scenarios, 36 turns: quick purchase, exploration with a
+budget, cart edit, order status, complaint → human, greeting first, card checkout, a gift, an
+English-speaking shopper), each played by a new customer with its own profile name, are posted
+as signed Meta webhooks, one customer at a time and one message at a time (the next message goes
+when the previous turn is fully answered), so each turn is measured alone. Per turn, from the bot's own database clock:
 
   total    inbox.received_at (webhook stored, before the 200) → max(updated_at) of the turn's outbound
            messages once `sent` (the Graph API accepted them)
@@ -15,7 +16,8 @@ turn is measured alone. Per turn, from the bot's own database clock:
   send     first reply enqueued → last reply accepted (pacing, media upload)
   wait     total − agent − send: burst window (INBOX_BURST_WINDOW_S) + worker claim polling
 
-Writes a Markdown report (p50/p95/max per turn kind, what dominates) and the raw rows as JSON.
+Writes a Markdown report (bench/turn_latency.md: p50/p95/max per turn kind, what dominates, the
+bot settings that shape latency) and the raw rows as JSON (bench/turn_latency.json).
 """
 
 from __future__ import annotations
@@ -55,7 +57,18 @@ SCENARIOS: dict[str, list[tuple[str, str]]] = {
     "order_status": [("text", "oi, cadê meu pedido?"), ("text", "obrigado!")],
     "complaint_handoff": [("text", "meu produto chegou quebrado, quero falar com um atendente"),
                           ("tap", "human")],
+    "greeting_first": [("text", "bom dia"), ("text", "preciso de uma panela de pressão"),
+                       ("tap", "product:{ref:panela pressão}"), ("text", "qual o valor do frete?")],
+    "card_checkout": [("text", "quero comprar uma cafeteira elétrica"), ("tap", "add_to_cart:{ref:cafeteira}"),
+                      ("text", "me mostra o carrinho"), ("tap", "checkout"), ("tap", "checkout:card")],
+    "gift_watch": [("text", "procuro um relógio masculino até 300 reais"), ("text", "tem outro modelo?"),
+                   ("tap", "recommend")],
+    "english_shopper": [("text", "hi! do you sell running shoes?"), ("tap", "product:{ref:tênis corrida}"),
+                        ("tap", "add_to_cart:{ref:tênis corrida}"), ("text", "thanks, that's all")],
 }
+# Each scenario is a new customer with its own WhatsApp profile name (it goes into the system prompt).
+CUSTOMER_NAMES = ("Ana Souza", "Bruno Lima", "Carla Dias", "Diego Alves", "Elisa Rocha", "Fábio Melo",
+                  "Gabriela Nunes", "Heitor Campos", "Isabela Costa", "João Pereira", "Karina Lopes")  # fmt: skip
 
 
 @dataclass
@@ -95,12 +108,12 @@ class Bench:
         self.factory, self.secret, self.pnid, self.catalogue = factory, app_secret, phone_number_id, catalogue
         self.turn_timeout_s = turn_timeout_s
 
-    def post(self, phone: str, kind: str, content: str) -> str:
+    def post(self, phone: str, kind: str, content: str, name: str = "Cliente Bench") -> str:
         if kind == "text":
             msg = inbound_message(phone, "text", {"body": content})
         else:
             msg = inbound_message(phone, "interactive", {"type": "button_reply", "button_reply": {"id": content, "title": content[:20]}})
-        raw = json.dumps(webhook_payload(self.pnid, [msg], profile_names={phone: "Cliente Bench"})).encode()
+        raw = json.dumps(webhook_payload(self.pnid, [msg], profile_names={phone: name})).encode()
         r = self.bot.post("/webhook", content=raw, headers={"X-Hub-Signature-256": sign(raw, self.secret),
                                                             "Content-Type": "application/json"})  # fmt: skip
         r.raise_for_status()
@@ -128,11 +141,11 @@ class Bench:
         with session_scope(self.factory) as s:
             return s.scalar(select(Message.id).order_by(Message.id.desc()).limit(1)) or 0
 
-    def run_scenario(self, name: str, steps: list[tuple[str, str]], phone: str) -> list[TurnRow]:
+    def run_scenario(self, name: str, steps: list[tuple[str, str]], phone: str, customer: str = "Cliente Bench") -> list[TurnRow]:
         rows = []
         for i, (kind, content) in enumerate(steps):
             after = self.last_message_id()
-            wamid = self.post(phone, kind, resolve(content, self.catalogue))
+            wamid = self.post(phone, kind, resolve(content, self.catalogue), customer)
             deadline = time.monotonic() + self.turn_timeout_s
             while (m := self.measure(wamid, after)) is None:
                 if time.monotonic() > deadline:
@@ -171,15 +184,15 @@ def summarise(rows: list[TurnRow]) -> dict:
 def report(summary: dict, rows: list[TurnRow], meta: dict) -> str:
     lines = ["# Turn latency (bench/turn_latency.py)", "",
              f"Measured {meta['when']} on {meta['machine']}; model `{meta['model']}`; catalogue {meta['catalogue']} "
-             f"({meta['products']} products); INBOX_BURST_WINDOW_S={meta['burst_window_s']}; "
-             f"AGENT_MAX_TOKENS={meta['max_tokens']}; {meta['concurrency']} customer(s) at a time.", "",
+             f"({meta['products']} products); {meta['concurrency']} customer(s) at a time; bot settings: "
+             + ", ".join(f"{k}={v}" for k, v in meta["settings"].items()) + ".", "",
              "Turn = webhook stored (`inbox.received_at`) → last reply accepted by the (fake, local) Graph API.", "",
              "| turns | n | p50 ms | p95 ms | max ms | agent ms (mean) | of which LLM | send ms | wait ms |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for label, s in summary.items():
         lines.append(f"| {label} | {s['n']} | {s['p50_ms']:.0f} | {s['p95_ms']:.0f} | {s['max_ms']:.0f} | "
                      f"{s['mean_agent_ms']:.0f} | {s['mean_llm_ms']:.0f} | {s['mean_send_ms']:.0f} | {s['mean_wait_ms']:.0f} |")  # fmt: skip
-    lines += ["", "## What dominates", ""] + analysis(summary, rows)
+    lines += ["", "## What dominates", ""] + analysis(summary, rows, meta)
     lines += ["", "Per turn:", "", "| scenario | step | kind | total ms | agent | LLM | LLM calls | tokens | send | wait | replies |",
               "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
@@ -188,7 +201,7 @@ def report(summary: dict, rows: list[TurnRow], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def analysis(summary: dict, rows: list[TurnRow]) -> list[str]:
+def analysis(summary: dict, rows: list[TurnRow], meta: dict) -> list[str]:
     """Shares of the mean turn, and the decode rate, computed from the rows (no hand-written figures)."""
     out = []
     for label, s in summary.items():
@@ -196,12 +209,50 @@ def analysis(summary: dict, rows: list[TurnRow]) -> list[str]:
         out.append(f"- {label}: mean {t:.0f} ms = LLM {s['mean_llm_ms'] / t:.0%} · other agent work "
                    f"{(s['mean_agent_ms'] - s['mean_llm_ms']) / t:.0%} · burst window + claim {s['mean_wait_ms'] / t:.0%} · "
                    f"sending {s['mean_send_ms'] / t:.0%} ({s['mean_llm_calls']:.1f} LLM calls, {s['mean_tokens']:.0f} tokens per turn)")  # fmt: skip
+    c = meta.get("vllm_counters") or {}
+    if c.get("prefix_cache_queries_total"):
+        out.append(f"- vLLM prefix cache: {c['prefix_cache_hits_total'] / c['prefix_cache_queries_total']:.0%} of "
+                   f"{c['prefix_cache_queries_total']:.0f} prompt tokens came from the cache "
+                   f"({c.get('generation_tokens_total', 0):.0f} tokens generated)")  # fmt: skip
     gen = [r for r in rows if r.tokens]
     if gen:
         rate = sum(r.llm_ms or 0 for r in gen) / sum(r.tokens for r in gen)
         out.append(f"- vLLM time per generated token, prefill included: {rate:.1f} ms "
                    f"(over {sum(r.tokens for r in gen)} tokens in {len(gen)} model turns)")  # fmt: skip
     return out
+
+
+VLLM_COUNTERS = ("prefix_cache_queries_total", "prefix_cache_hits_total", "prompt_tokens_total", "generation_tokens_total")
+
+
+def parse_vllm_counters(metrics_text: str) -> dict[str, float]:
+    """Prompt/generation token counters from vLLM's Prometheus text, summed over label sets."""
+    out: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0].removeprefix("vllm:")
+        if line.startswith("vllm:") and name in VLLM_COUNTERS:
+            out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def vllm_counters(vllm_url: str) -> dict[str, float]:
+    try:
+        return parse_vllm_counters(httpx.get(f"{vllm_url}/metrics", timeout=5).text)
+    except httpx.HTTPError:
+        return {}
+
+
+def bot_settings(args) -> dict:
+    """The settings that shape latency, as the bot we measured had them (our override, else env/default)."""
+    from serve.settings import Settings
+
+    keys = ("INBOX_BURST_WINDOW_S", "AGENT_REPLY_AFTER_TOOLS", "AGENT_MAX_TOKENS", "AGENT_MAX_STEPS",
+            "OUTBOUND_PER_RECIPIENT_INTERVAL_S")  # fmt: skip
+    s = Settings(ENV="development")
+    out = {k: getattr(s, k) for k in keys}
+    if args.burst_window is not None:
+        out["INBOX_BURST_WINDOW_S"] = args.burst_window
+    return {"settings": out}
 
 
 def start_stack(args, tmp: Path) -> tuple[list, str, str, str, str]:
@@ -216,8 +267,10 @@ def start_stack(args, tmp: Path) -> tuple[list, str, str, str, str]:
     env = dict(os.environ, ENV="development", DATABASE_URL=db_url, LLM_BASE_URL=f"http://127.0.0.1:{vllm_port}/v1",
                LLM_MODEL="zapvendas", CATALOGUE_DIR=args.catalogue, MEDIA_DIR=str(tmp / "media"),
                WHATSAPP_API_BASE_URL=f"http://127.0.0.1:{graph_port}", PUBLIC_BASE_URL=f"http://127.0.0.1:{bot_port}",
-               INBOX_BURST_WINDOW_S=str(args.burst_window), LOG_LEVEL="WARNING",
+               LOG_LEVEL="WARNING",
                WHATSAPP_APP_SECRET="bench-app-secret-123", PHONE_HASH_KEY="bench-phone-hash-key")  # fmt: skip
+    if args.burst_window is not None:
+        env["INBOX_BURST_WINDOW_S"] = str(args.burst_window)
     print(f"bench: waiting for vLLM on {args.model} ...", flush=True)
     waited = wait_http(f"http://127.0.0.1:{vllm_port}/v1/models", 600, vllm, "vLLM")
     print(f"bench: vLLM ready after {waited:.0f} s", flush=True)
@@ -235,12 +288,13 @@ def main() -> None:
     p.add_argument("--database-url", default=None, help="the running bot's DATABASE_URL (with --bot-url)")
     p.add_argument("--rounds", type=int, default=1, help="times each scenario is played (new customer each time)")
     p.add_argument("--concurrency", type=int, default=1, help="customers talking at the same time (each plays every scenario)")
-    p.add_argument("--burst-window", type=float, default=0.5, help="INBOX_BURST_WINDOW_S of the bot we start")
+    p.add_argument("--burst-window", type=float, default=None,
+                   help="INBOX_BURST_WINDOW_S of the bot we start (default: the bot's own default)")
     p.add_argument("--max-model-len", type=int, default=4096)
     p.add_argument("--graph-port", type=int, default=8181)
     p.add_argument("--vllm-port", type=int, default=8100)
     p.add_argument("--port", type=int, default=8180)
-    p.add_argument("--out", default="bench/RESULTS.md")
+    p.add_argument("--out", default="bench/turn_latency.md")
     p.add_argument("--append", action="store_true", help="append this run's report to --out instead of replacing it")
     p.add_argument("--json", default="bench/turn_latency.json")
     args = p.parse_args()
@@ -263,28 +317,31 @@ def main() -> None:
         else:
             procs, bot_url, db_url, secret, pnid = start_stack(args, tmp)
         bench = Bench(bot_url, make_session_factory(make_engine(db_url)), secret, pnid, catalogue)
+        vllm_url = None if args.bot_url else f"http://127.0.0.1:{args.vllm_port}"
+        cache_before = vllm_counters(vllm_url) if vllm_url else {}
         rows: list[TurnRow] = []
         stamp = int(time.time()) % 10**4
         for rnd in range(args.rounds):
-            jobs = [(name, steps, f"5511{rnd:02d}{c:01d}{k:02d}{stamp:04d}")
+            jobs = [(name, steps, f"5511{rnd:02d}{c:01d}{k:02d}{stamp:04d}",
+                     CUSTOMER_NAMES[(k + c + rnd) % len(CUSTOMER_NAMES)])
                     for c in range(args.concurrency) for k, (name, steps) in enumerate(SCENARIOS.items())]  # fmt: skip
             if args.concurrency == 1:
-                for name, steps, phone in jobs:
-                    rows += bench.run_scenario(name, steps, phone)
+                for job in jobs:
+                    rows += bench.run_scenario(*job)
             else:  # N customers at once: every scenario N times, in parallel (vLLM batches their calls)
                 from concurrent.futures import ThreadPoolExecutor
 
                 with ThreadPoolExecutor(len(jobs)) as pool:
                     for part in pool.map(lambda j: bench.run_scenario(*j), jobs):
                         rows += part
+        cache = {k: v - cache_before.get(k, 0.0) for k, v in vllm_counters(vllm_url).items()} if vllm_url else {}
     finally:
         for proc in reversed(procs):
             stop(proc)
     summary = summarise(rows)
     meta = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "model": args.label or args.model,
             "machine": f"{platform.machine()} · {os.cpu_count()} CPU cores (shared)", "catalogue": args.catalogue,
-            "products": len(catalogue), "burst_window_s": args.burst_window, "concurrency": args.concurrency,
-            "max_tokens": int(os.environ.get("AGENT_MAX_TOKENS", 256))}  # fmt: skip
+            "products": len(catalogue), "concurrency": args.concurrency, "vllm_counters": cache, **bot_settings(args)}  # fmt: skip
     text = report(summary, rows, meta)
     if args.append and Path(args.out).exists():  # several configurations in one results file
         text = Path(args.out).read_text(encoding="utf-8").rstrip() + "\n\n" + text.replace("# Turn latency", "## Turn latency", 1)

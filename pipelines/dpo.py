@@ -30,12 +30,11 @@ from pipelines.train_utils import (
     finish_checkpoints,
     load_split,
     parse_stage_args,
-    peak_rss_mb,
     resolve_kernels,
     resume_point,
+    train_summary,
     write_json,
 )
-from serve.contract import CHAT_TEMPLATE_PATH
 
 COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -110,26 +109,15 @@ def main(argv: list[str] | None = None) -> None:
         finish_checkpoints(stage.checkpoints)
         rows = progress.train_rows()
         last = rows[-1] if rows else {}
-        summary = {
-            "train_loss": result.training_loss,
-            "final_loss": last.get("loss"),
-            "final_reward_accuracy": last.get("rewards/accuracies"),
-            "final_reward_margin": last.get("rewards/margins"),
-            "eval_loss": metrics.get("eval_loss"),
-            "eval_reward_accuracy": metrics.get("eval_rewards/accuracies"),
-            "train_rows": len(trainer.train_dataset),
-            "steps": result.global_step,
-            "train_seconds": wall,
-            "tokens_per_second": trainer._total_train_tokens / wall if wall else None,
-            "peak_rss_mb": peak_rss_mb(),
-        }
-        import mlflow
-
-        mlflow.log_metrics({k: float(v) for k, v in summary.items() if v is not None})
-        mlflow.log_artifact(str(CHAT_TEMPLATE_PATH))
-        mlflow.log_dict(recipe, "recipe.json")
-        mlflow.log_artifacts(stage.out, "adapter")
-        tracking.run_file(stage.out, run)
+        summary = train_summary(
+            trainer, result, wall,
+            final_loss=last.get("loss"),
+            final_reward_accuracy=last.get("rewards/accuracies"),
+            final_reward_margin=last.get("rewards/margins"),
+            eval_loss=metrics.get("eval_loss"),
+            eval_reward_accuracy=metrics.get("eval_rewards/accuracies"),
+        )  # fmt: skip
+        tracking.log_trained_adapter(run, summary, recipe, stage.out)
     write_json(stage.metrics, summary)
     write_json(stage.plots, rows)
     print(f"dpo: adapter in {stage.out}; {summary}")

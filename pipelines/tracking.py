@@ -131,6 +131,20 @@ def run_file(out_dir: str | Path, run) -> None:
     (Path(out_dir) / RUN_FILE).write_text(json.dumps(data, indent=2) + "\n")
 
 
+def log_trained_adapter(run, summary: dict, recipe: dict, adapter_dir: str | Path) -> None:
+    """End of a training stage: its summary metrics, recipe, chat template and adapter into `run`,
+    and the run file into the adapter directory (the next stage nests under the same parent)."""
+    import mlflow
+
+    from serve.contract import CHAT_TEMPLATE_PATH
+
+    mlflow.log_metrics({k: float(v) for k, v in summary.items() if v is not None})
+    mlflow.log_artifact(str(CHAT_TEMPLATE_PATH))
+    mlflow.log_dict(recipe, "recipe.json")
+    mlflow.log_artifacts(str(adapter_dir), "adapter")
+    run_file(adapter_dir, run)
+
+
 def step_logger(prefix: str = ""):
     """A sink for ProgressCallback: per-step metrics into the active run."""
     import mlflow

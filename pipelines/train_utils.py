@@ -206,6 +206,19 @@ class ProgressCallback(TrainerCallback):
         return [r for r in self.rows if "loss" in r]
 
 
+def train_summary(trainer, result, wall_s: float, **extra) -> dict:
+    """The figures every training stage reports: losses, size, time, tokens/s and peak memory."""
+    return {
+        "train_loss": result.training_loss,
+        **extra,
+        "train_rows": len(trainer.train_dataset),
+        "steps": result.global_step,
+        "train_seconds": wall_s,
+        "tokens_per_second": trainer._total_train_tokens / wall_s if wall_s else None,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def write_json(path: str | Path | None, data) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,9 @@ Read path (`claim_batches`, used by serve/worker.py): the unit of work is a CUST
 claimable when none of its pending/processing rows is leased or backing off (`locked_until` in
 the future) and its burst is over: its newest pending row is `burst_window_s` old (or its oldest
 waited `max_wait_s`). One conditional UPDATE marks all its open rows `processing` with a lease;
-the `NOT EXISTS` in that UPDATE is what keeps two workers off one customer: on SQLite the single
+A greeting-only message ("oi", "bom dia") is stored already held
+for INBOX_GREETING_HOLD_S, so the request typed after it is answered in the same turn.
+The `NOT EXISTS` in that UPDATE is what keeps two workers off one customer: on SQLite the single
 writer makes the statement atomic, on PostgreSQL the customer row is first taken with
 `FOR UPDATE SKIP LOCKED`, so a second worker skips the customer instead of waiting for it. A
 worker that dies leaves a lease that simply expires; the rows are then claimed again.
@@ -20,6 +22,7 @@ worker that dies leaves a lease that simply expires; the rows are then claimed a
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -73,9 +76,31 @@ class StoreResult:
     customer_ids: set[int] = field(default_factory=set)
 
 
+# A message that is only a greeting ("oi", "bom dia!", "olá, tudo bem?") almost always opens a burst:
+# the request follows a few seconds later. Words compared lowercase, without accents' variants listed.
+GREETING_WORDS = frozenset(
+    "oi oie oii olá ola opa ei eai aí ai e bom boa dia tarde noite tudo bem blz beleza td "
+    "hi hello hey good morning afternoon evening".split()
+)  # fmt: skip
+
+
+def is_greeting_only(msg: Inbound) -> bool:
+    """A text made only of greeting words (at most 5), e.g. "oi", "Boa tarde!", "olá, tudo bem?"."""
+    if msg.type != "text" or not msg.text:
+        return False
+    words = re.findall(r"[^\W\d_]+", msg.text.lower())
+    return 0 < len(words) <= 5 and all(w in GREETING_WORDS for w in words)
+
+
 def store_messages(session: Session, parsed: ParsedWebhook, *, phone_hash_key: str,
-                   phone_number_id: str | None = None) -> StoreResult:
-    """Everything a webhook carried, in the caller's transaction (commit before answering 200)."""
+                   phone_number_id: str | None = None, greeting_hold_s: float = 0.0) -> StoreResult:
+    """Everything a webhook carried, in the caller's transaction (commit before answering 200).
+
+    greeting_hold_s: a greeting-only message is stored with `locked_until` that far ahead (the same
+    "not claimable before" a retry backoff uses), so the request that usually follows joins its
+    burst, while a message that already says what the customer wants waits only the short burst
+    window (INBOX_BURST_WINDOW_S).
+    """
     result = StoreResult()
     now = utcnow()
     for msg in parsed.messages:
@@ -94,7 +119,9 @@ def store_messages(session: Session, parsed: ParsedWebhook, *, phone_hash_key: s
         payload = inbound_to_dict(msg)
         new = insert_ignore(session, InboxItem.__table__, dict(
             wa_message_id=msg.wa_message_id, customer_id=customer.id, type=msg.type, payload=payload,
-            received_at=now, status="pending", attempts=0), key="wa_message_id")
+            received_at=now, status="pending", attempts=0,
+            locked_until=now + timedelta(seconds=greeting_hold_s) if greeting_hold_s and is_greeting_only(msg) else None),
+            key="wa_message_id")  # fmt: skip
         if not new:
             result.duplicates += 1
             continue
@@ -124,12 +151,12 @@ def apply_status(session: Session, wa_message_id: str, status: str, error: str |
 
 
 def store_webhook(factory: sessionmaker, parsed: ParsedWebhook, *, phone_hash_key: str,
-                  phone_number_id: str | None = None) -> StoreResult:
+                  phone_number_id: str | None = None, greeting_hold_s: float = 0.0) -> StoreResult:
     """`store_messages` in its own transaction, retried on lost races (deadlock, locked SQLite)."""
     if not parsed.messages and not parsed.statuses:
         return StoreResult()
     return run_in_transaction(factory, lambda s: store_messages(
-        s, parsed, phone_hash_key=phone_hash_key, phone_number_id=phone_number_id))
+        s, parsed, phone_hash_key=phone_hash_key, phone_number_id=phone_number_id, greeting_hold_s=greeting_hold_s))
 
 
 # ------------------------------------------------------------------------------- claiming

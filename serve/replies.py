@@ -20,7 +20,7 @@ grounded by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from serve.catalog import Catalogue, Product
@@ -36,6 +36,7 @@ FALLBACK_TEXT = (
     "Desculpe, tive um probleminha para responder agora. 😅 Pode repetir com outras palavras? "
     "Se preferir, use um dos botões abaixo."
 )
+BODY_MAX_CHARS = 1024  # Cloud API: body of an interactive message, caption of an image
 HANDOFF_TEXT = "Certo! Vou chamar uma pessoa da nossa equipe; já já alguém te responde por aqui. 🙋"
 
 
@@ -178,7 +179,12 @@ class Presenter:
         path = self.card(p) if self.card else None
         return [ImageReply(str(path), caption[:1024], p.product_id)] if path else []
 
-    def replies(self, outcomes: list, text: str | None = None, command=None) -> list[Reply]:
+    def replies(self, outcomes: list, text: str | None = None, command=None, worded_by_server: bool = False) -> list[Reply]:
+        """The messages of one answer. `worded_by_server`: `text` is server_text of the outcomes, so
+        it may become a card caption (it already names the product and its price)."""
+        return fold_text(self._replies(outcomes, text, command, worded_by_server))
+
+    def _replies(self, outcomes: list, text: str | None, command, worded_by_server: bool) -> list[Reply]:
         if command is not None and command.navigation == "checkout":
             return [payment_buttons()]
         out: list[Reply] = [TextReply(text)] if text else []
@@ -196,12 +202,17 @@ class Presenter:
         if last.name in ("add_to_cart", "remove_from_cart", "view_cart") and (r.get("items") or r.get("units")):
             anchor = r.get("added", {}).get("id") or (r.get("items") or [{}])[-1].get("id")
             third = (f"recommend:{anchor}", "Sugestões") if anchor else ("recommend", "Sugestões")
-            out.append(ButtonsReply(f"Total do carrinho: {r['total']}", (
-                ("checkout", "Finalizar compra"), ("view_cart", "Ver carrinho"), third)))
+            body = "O que você quer fazer agora?" if text and r["total"] in text else f"Total do carrinho: {r['total']}"
+            out.append(ButtonsReply(body, (("checkout", "Finalizar compra"), ("view_cart", "Ver carrinho"), third)))
             return out
         if last.name == "get_product":
             p = self.catalogue.get(r["id"])
-            return out + self._card(p, f"{p.name} — {r['price']}") + [product_buttons(p)] if p else out
+            if p is None:
+                return out
+            if worded_by_server and text and len(text) <= BODY_MAX_CHARS:
+                card = self._card(p, text)  # one message: the card says it all
+                return (card or out) + [product_buttons(p)]
+            return out + self._card(p, f"{p.name} — {r['price']}") + [product_buttons(p)]
         if last.name in ("search_products", "recommend"):
             items = list(r.get("again", [])) + list(r.get("items", []))
             if len(items) == 1:
@@ -211,3 +222,22 @@ class Presenter:
             if items:
                 out.append(product_list(items))
         return out
+
+
+def fold_text(replies: list[Reply]) -> list[Reply]:
+    """A text followed by buttons or a list becomes their body: one WhatsApp message instead of two.
+
+    Fewer messages read better, and each extra message to one recipient waits
+    OUTBOUND_PER_RECIPIENT_INTERVAL_S (0.25 s) in the outbox: on a 3-message answer that was a
+    quarter of the turn's latency once the model call got short.
+    """
+    out: list[Reply] = []
+    for reply in replies:
+        prev = out[-1] if out else None
+        if isinstance(prev, TextReply) and isinstance(reply, (ButtonsReply, ListReply)):
+            body = f"{prev.body}\n\n{reply.body}"
+            if len(body) <= BODY_MAX_CHARS:
+                out[-1] = replace(reply, body=body)
+                continue
+        out.append(reply)
+    return out

@@ -86,14 +86,24 @@ class Settings(BaseSettings):
     WHATSAPP_REENGAGEMENT_TEMPLATE: str = ""
     WHATSAPP_TEMPLATE_LANGUAGE: str = "pt_BR"
     # Messages closer than this are answered together. It is added to every turn's latency, so it
-    # is kept short: WhatsApp bursts ("oi" / "tem toalha?" / "azul") usually arrive < 1 s apart.
-    INBOX_BURST_WINDOW_S: float = 1.0
+    # is short; the common burst, a greeting then the request ("oi" ... "tem toalha azul?"), is
+    # caught by holding greeting-only messages longer (serve/inbox.py: is_greeting_only).
+    INBOX_BURST_WINDOW_S: float = 0.5
+    INBOX_GREETING_HOLD_S: float = 1.5
     INBOX_LOCK_S: float = 120.0  # a claimed inbox row is retried by another worker after this
     WORKER_CONCURRENCY: int = 4
 
     # Agent limits per customer turn.
     AGENT_MAX_STEPS: int = 4  # model calls (tool rounds) per turn
-    AGENT_MAX_TOKENS: int = 256  # completion tokens per model call
+    # Completion tokens per model call. In the training dialogues a tool call takes at most 54 tokens
+    # and a reply to the customer's own message at most 45 (p95 46 and 36), so 64 only cuts a model
+    # that rambles (one 206-token reply took 10 s here). Replies that word tool results run longer
+    # (p95 119, max 151): give ~160 with AGENT_REPLY_AFTER_TOOLS=model.
+    AGENT_MAX_TOKENS: int = 64
+    # Who words the answer once a tool call has worked: "server" (from the tool result, no second
+    # model call: one call per text turn) or "model" (a second call phrases the result; on 2 CPU
+    # cores that doubled the typical turn and took p95 from < 3 s to 11 s, bench/RESULTS.md).
+    AGENT_REPLY_AFTER_TOOLS: Literal["server", "model"] = "server"
     AGENT_HISTORY_TURNS: int = 20  # chat_turns rows read back as context
 
     @model_validator(mode="after")

@@ -55,7 +55,8 @@ async def receive(request: Request, settings: SettingsDep, factory: SessionFacto
         raise HTTPException(status_code=400, detail="body is not JSON") from exc
     parsed = parse_webhook(payload)
     result = await run_in_threadpool(inbox.store_webhook, factory, parsed, phone_hash_key=settings.PHONE_HASH_KEY,
-                                     phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID)
+                                     phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID,
+                                     greeting_hold_s=settings.INBOX_GREETING_HOLD_S)
     log.info("webhook stored=%d duplicates=%d ignored=%d statuses=%d skipped=%d", result.stored,
              result.duplicates, result.ignored, result.statuses, parsed.skipped)
     return {"stored": result.stored, "duplicates": result.duplicates, "statuses": result.statuses}

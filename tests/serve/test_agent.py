@@ -37,11 +37,14 @@ def llm():
 
 
 @pytest.fixture
-def env(tmp_path, llm):
+def env(request, tmp_path, llm):
+    """Agent, session factory, customer id, settings. The model words tool results here (the loop
+    under test); tests of the default server wording ask for `server_env`."""
     llm.script.clear()
     llm.requests.clear()
     settings = Settings(ENV="test", LLM_BASE_URL=llm.base_url, LLM_MODEL=llm.model, LLM_TIMEOUT_S=2.0,
-                        PHONE_HASH_KEY=HASH_KEY, MEDIA_DIR=str(tmp_path / "media"), AGENT_MAX_STEPS=3)
+                        PHONE_HASH_KEY=HASH_KEY, MEDIA_DIR=str(tmp_path / "media"), AGENT_MAX_STEPS=3,
+                        AGENT_REPLY_AFTER_TOOLS=getattr(request, "param", "model"))
     engine, factory = sqlite_factory(tmp_path)
     with session_scope(factory) as s:
         cid = get_or_create_customer(s, PHONE, HASH_KEY, "Ana").id
@@ -50,6 +53,7 @@ def env(tmp_path, llm):
     engine.dispose()
 
 
+server_env = pytest.mark.parametrize("env", ["server"], indirect=True)
 _loop = asyncio.new_event_loop()  # one loop for the module: the agent's HTTP client pool lives on it
 
 
@@ -103,11 +107,44 @@ def test_valid_call_runs_for_the_verified_customer_with_catalogue_price(env, llm
     result = json.loads(tool_messages(llm.requests[1])[-1]["content"])
     assert result["added"] == {"id": LENCOL, "name": "Jogo de Lençol Casal 4 Peças Algodão", "qty": 2}
     assert (result["subtotal"], result["total"]) == ("R$ 179,80", "R$ 199,68")  # + freight 15,90 + 25 % of 15,90
-    assert replies[0] == TextReply("Prontinho! Coloquei 2 jogos de lençol, total R$ 179,80.")
-    assert isinstance(replies[1], ButtonsReply) and ("checkout", "Finalizar compra") in replies[1].buttons
+    assert len(replies) == 1 and isinstance(replies[0], ButtonsReply) and ("checkout", "Finalizar compra") in replies[0].buttons
+    assert replies[0].body == "Prontinho! Coloquei 2 jogos de lençol, total R$ 179,80.\n\nTotal do carrinho: R$ 199,68"
     assert llm.requests[0]["tools"][0]["function"]["name"] == "search_products"
     assert llm.requests[0]["tool_choice"] == "auto" and llm.requests[0]["max_tokens"] == agent.settings.AGENT_MAX_TOKENS
     assert events(factory, cid, "cart_add")[0]["value_cents"] == 2 * 8990
+
+
+@server_env
+def test_server_words_a_successful_tool_result_with_one_model_call(env, llm):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.call("search_products", {"query": "garrafa térmica"}),
+             FakeLLM.text("never asked for: the server words search results"))  # fmt: skip
+    replies = run(agent, factory, cid, text("tem garrafa térmica?"))
+    assert len(llm.requests) == 1  # the model only picked the tool
+    assert len(replies) == 1 and isinstance(replies[0], ListReply)  # text folded into the list's body
+    assert replies[0].body.startswith("Separei estas opções:\n• ") and "R$ 44,90" in replies[0].body
+    assert [r[0] for r in replies[0].rows] == ["product:27668894", "product:831f33a1"]
+    with session_scope(factory) as s:  # the history holds what the customer saw, for the next turn
+        last = [t.message for t in s.scalars(select(ChatTurn).order_by(ChatTurn.id))][-1]
+    assert last == {"role": "assistant", "content": replies[0].body.split("\n\nToque")[0]}
+
+
+@server_env
+def test_server_wording_still_lets_the_model_fix_a_refused_call(env, llm):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.call("add_to_cart", {"product_id": LENCOL, "quantity": 1, "price": 1.0}),
+             FakeLLM.call("add_to_cart", {"product_id": LENCOL, "quantity": 1}))
+    replies = run(agent, factory, cid, text("põe o lençol no carrinho"))
+    assert len(llm.requests) == 2 and "price" in json.loads(tool_messages(llm.requests[1])[-1]["content"])["error"]
+    assert cart_lines(factory, cid, agent) == [(LENCOL, 1)]
+    assert len(replies) == 1 and replies[0].body.startswith("Adicionei 1x Jogo de Lençol Casal 4 Peças Algodão")
+
+
+@server_env
+def test_server_wording_leaves_plain_answers_to_the_model(env, llm):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.text("Olá, Ana! Procura algo para casa ou para presente?"))
+    assert run(agent, factory, cid, text("oi")) == [TextReply("Olá, Ana! Procura algo para casa ou para presente?")]
 
 
 def test_steps_per_turn_are_bounded(env, llm):
@@ -143,7 +180,7 @@ def test_tool_call_left_in_text_is_parsed_like_hermes(env, llm):
     replies = run(agent, factory, cid, text("tem garrafa térmica?"))
     items = json.loads(tool_messages(llm.requests[1])[-1]["content"])["items"]
     assert [i["id"] for i in items] == ["27668894", "831f33a1"]
-    assert replies[0] == TextReply("Achei duas garrafas térmicas para você!")
+    assert len(replies) == 1 and replies[0].body.startswith("Achei duas garrafas térmicas para você!\n\n")
     assert isinstance(replies[-1], ListReply) and [r[0] for r in replies[-1].rows] == ["product:27668894", "product:831f33a1"]
     assert replies[-1].rows[0][2].startswith("R$ 44,90")
 
@@ -165,12 +202,14 @@ def test_button_commands_run_without_the_model(env, llm):
     agent, factory, cid, _ = env
     replies = run(agent, factory, cid, text("Adicionar", choice_id=f"add_to_cart:{LENCOL}"))
     assert llm.requests == [] and cart_lines(factory, cid, agent) == [(LENCOL, 1)]
-    assert "R$ 89,90" in replies[0].body and isinstance(replies[1], ButtonsReply)
+    assert len(replies) == 1 and isinstance(replies[0], ButtonsReply)  # the cart text is the buttons' body
+    assert "Adicionei 1x Jogo de Lençol" in replies[0].body and "R$ 89,90" in replies[0].body
     pay = run(agent, factory, cid, text("Finalizar compra", choice_id="checkout"))
     assert [b[0] for b in pay[0].buttons] == ["checkout:pix", "checkout:card", "checkout:boleto"]
     card = run(agent, factory, cid, text("Jogo de Lençol", choice_id=f"product:{LENCOL}"))
     image = next(r for r in card if isinstance(r, ImageReply))
-    assert image.caption == "Jogo de Lençol Casal 4 Peças Algodão — R$ 89,90" and Path(image.image_path).read_bytes()[:4] == b"\x89PNG"
+    assert image.caption.startswith("*Jogo de Lençol Casal 4 Peças Algodão* — R$ 89,90")  # the server text
+    assert Path(image.image_path).read_bytes()[:4] == b"\x89PNG" and not any(isinstance(r, TextReply) for r in card)
     assert isinstance(card[-1], ButtonsReply) and card[-1].buttons[0] == (f"add_to_cart:{LENCOL}", "Adicionar")
     assert events(factory, cid, "product_viewed") == [{"product_id": "6c960ba67062c4e0ec86082740d58be2"}]
     with session_scope(factory) as s:  # logged as the tool calls the model would have made

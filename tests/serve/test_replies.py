@@ -1,5 +1,5 @@
 from serve.messages import ButtonsReply, ImageReply, ListReply, TextReply
-from serve.replies import Presenter, parse_command, product_list, server_text
+from serve.replies import BODY_MAX_CHARS, Presenter, fold_text, parse_command, product_list, server_text
 from serve.tools import ToolOutcome
 from tests.serve.agent_helpers import fixture_catalogue
 
@@ -42,3 +42,13 @@ def test_presenter_single_hit_gets_a_card_and_refused_calls_get_nothing_extra(tm
     refused = ToolOutcome("add_to_cart", {"error": "produto não encontrado"}, refused=True)
     assert Presenter(cat).replies([refused], text="Hmm") == [TextReply("Hmm")]
     assert not any(isinstance(r, ListReply) for r in replies)
+
+
+def test_text_folds_into_the_following_interactive_message_only_when_it_fits():
+    buttons = ButtonsReply("Como você prefere pagar?", (("checkout:pix", "PIX"),))
+    assert fold_text([TextReply("Pedido quase pronto."), buttons]) == [
+        ButtonsReply("Pedido quase pronto.\n\nComo você prefere pagar?", buttons.buttons)]
+    long = TextReply("x" * (BODY_MAX_CHARS - 5))  # with the buttons' body it would pass the Cloud API's 1024
+    assert fold_text([long, buttons]) == [long, buttons]
+    image = ImageReply("/tmp/card.png", "Lençol — R$ 89,90")
+    assert fold_text([TextReply("a"), image, buttons]) == [TextReply("a"), image, buttons]  # never into a caption

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from serve import inbox, worker as worker_mod
 from serve import whatsapp as wa
 from serve.db import session_scope, utcnow
+from serve.messages import Inbound
 from serve.models import Customer
 from serve.fake_graph import FakeGraphServer
 from tests.serve.messaging_fixtures import (  # noqa: F401
@@ -20,12 +21,13 @@ KEY = make_settings().PHONE_HASH_KEY
 _ids = itertools.count(1)
 
 
-def store(factory, phone: str, text: str) -> str:
+def store(factory, phone: str, text: str, greeting_hold_s: float = 0.0) -> str:
     """What the webhook does with one Meta text message (real parser, real inbox write)."""
     wamid = f"wamid.T{next(_ids):06d}"
     msg = wa.inbound_message(phone, "text", {"body": text}, wa_message_id=wamid)
     parsed = wa.parse_webhook(wa.webhook_payload(PHONE_NUMBER_ID, [msg], profile_names={phone: "Cliente"}))
-    assert inbox.store_webhook(factory, parsed, phone_hash_key=KEY, phone_number_id=PHONE_NUMBER_ID).stored == 1
+    assert inbox.store_webhook(factory, parsed, phone_hash_key=KEY, phone_number_id=PHONE_NUMBER_ID,
+                               greeting_hold_s=greeting_hold_s).stored == 1
     return wamid
 
 
@@ -99,6 +101,37 @@ def test_burst_is_answered_together(sqlite_db):
     assert [c["texts"] for c in agent.calls] == [["oi", "quero um jogo de cama", "até 200 reais"], ["e toalhas?"]]
     assert [m.payload["body"] for m in message_rows(factory, "out")] == [
         "eco: oi | quero um jogo de cama | até 200 reais", "eco: e toalhas?"]
+
+
+def test_a_greeting_waits_for_the_request_that_follows_it(sqlite_db):
+    """ "oi", then the request 1 s later: answered together although the burst window is 0.3 s;
+    a message that already holds a request is answered after the short window."""
+    factory = sqlite_db.factory()
+    agent = EchoAgent()
+    worker = worker_mod.Worker(factory, agent, burst_window_s=0.3, max_wait_s=5, poll_s=0.01)
+    phone = "5511900000005"
+
+    async def scenario():
+        stop = asyncio.Event()
+        loop = asyncio.create_task(worker.run(stop))
+        await asyncio.to_thread(store, factory, phone, "Oi, boa tarde!", 1.5)
+        await asyncio.sleep(1.0)  # typing the request: longer than the burst window
+        await asyncio.to_thread(store, factory, phone, "tem toalha de banho?", 1.5)
+        await asyncio.sleep(1.0)
+        assert [c["texts"] for c in agent.calls] == [["Oi, boa tarde!", "tem toalha de banho?"]]
+        started = time.monotonic()
+        await asyncio.to_thread(store, factory, phone, "e de rosto?", 1.5)
+        while len(agent.calls) < 2:
+            await asyncio.sleep(0.01)
+        assert time.monotonic() - started < 1.0  # not held: only the 0.3 s window (+ polling)
+        stop.set()
+        await loop
+
+    asyncio.run(scenario())
+    assert [c["texts"] for c in agent.calls] == [["Oi, boa tarde!", "tem toalha de banho?"], ["e de rosto?"]]
+    assert [inbox.is_greeting_only(Inbound("w", phone, "text", 0, text=t))
+            for t in ("oi", "Olá, tudo bem?", "bom dia!!", "hi there", "oi, tem toalha?", "1")] == [
+        True, True, True, False, False, False]
 
 
 def test_max_wait_caps_a_customer_who_never_pauses(sqlite_db):
