@@ -47,7 +47,7 @@ from serve.db import session_scope, utcnow
 from serve.grounding import PriceFacts, amounts_in, rewrite, ungrounded
 from serve.messages import Inbound, Reply, TextReply
 from serve.models import ChatTurn, Customer, Event
-from serve.replies import Command, Presenter, fallback_replies, parse_command, server_text
+from serve.replies import Command, Presenter, fallback_replies, intent_command, parse_command, server_text
 from serve.settings import Settings
 from serve.tool_results import dumps, error
 from serve.tools import ToolOutcome, Tools
@@ -104,6 +104,7 @@ class Turn:
 
     customer_id: int
     messages: list[dict]  # system + history + new (sent to the model)
+    name: str | None = None  # the customer's name (WhatsApp profile), for server-worded greetings
     new: list[dict] = field(default_factory=list)  # messages to persist in chat_turns
     outcomes: list[ToolOutcome] = field(default_factory=list)
     events: list[tuple[str, dict]] = field(default_factory=list)
@@ -119,8 +120,12 @@ class Turn:
 
 class Agent:
     def __init__(self, settings: Settings, catalogue: Catalogue, olist: customers.OlistHistory | None = None,
-                 tracking=None, tools: Tools | None = None, client: AsyncOpenAI | None = None):  # fmt: skip
+                 tracking=None, tools: Tools | None = None, client: AsyncOpenAI | None = None,
+                 intents=None):  # fmt: skip
+        """intents: the nlu stage's classifier (`predict_with_confidence(texts)`), or None: then every
+        free text goes to the model."""
         self.settings = settings
+        self.intents = intents
         self.catalogue = catalogue
         self.olist = olist
         self.tools = tools or Tools(catalogue, settings, olist=olist, tracking=tracking)
@@ -154,10 +159,29 @@ class Agent:
         texts = [m.as_agent_text() for m in inbound if parse_command(m.choice_id) is None]
         replies: list[Reply] = []
         for command, msg in zip(commands, [m for m in inbound if parse_command(m.choice_id) is not None]):
-            replies += await self._run_command(session_factory, turn, command, msg)
+            replies += await self._run_command(session_factory, turn, command, msg.as_agent_text())
         if texts:
-            replies += await self._run_model(session_factory, turn, "\n".join(texts))
+            text = "\n".join(texts)
+            plain = all(m.type == "text" for m in inbound if parse_command(m.choice_id) is None)
+            routed = self._route(turn, text) if plain else None  # no intent for "[imagem enviada]"
+            if routed is not None:
+                replies += await self._run_command(session_factory, turn, routed, text)
+            else:
+                replies += await self._run_model(session_factory, turn, text)
         return replies + greeting  # the reorder/novelties offer follows the answer to the greeting
+
+    def _route(self, turn: Turn, text: str) -> Command | None:
+        """A confidently classified intent the server answers itself (INTENT_COMMANDS), else None."""
+        if self.intents is None or not text.strip():
+            return None
+        try:
+            (intent, confidence), = self.intents.predict_with_confidence([text])
+        except Exception:  # a broken classifier must not cost the customer an answer
+            log.exception("intent classifier failed")
+            return None
+        command = intent_command(intent, text) if confidence >= self.settings.NLU_MIN_CONFIDENCE else None
+        turn.events.append(("intent", {"intent": intent, "p": round(confidence, 3), "routed": command is not None}))
+        return command
 
     # ------------------------------------------------------------------------------ context
     def _load(self, session_factory, customer_id: int) -> tuple[Turn, list[Reply]]:
@@ -181,7 +205,7 @@ class Agent:
             while history and history[0].get("role") != "user":  # never start mid tool-exchange
                 history.pop(0)
             lines = self.tools.cart_lines(s, customer_id)
-            turn = Turn(customer_id, messages=[{"role": "system", "content": system_prompt(context)}])
+            turn = Turn(customer_id, messages=[{"role": "system", "content": system_prompt(context)}], name=context.name)
             if lines and not any(m.get("name") in ("view_cart", "add_to_cart", "remove_from_cart") for m in history):
                 # the cart outlived the window: show it the way the model saw carts in training
                 cart = self.tools.view_cart_result(lines)
@@ -208,10 +232,10 @@ class Agent:
                 turn.facts.add_product(p.name, p.price_cents)
 
     # ------------------------------------------------------------------------------ commands
-    async def _run_command(self, session_factory, turn: Turn, command: Command, msg: Inbound) -> list[Reply]:
-        turn.add({"role": "user", "content": msg.as_agent_text()})
+    async def _run_command(self, session_factory, turn: Turn, command: Command, user_text: str) -> list[Reply]:
+        turn.add({"role": "user", "content": user_text})
         if command.tool is None:  # pure navigation (e.g. "checkout" → choose a payment method)
-            replies = self.presenter.replies([], command=command)
+            replies = self.presenter.replies([], command=command, name=turn.name)
             turn.add({"role": "assistant", "content": replies[0].body})
             return replies
         outcomes = []
@@ -239,12 +263,12 @@ class Agent:
             turn.add({"role": "assistant", "content": content or None, "tool_calls": calls})
             ran = [await self._execute(session_factory, turn, c["id"], c["function"]["name"], c["function"]["arguments"])
                    for c in calls]  # fmt: skip
-            worked = [o for o in ran if o.ok]
-            if worked and self.settings.AGENT_REPLY_AFTER_TOOLS == "server":
-                # The tools did what was asked: word the result ourselves (grounded by construction)
-                # instead of a second model call (~1-8 s on CPU). Refusals and errors go back to the
-                # model, which can fix its arguments or explain.
-                final = server_text(worked[-1])
+            executed = [o for o in ran if not o.refused]
+            if executed and self.settings.AGENT_REPLY_AFTER_TOOLS == "server":
+                # The tools ran: word the result ourselves (grounded by construction) instead of a
+                # second model call (~1-8 s on CPU). Refused calls go back to the model, which can
+                # fix its arguments.
+                final = server_text(([o for o in executed if o.ok] or executed)[-1])
                 turn.add({"role": "assistant", "content": final})
                 return self.presenter.replies(turn.outcomes[first_outcome:], text=final, worded_by_server=True)
         else:
@@ -312,6 +336,10 @@ class Agent:
             outcome = ToolOutcome(name=name, result=error(str(exc)), refused=True)
             turn.events.append(("tool_refused", {"tool": name, "reason": str(exc)[:200]}))
         else:
+            if name == "order_status" and args.order_id and not self._said(turn, args.order_id):
+                # an order code nobody wrote (small models fill "1" or "order_id"): the latest order
+                turn.events.append(("order_id_ignored", {"order_id": args.order_id[:64]}))
+                args = args.model_copy(update={"order_id": None})
             outcome = await asyncio.to_thread(self.tools.run, session_factory, turn.customer_id, name, args)
             turn.events += outcome.events
         turn.outcomes.append(outcome)
@@ -319,6 +347,12 @@ class Agent:
         turn.add({"role": "tool", "tool_call_id": call_id, "name": name, "content": content})
         self._learn_facts(turn, outcome.result)
         return outcome
+
+    @staticmethod
+    def _said(turn: Turn, value: str) -> bool:
+        """Whether `value` appears in a customer message or tool result of the conversation."""
+        v = value.strip().lower()
+        return any(v in str(m.get("content") or "").lower() for m in turn.messages if m.get("role") in ("user", "tool"))
 
     # ------------------------------------------------------------------------------ persistence
     def _persist(self, session_factory, turn: Turn) -> None:

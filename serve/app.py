@@ -63,6 +63,27 @@ def load_histories(catalogue_dir: str | Path):
     return OlistHistory(df), OlistTracking(df, str(path))
 
 
+def load_intents(nlu_dir: str | Path | None):
+    """The nlu stage's intent classifier, or None (then every free text goes to the model)."""
+    if not nlu_dir:
+        return None
+    from pipelines.nlu import load_intent_classifier
+
+    try:
+        return load_intent_classifier(nlu_dir)
+    except FileNotFoundError:
+        log.warning("no intent classifier in %s (run `make run`); every text goes to the model", nlu_dir)
+        return None
+
+
+def build_agent(settings: Settings) -> Agent:
+    """Catalogue, purchase histories and intent classifier from disk: the agent of the app and of
+    `python -m serve.worker`."""
+    olist, tracking = load_histories(settings.CATALOGUE_DIR)
+    return Agent(settings, Catalogue.load(settings.CATALOGUE_DIR), olist=olist, tracking=tracking,
+                 intents=load_intents(settings.NLU_DIR))  # fmt: skip
+
+
 def create_app(settings: Settings | None = None, *, start_workers: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
@@ -72,9 +93,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         engine = dbmod.make_engine(settings.DATABASE_URL)
         await asyncio.to_thread(migrate, engine)
         factory = dbmod.make_session_factory(engine)
-        catalogue = await asyncio.to_thread(Catalogue.load, settings.CATALOGUE_DIR)
-        olist, tracking = await asyncio.to_thread(load_histories, settings.CATALOGUE_DIR)
-        agent = Agent(settings, catalogue, olist=olist, tracking=tracking)
+        agent = await asyncio.to_thread(build_agent, settings)
+        catalogue = agent.catalogue
         app.state.engine, app.state.session_factory, app.state.catalogue, app.state.agent = engine, factory, catalogue, agent
         app.dependency_overrides[dbmod.get_session_factory] = lambda: factory
         stop, tasks, graph = asyncio.Event(), [], None

@@ -20,10 +20,12 @@ grounded by construction.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from serve.catalog import Catalogue, Product
+from serve.contract.prompt import STORE_NAME
 from serve.messages import ButtonsReply, ImageReply, ListReply, Reply, TextReply
 
 PAY_NAMES = {"pix": "PIX", "card": "cartão", "boleto": "boleto"}
@@ -84,6 +86,29 @@ def parse_command(choice_id: str | None) -> Command | None:
     return None
 
 
+# Customer intents (models/nlu) the server answers itself when the classifier is confident: they
+# need no arguments the model would have to extract, and a 135M model on CPU spends 1-3 s on each
+# (and, in bench/turn_latency.py, answered "obrigado!" with a product search).
+INTENT_COMMANDS = {
+    "greeting": Command(navigation="greeting"),
+    "thanks_goodbye": Command(navigation="thanks"),
+    "view_cart": Command(calls=(("view_cart", {}),)),
+    "order_status": Command(calls=(("order_status", {}),)),
+    "checkout": Command(navigation="checkout"),
+    "human_request": Command(calls=(("handoff_to_human", {"reason": "cliente pediu atendimento humano"}),)),
+    "complaint": Command(calls=(("handoff_to_human", {"reason": "reclamação do cliente"}),)),
+}
+ORDER_CODE = re.compile(r"\b(ZV\d{4,}|[0-9a-f]{32})\b", re.IGNORECASE)
+
+
+def intent_command(intent: str, text: str) -> Command | None:
+    """The server-side command for a confidently classified intent; None → the model answers."""
+    command = INTENT_COMMANDS.get(intent)
+    if intent == "order_status" and (code := ORDER_CODE.search(text)):
+        return Command(calls=(("order_status", {"order_id": code.group(1)}),))
+    return command
+
+
 def _money_line(item: dict) -> str:
     score = f" · ⭐ {item['score']}" if item.get("score") else ""
     return f"{item['price']}{score}"
@@ -93,6 +118,9 @@ def server_text(outcome) -> str:
     """A short pt-BR text for one tool outcome, from its result only."""
     r, name = outcome.result, outcome.name
     if "error" in r:
+        if name == "order_status":
+            return ("Não encontrei pedidos feitos por este número. Se comprou com outro número, me mande o "
+                    "código do pedido (começa com ZV).")  # fmt: skip
         return f"Não consegui fazer isso: {r['error']}."
     if name == "get_product":
         text = f"*{r['name']}* — {r['price']}"
@@ -138,12 +166,28 @@ def server_text(outcome) -> str:
     return "Pronto!"
 
 
+MENU_BUTTONS = (("recommend", "Mais vendidos"), ("view_cart", "Ver carrinho"), ("order_status", "Meu pedido"))
+
+
 def fallback_replies() -> list[Reply]:
     return [
         TextReply(FALLBACK_TEXT),
         ButtonsReply("Posso te ajudar com:", (("recommend", "Mais vendidos"), ("view_cart", "Ver carrinho"),
                                               ("human", "Falar com atendente"))),  # fmt: skip
     ]
+
+
+def navigation_replies(navigation: str, name: str | None = None) -> list[Reply]:
+    """Answers that need no tool: the payment choice, a greeting, a goodbye."""
+    if navigation == "checkout":
+        return [payment_buttons()]
+    if navigation == "greeting":
+        hello = f"Olá, {name.split()[0]}! 👋" if name and name.split() else "Olá! 👋"
+        return [ButtonsReply(f"{hello} Sou a assistente de vendas da {STORE_NAME}. Me conta o que você procura "
+                             "ou escolha uma opção:", MENU_BUTTONS)]  # fmt: skip
+    if navigation == "thanks":
+        return [TextReply("Eu que agradeço! Se precisar de algo, é só chamar por aqui. 😊")]
+    raise ValueError(f"unknown navigation {navigation!r}")
 
 
 def payment_buttons() -> ButtonsReply:
@@ -179,14 +223,16 @@ class Presenter:
         path = self.card(p) if self.card else None
         return [ImageReply(str(path), caption[:1024], p.product_id)] if path else []
 
-    def replies(self, outcomes: list, text: str | None = None, command=None, worded_by_server: bool = False) -> list[Reply]:
+    def replies(self, outcomes: list, text: str | None = None, command=None, worded_by_server: bool = False,
+                name: str | None = None) -> list[Reply]:  # fmt: skip
         """The messages of one answer. `worded_by_server`: `text` is server_text of the outcomes, so
-        it may become a card caption (it already names the product and its price)."""
-        return fold_text(self._replies(outcomes, text, command, worded_by_server))
+        it may become a card caption (it already names the product and its price). `name`: the
+        customer's first name, for navigation texts (greeting)."""
+        return fold_text(self._replies(outcomes, text, command, worded_by_server, name))
 
-    def _replies(self, outcomes: list, text: str | None, command, worded_by_server: bool) -> list[Reply]:
-        if command is not None and command.navigation == "checkout":
-            return [payment_buttons()]
+    def _replies(self, outcomes: list, text: str | None, command, worded_by_server: bool, name: str | None) -> list[Reply]:
+        if command is not None and command.navigation:
+            return navigation_replies(command.navigation, name)
         out: list[Reply] = [TextReply(text)] if text else []
         ok = [o for o in outcomes if o.ok]
         if not ok:

@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     # cores that doubled the typical turn and took p95 from < 3 s to 11 s, bench/RESULTS.md).
     AGENT_REPLY_AFTER_TOOLS: Literal["server", "model"] = "server"
     AGENT_HISTORY_TURNS: int = 20  # chat_turns rows read back as context
+    # Intent classifier from the nlu stage. Greetings, thanks, "my cart", "my order", checkout and
+    # human/complaint requests classified with at least this probability are answered by the
+    # server (serve/replies.py: INTENT_COMMANDS), without the model. "" = off.
+    NLU_DIR: str = "models/nlu"
+    NLU_MIN_CONFIDENCE: float = 0.8
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:

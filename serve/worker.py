@@ -175,18 +175,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Inbox worker (and outbox sender) as a separate process.")
     parser.add_argument("--no-sender", action="store_true", help="only process the inbox; another process sends")
     args = parser.parse_args()
-    from serve.agent import Agent
-    from serve.app import load_histories
-    from serve.catalog import Catalogue
+    from serve.app import build_agent
     from serve.db import get_session_factory
     from serve.logs import configure_logging
     from serve.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings.LOG_LEVEL)
-    olist, tracking = load_histories(settings.CATALOGUE_DIR)  # the same agent the app builds
-    agent = Agent(settings, Catalogue.load(settings.CATALOGUE_DIR), olist=olist)
-    agent.tools.tracking = tracking
+    agent = build_agent(settings)  # the same agent the app builds
     asyncio.run(run_forever(settings, agent, get_session_factory(), with_sender=not args.no_sender))
 
 

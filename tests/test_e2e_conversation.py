@@ -5,7 +5,9 @@ contract's chat template), the bot app (create_app: webhook → inbox → worker
 sender), SQLite, the sandbox payment gateway (/pay page → signed payment webhook). Faked only by a
 local server speaking the real protocol: the WhatsApp Graph API (serve/fake_graph.py).
 
-The smoke model has random weights, so what it says is noise: the free-text turns assert that the
+The intent classifier comes from the same pipeline (nlu stage on the smoke conversations): what it
+routes (a greeting, say) the server answers without the model. The smoke model has random weights,
+so what it says is noise: the free-text turns assert that the
 pipeline answers *something valid* whatever comes back (a grounded text or the fallback, within
 the turn deadline). The purchase itself runs on the interactive replies (product card → "Adicionar"
 → "Finalizar compra" → "PIX"), which the server executes as explicit commands without the model,
@@ -77,6 +79,7 @@ def smoke_export(tmp: Path, catalogue: Path) -> Path:
          "--params", p, "--n", "60"],
         ["build_datasets", "--conversations", tmp / "conversations.jsonl", "--out", tmp / "datasets",
          "--metrics", tmp / "datasets.json", "--params", p],
+        ["nlu", "--datasets", tmp / "datasets", "--out", tmp / "nlu", "--metrics", tmp / "nlu.json", "--params", p],
         ["base_model", "--out", tmp / "base", *train],
         ["sft", "--config", conf / "sft.yaml", "--base", tmp / "base", "--data", tmp / "datasets/sft", "--out", tmp / "sft",
          "--checkpoints", tmp / "checkpoints/sft", *train],
@@ -121,7 +124,7 @@ def test_conversation_from_greeting_to_paid_order(tmp_path):
                 LLM_BASE_URL=f"http://127.0.0.1:{vllm_port}/v1", LLM_MODEL="zapvendas", LLM_TIMEOUT_S=30,
                 CATALOGUE_DIR=str(catalogue), MEDIA_DIR=str(tmp_path / "media"),
                 WHATSAPP_API_BASE_URL=graph.base_url, PUBLIC_BASE_URL=bot_url, PAYMENT_PROVIDER="sandbox",
-                INBOX_BURST_WINDOW_S=0.3, OUTBOUND_PER_RECIPIENT_INTERVAL_S=0.05,
+                INBOX_BURST_WINDOW_S=0.3, OUTBOUND_PER_RECIPIENT_INTERVAL_S=0.05, NLU_DIR=str(model.parent / "nlu"),
             )  # fmt: skip
             with AppThread(create_app(settings), bot_port):
                 wait_http(f"{bot_url}/healthz", 60, what="bot")

@@ -147,6 +147,63 @@ def test_server_wording_leaves_plain_answers_to_the_model(env, llm):
     assert run(agent, factory, cid, text("oi")) == [TextReply("Olá, Ana! Procura algo para casa ou para presente?")]
 
 
+class FixedIntents:
+    """Stands in for the nlu stage's classifier: one (intent, probability) for every text."""
+
+    def __init__(self, intent: str, p: float):
+        self.intent, self.p, self.texts = intent, p, []
+
+    def predict_with_confidence(self, texts):
+        self.texts += texts
+        return [(self.intent, self.p) for _ in texts]
+
+
+@pytest.mark.parametrize("intent, expect", [
+    ("greeting", "Olá, Ana! 👋"), ("thanks_goodbye", "Eu que agradeço!"), ("view_cart", "Seu carrinho está vazio."),
+    ("order_status", "Não encontrei pedidos feitos por este número"), ("human_request", "Vou chamar uma pessoa"), ("complaint", "Vou chamar uma pessoa"),
+    ("checkout", "Como você prefere pagar?"),
+])  # fmt: skip
+def test_confident_simple_intents_are_answered_without_the_model(env, llm, intent, expect):
+    agent, factory, cid, _ = env
+    agent.intents = FixedIntents(intent, 0.95)
+    replies = run(agent, factory, cid, text("oi"))
+    assert llm.requests == [] and expect in replies[0].body
+    assert events(factory, cid, "intent") == [{"intent": intent, "p": 0.95, "routed": True}]
+    if intent in ("human_request", "complaint"):
+        assert events(factory, cid, "handoff")
+
+
+def test_unsure_or_argument_needing_intents_go_to_the_model(env, llm):
+    agent, factory, cid, _ = env
+    for intent, p in (("greeting", 0.6), ("search_product", 0.99)):
+        agent.intents = FixedIntents(intent, p)
+        llm.push(FakeLLM.text("Olá! Procura algo para casa?"))
+        assert run(agent, factory, cid, text("oi, tudo bem? queria ver umas coisas"))[0].body == "Olá! Procura algo para casa?"
+    assert len(llm.requests) == 2
+    agent.intents = FixedIntents("greeting", 0.99)  # an image is not a greeting, whatever its caption says
+    llm.push(FakeLLM.text("Que foto bonita! Quer que eu procure algo parecido?"))
+    run(agent, factory, cid, Inbound("wamid.img", PHONE, "image", 1_700_000_000, text="oi"))
+    assert len(llm.requests) == 3 and agent.intents.texts == []
+
+
+def test_order_code_in_the_text_reaches_order_status(env, llm):
+    agent, factory, cid, _ = env
+    agent.intents = FixedIntents("order_status", 0.9)
+    replies = run(agent, factory, cid, text("e o pedido ZV12345?"))
+    with session_scope(factory) as s:
+        calls = [m["tool_calls"][0]["function"] for m in (t.message for t in s.scalars(select(ChatTurn))) if m.get("tool_calls")]
+    assert calls == [{"name": "order_status", "arguments": '{"order_id": "ZV12345"}'}] and replies
+
+
+@server_env
+def test_an_order_code_nobody_wrote_is_dropped(env, llm):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.call("order_status", {"order_id": "1"}))
+    replies = run(agent, factory, cid, text("cadê meu pedido?"))
+    assert events(factory, cid, "order_id_ignored") == [{"order_id": "1"}]
+    assert len(llm.requests) == 1 and replies[0].body.startswith("Não encontrei pedidos feitos por este número")
+
+
 def test_steps_per_turn_are_bounded(env, llm):
     agent, factory, cid, settings = env
     llm.push(*[FakeLLM.call("search_products", {"query": "lençol"})] * 10)
