@@ -49,6 +49,7 @@ from serve.messages import Inbound, Reply, TextReply
 from serve.models import ChatTurn, Customer, Event
 from serve.replies import Command, Presenter, fallback_replies, intent_command, parse_command, server_text
 from serve.settings import Settings
+from serve.texts import detect_language
 from serve.tool_results import dumps, error
 from serve.tools import ToolOutcome, Tools
 
@@ -105,6 +106,7 @@ class Turn:
     customer_id: int
     messages: list[dict]  # system + history + new (sent to the model)
     name: str | None = None  # the customer's name (WhatsApp profile), for server-worded greetings
+    lang: str = "pt"  # the customer's language ("pt" | "en") for server-worded replies
     new: list[dict] = field(default_factory=list)  # messages to persist in chat_turns
     outcomes: list[ToolOutcome] = field(default_factory=list)
     events: list[tuple[str, dict]] = field(default_factory=list)
@@ -162,6 +164,7 @@ class Agent:
             replies += await self._run_command(session_factory, turn, command, msg.as_agent_text())
         if texts:
             text = "\n".join(texts)
+            turn.lang = customer_language([text], turn.lang)
             plain = all(m.type == "text" for m in inbound if parse_command(m.choice_id) is None)
             routed = self._route(turn, text) if plain else None  # no intent for "[imagem enviada]"
             if routed is not None:
@@ -211,6 +214,7 @@ class Agent:
                 cart = self.tools.view_cart_result(lines)
                 turn.messages += _exchange("ctx_cart", "view_cart", {}, cart)
             turn.messages += history
+            turn.lang = customer_language([m["content"] for m in history if m.get("role") == "user"])
             for m in turn.messages:
                 if m.get("role") == "tool":
                     self._learn_facts(turn, m["content"])
@@ -235,15 +239,15 @@ class Agent:
     async def _run_command(self, session_factory, turn: Turn, command: Command, user_text: str) -> list[Reply]:
         turn.add({"role": "user", "content": user_text})
         if command.tool is None:  # pure navigation (e.g. "checkout" → choose a payment method)
-            replies = self.presenter.replies([], command=command, name=turn.name)
+            replies = self.presenter.replies([], command=command, name=turn.name, lang=turn.lang)
             turn.add({"role": "assistant", "content": replies[0].body})
             return replies
         outcomes = []
         for name, arguments in command.calls:
             outcomes.append(await self._execute(session_factory, turn, f"cmd_{len(turn.messages)}", name, arguments))
-        text = "\n".join(server_text(o) for o in outcomes)
+        text = "\n".join(server_text(o, turn.lang) for o in outcomes)
         turn.add({"role": "assistant", "content": text})
-        return self.presenter.replies(outcomes, text=text, worded_by_server=True)
+        return self.presenter.replies(outcomes, text=text, worded_by_server=True, lang=turn.lang)
 
     # ------------------------------------------------------------------------------ model loop
     async def _run_model(self, session_factory, turn: Turn, text: str) -> list[Reply]:
@@ -268,9 +272,10 @@ class Agent:
                 # The tools ran: word the result ourselves (grounded by construction) instead of a
                 # second model call (~1-8 s on CPU). Refused calls go back to the model, which can
                 # fix its arguments.
-                final = server_text(([o for o in executed if o.ok] or executed)[-1])
+                final = server_text(([o for o in executed if o.ok] or executed)[-1], turn.lang)
                 turn.add({"role": "assistant", "content": final})
-                return self.presenter.replies(turn.outcomes[first_outcome:], text=final, worded_by_server=True)
+                return self.presenter.replies(turn.outcomes[first_outcome:], text=final, worded_by_server=True,
+                                              lang=turn.lang)  # fmt: skip
         else:
             turn.events.append(("agent_steps_exhausted", {"steps": self.settings.AGENT_MAX_STEPS}))
         outcomes = turn.outcomes[first_outcome:]
@@ -278,13 +283,13 @@ class Agent:
             final = await self._ground(turn, final, deadline)
         if final is None or looks_like_garbage(final):
             if outcomes and outcomes[-1].ok:  # the tools worked; only the wording failed: say it ourselves
-                final = server_text(outcomes[-1])
+                final = server_text(outcomes[-1], turn.lang)
             else:
                 turn.events.append(("fallback_reply", {"reason": "model_text" if final else "model_error"}))
-                turn.add({"role": "assistant", "content": fallback_replies()[0].body})
-                return fallback_replies()
+                turn.add({"role": "assistant", "content": fallback_replies(turn.lang)[0].body})
+                return fallback_replies(turn.lang)
         turn.add({"role": "assistant", "content": final})
-        return self.presenter.replies(outcomes, text=final)
+        return self.presenter.replies(outcomes, text=final, lang=turn.lang)
 
     async def _complete(self, turn: Turn, deadline: float, temperature: float = 0.0):
         remaining = deadline - time.monotonic()
@@ -364,6 +369,14 @@ class Agent:
                     s.add(Event(customer_id=turn.customer_id, name=name, properties=props))
         except Exception:  # losing a log row must not lose the customer's answer
             log.exception("could not persist turn", extra={"customer_id": turn.customer_id})
+
+
+def customer_language(user_texts: list[str], default: str = "pt") -> str:
+    """The language of the newest of `user_texts` that tells one (see serve/texts.py)."""
+    for text in reversed(user_texts):
+        if isinstance(text, str) and (lang := detect_language(text)):
+            return lang
+    return default
 
 
 def _exchange(call_id: str, name: str, args: dict, result: dict) -> list[dict]:

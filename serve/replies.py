@@ -14,8 +14,11 @@ Interactive ids are commands the server runs itself (no model call, deterministi
     order_status             order_status
     human                    handoff_to_human
 
+Free texts whose intent the nlu stage's classifier is sure of (greeting, thanks, my cart, my order,
+checkout, a person / a complaint) become commands too (INTENT_COMMANDS, used by serve/agent.py).
+
 Every text built here comes from tool results (money already formatted by the server), so it is
-grounded by construction.
+grounded by construction; it is worded in the customer's language from serve/texts.py.
 """
 
 from __future__ import annotations
@@ -27,19 +30,11 @@ from typing import Callable
 from serve.catalog import Catalogue, Product
 from serve.contract.prompt import STORE_NAME
 from serve.messages import ButtonsReply, ImageReply, ListReply, Reply, TextReply
+from serve.texts import say, word
 
-PAY_NAMES = {"pix": "PIX", "card": "cartão", "boleto": "boleto"}
-STATUS_PT = {
-    "pending_payment": "aguardando pagamento", "created": "criado", "approved": "pagamento aprovado",
-    "paid": "pagamento aprovado", "invoiced": "faturado", "processing": "em separação",
-    "shipped": "enviado", "delivered": "entregue", "canceled": "cancelado", "unavailable": "indisponível",
-}  # fmt: skip
-FALLBACK_TEXT = (
-    "Desculpe, tive um probleminha para responder agora. 😅 Pode repetir com outras palavras? "
-    "Se preferir, use um dos botões abaixo."
-)
 BODY_MAX_CHARS = 1024  # Cloud API: body of an interactive message, caption of an image
-HANDOFF_TEXT = "Certo! Vou chamar uma pessoa da nossa equipe; já já alguém te responde por aqui. 🙋"
+FALLBACK_TEXT = say("pt", "fallback")
+HANDOFF_TEXT = say("pt", "handoff")
 
 
 @dataclass(frozen=True)
@@ -114,97 +109,91 @@ def _money_line(item: dict) -> str:
     return f"{item['price']}{score}"
 
 
-def server_text(outcome) -> str:
-    """A short pt-BR text for one tool outcome, from its result only."""
+def server_text(outcome, lang: str = "pt") -> str:
+    """A short text for one tool outcome, from its result only, in the customer's language."""
     r, name = outcome.result, outcome.name
     if "error" in r:
-        if name == "order_status":
-            return ("Não encontrei pedidos feitos por este número. Se comprou com outro número, me mande o "
-                    "código do pedido (começa com ZV).")  # fmt: skip
-        return f"Não consegui fazer isso: {r['error']}."
+        return say(lang, "no_orders") if name == "order_status" else say(lang, "error", error=r["error"])
     if name == "get_product":
         text = f"*{r['name']}* — {r['price']}"
         if r.get("score"):
-            text += f" · ⭐ {r['score']} ({r['reviews']} avaliações)"
+            text += f" · ⭐ {r['score']} ({say(lang, 'reviews', n=r['reviews'])})"
         if r.get("low_stock"):
-            text += f"\nÚltimas {r['stock']} unidades em estoque."
+            text += "\n" + say(lang, "low_stock", n=r["stock"])
         if r.get("sold_out"):
-            text += "\nNo momento está sem estoque."
+            text += "\n" + say(lang, "sold_out")
         if r.get("comment"):
-            text += f'\nUm cliente disse: "{r["comment"]}"'
+            text += "\n" + say(lang, "comment", comment=r["comment"])
         return text
     if name in ("search_products", "recommend"):
         items = list(r.get("again", [])) + list(r.get("items", []))
         if not items:
-            return "Não encontrei produtos com essa descrição. Pode me contar de outro jeito o que procura?"
-        lines = [f"• {i['name']} — {_money_line(i)}" for i in items]
-        return "Separei estas opções:\n" + "\n".join(lines)
+            return say(lang, "no_results")
+        return say(lang, "options") + "\n" + "\n".join(f"• {i['name']} — {_money_line(i)}" for i in items)
     if name in ("add_to_cart", "remove_from_cart", "view_cart"):
         head = ""
         if "added" in r:
-            head = f"Adicionei {r['added']['qty']}x {r['added']['name']} ao carrinho. ✅\n"
+            head = say(lang, "added", qty=r["added"]["qty"], name=r["added"]["name"]) + "\n"
         elif "removed" in r:
-            head = f"Removi {r['removed']['qty']}x {r['removed']['name']} do carrinho.\n"
+            head = say(lang, "removed", qty=r["removed"]["qty"], name=r["removed"]["name"]) + "\n"
         if not r.get("items") and not r.get("units"):
-            return head + "Seu carrinho está vazio."
-        lines = [f"• {i['qty']}x {i['name']} — {i['price']}\n" for i in r.get("items", [])]
-        frete = "grátis" if r.get("free_shipping") else r["freight"]
-        disc = f"\nDesconto: {r['discount']}" if r.get("discount") else ""
-        return head + "".join(lines) + f"Subtotal: {r['subtotal']} · Frete: {frete}{disc}\n*Total: {r['total']}*"
+            return head + say(lang, "cart_empty")
+        lines = "".join(f"• {i['qty']}x {i['name']} — {i['price']}\n" for i in r.get("items", []))
+        discount = say(lang, "discount", discount=r["discount"]) if r.get("discount") else ""
+        freight = say(lang, "free") if r.get("free_shipping") else r["freight"]
+        return head + lines + say(lang, "totals", subtotal=r["subtotal"], freight=freight, discount=discount, total=r["total"])
     if name == "checkout":
-        return (f"Pedido *{r['order']}* criado! Total: {r['total']}. "
-                f"Pague com {PAY_NAMES.get(r['pay'], r['pay'])} neste link: {r['link']}")  # fmt: skip
+        return say(lang, "order_created", order=r["order"], total=r["total"], pay=word(lang, "pay", r["pay"]), link=r["link"])
     if name == "order_status":
-        text = f"Pedido {r['order']}: {STATUS_PT.get(r['status'], r['status'])}. Comprado em {r['bought']}."
+        text = say(lang, "order_line", order=r["order"], status=word(lang, "st", r["status"]), bought=r["bought"])
         if r.get("delivered"):
-            text += f" Entregue em {r['delivered']}."
+            text += say(lang, "delivered", date=r["delivered"])
         elif r.get("eta"):
-            text += f" Previsão de entrega: {r['eta']}."
+            text += say(lang, "eta", date=r["eta"])
         return text
     if name == "handoff_to_human":
-        return HANDOFF_TEXT
-    return "Pronto!"
+        return say(lang, "handoff")
+    return say(lang, "done")
 
 
-MENU_BUTTONS = (("recommend", "Mais vendidos"), ("view_cart", "Ver carrinho"), ("order_status", "Meu pedido"))
+def buttons(lang: str, *pairs: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """(id, title key) pairs → (id, title) in `lang`."""
+    return tuple((choice_id, say(lang, key)) for choice_id, key in pairs)
 
 
-def fallback_replies() -> list[Reply]:
+def fallback_replies(lang: str = "pt") -> list[Reply]:
     return [
-        TextReply(FALLBACK_TEXT),
-        ButtonsReply("Posso te ajudar com:", (("recommend", "Mais vendidos"), ("view_cart", "Ver carrinho"),
-                                              ("human", "Falar com atendente"))),  # fmt: skip
+        TextReply(say(lang, "fallback")),
+        ButtonsReply(say(lang, "help_with"), buttons(lang, ("recommend", "b_best"), ("view_cart", "b_cart"), ("human", "b_human"))),
     ]
 
 
-def navigation_replies(navigation: str, name: str | None = None) -> list[Reply]:
+def navigation_replies(navigation: str, name: str | None = None, lang: str = "pt") -> list[Reply]:
     """Answers that need no tool: the payment choice, a greeting, a goodbye."""
     if navigation == "checkout":
-        return [payment_buttons()]
+        return [payment_buttons(lang)]
     if navigation == "greeting":
-        hello = f"Olá, {name.split()[0]}! 👋" if name and name.split() else "Olá! 👋"
-        return [ButtonsReply(f"{hello} Sou a assistente de vendas da {STORE_NAME}. Me conta o que você procura "
-                             "ou escolha uma opção:", MENU_BUTTONS)]  # fmt: skip
+        hello = say(lang, "hello_name", name=name.split()[0]) if name and name.split() else say(lang, "hello")
+        menu = buttons(lang, ("recommend", "b_best"), ("view_cart", "b_cart"), ("order_status", "b_order"))
+        return [ButtonsReply(say(lang, "greeting", hello=hello, store=STORE_NAME), menu)]
     if navigation == "thanks":
-        return [TextReply("Eu que agradeço! Se precisar de algo, é só chamar por aqui. 😊")]
+        return [TextReply(say(lang, "thanks"))]
     raise ValueError(f"unknown navigation {navigation!r}")
 
 
-def payment_buttons() -> ButtonsReply:
-    return ButtonsReply("Como você prefere pagar?", (("checkout:pix", "PIX"), ("checkout:card", "Cartão"),
-                                                     ("checkout:boleto", "Boleto")))  # fmt: skip
+def payment_buttons(lang: str = "pt") -> ButtonsReply:
+    return ButtonsReply(say(lang, "how_pay"), buttons(lang, ("checkout:pix", "b_pix"), ("checkout:card", "b_card"),
+                                                      ("checkout:boleto", "b_boleto")))  # fmt: skip
 
 
-def product_buttons(p: Product) -> ButtonsReply:
-    return ButtonsReply(
-        f"{p.name[:60]}: quer levar?",
-        ((f"add_to_cart:{p.ref}", "Adicionar"), (f"recommend:{p.ref}", "Combina com"), ("view_cart", "Ver carrinho")),
-    )
+def product_buttons(p: Product, lang: str = "pt") -> ButtonsReply:
+    return ButtonsReply(say(lang, "want_it", name=p.name[:60]), buttons(
+        lang, (f"add_to_cart:{p.ref}", "b_add"), (f"recommend:{p.ref}", "b_pairs"), ("view_cart", "b_cart")))
 
 
-def product_list(items: list[dict]) -> ListReply:
+def product_list(items: list[dict], lang: str = "pt") -> ListReply:
     rows = tuple((f"product:{i['id']}", _cut(i["name"], 24), _cut(_money_line(i), 72)) for i in items[:10])
-    return ListReply("Toque numa opção para ver foto, detalhes e avaliações:", "Ver opções", rows)
+    return ListReply(say(lang, "list_body"), say(lang, "b_list"), rows)
 
 
 def _cut(text: str, n: int) -> str:
@@ -224,15 +213,15 @@ class Presenter:
         return [ImageReply(str(path), caption[:1024], p.product_id)] if path else []
 
     def replies(self, outcomes: list, text: str | None = None, command=None, worded_by_server: bool = False,
-                name: str | None = None) -> list[Reply]:  # fmt: skip
-        """The messages of one answer. `worded_by_server`: `text` is server_text of the outcomes, so
-        it may become a card caption (it already names the product and its price). `name`: the
-        customer's first name, for navigation texts (greeting)."""
-        return fold_text(self._replies(outcomes, text, command, worded_by_server, name))
+                name: str | None = None, lang: str = "pt") -> list[Reply]:  # fmt: skip
+        """The messages of one answer, in `lang`. `worded_by_server`: `text` is server_text of the
+        outcomes, so it may become a card caption (it already names the product and its price).
+        `name`: the customer's name, for the greeting."""
+        return fold_text(self._replies(outcomes, text, command, worded_by_server, name, lang))
 
-    def _replies(self, outcomes: list, text: str | None, command, worded_by_server: bool, name: str | None) -> list[Reply]:
+    def _replies(self, outcomes, text, command, worded_by_server, name, lang) -> list[Reply]:
         if command is not None and command.navigation:
-            return navigation_replies(command.navigation, name)
+            return navigation_replies(command.navigation, name, lang)
         out: list[Reply] = [TextReply(text)] if text else []
         ok = [o for o in outcomes if o.ok]
         if not ok:
@@ -241,32 +230,32 @@ class Presenter:
         r = last.result
         if last.name == "checkout":
             if r["link"] not in (text or ""):
-                out.append(TextReply(f"Link de pagamento do pedido {r['order']}: {r['link']}"))
+                out.append(TextReply(say(lang, "pay_link", order=r["order"], link=r["link"])))
             if last.pix_code:
-                out.append(TextReply(f"PIX copia e cola:\n{last.pix_code}"))
+                out.append(TextReply(say(lang, "pix_code", code=last.pix_code)))
             return out
         if last.name in ("add_to_cart", "remove_from_cart", "view_cart") and (r.get("items") or r.get("units")):
             anchor = r.get("added", {}).get("id") or (r.get("items") or [{}])[-1].get("id")
-            third = (f"recommend:{anchor}", "Sugestões") if anchor else ("recommend", "Sugestões")
-            body = "O que você quer fazer agora?" if text and r["total"] in text else f"Total do carrinho: {r['total']}"
-            out.append(ButtonsReply(body, (("checkout", "Finalizar compra"), ("view_cart", "Ver carrinho"), third)))
-            return out
+            body = say(lang, "cart_next") if text and r["total"] in text else say(lang, "cart_total", total=r["total"])
+            choices = buttons(lang, ("checkout", "b_checkout"), ("view_cart", "b_cart"),
+                              (f"recommend:{anchor}" if anchor else "recommend", "b_more"))  # fmt: skip
+            return out + [ButtonsReply(body, choices)]
         if last.name == "get_product":
             p = self.catalogue.get(r["id"])
             if p is None:
                 return out
             if worded_by_server and text and len(text) <= BODY_MAX_CHARS:
                 card = self._card(p, text)  # one message: the card says it all
-                return (card or out) + [product_buttons(p)]
-            return out + self._card(p, f"{p.name} — {r['price']}") + [product_buttons(p)]
+                return (card or out) + [product_buttons(p, lang)]
+            return out + self._card(p, f"{p.name} — {r['price']}") + [product_buttons(p, lang)]
         if last.name in ("search_products", "recommend"):
             items = list(r.get("again", [])) + list(r.get("items", []))
             if len(items) == 1:
                 p = self.catalogue.get(items[0]["id"])
                 if p is not None:
-                    return out + self._card(p, f"{p.name} — {items[0]['price']}") + [product_buttons(p)]
+                    return out + self._card(p, f"{p.name} — {items[0]['price']}") + [product_buttons(p, lang)]
             if items:
-                out.append(product_list(items))
+                out.append(product_list(items, lang))
         return out
 
 

@@ -38,7 +38,8 @@ def load_asset(name: str) -> dict:
 def make_settings(**overrides) -> Settings:
     values = dict(ENV="test", WHATSAPP_APP_SECRET=APP_SECRET, WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
                   WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID, WHATSAPP_ACCESS_TOKEN="test-access-token",
-                  PHONE_HASH_KEY="test-phone-hash-key")
+                  PHONE_HASH_KEY="test-phone-hash-key",
+                  INBOX_GREETING_HOLD_S=0)  # claimed at once; test_worker/test_webhook check the hold itself
     return Settings(_env_file=None, **(values | overrides))
 
 

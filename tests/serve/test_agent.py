@@ -204,6 +204,18 @@ def test_an_order_code_nobody_wrote_is_dropped(env, llm):
     assert len(llm.requests) == 1 and replies[0].body.startswith("Não encontrei pedidos feitos por este número")
 
 
+@server_env
+def test_an_english_speaking_customer_gets_server_texts_in_english(env, llm):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.call("search_products", {"query": "garrafa térmica"}))
+    (found,) = run(agent, factory, cid, text("hi! do you have a thermal bottle?"))
+    assert found.body.startswith("Here are some options:\n• ") and found.button == "See options"
+    tapped = run(agent, factory, cid, text("Add to cart", choice_id=f"add_to_cart:{LENCOL}"))  # keeps English
+    assert tapped[0].body.startswith("Added 1x Jogo de Lençol") and ("checkout", "Checkout") in tapped[0].buttons
+    agent.intents = FixedIntents("greeting", 0.99)
+    assert run(agent, factory, cid, text("oi, boa tarde"))[0].body.startswith("Olá, Ana! 👋")  # back to Portuguese
+
+
 def test_steps_per_turn_are_bounded(env, llm):
     agent, factory, cid, settings = env
     llm.push(*[FakeLLM.call("search_products", {"query": "lençol"})] * 10)

@@ -180,3 +180,16 @@ def test_invalid_sender_is_skipped_not_retried_forever(sqlite_db):
     payload["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = "12"  # not a phone number
     res = post_signed(TestClient(webhook_app(factory)), payload)
     assert res.status_code == 200 and res.json()["stored"] == 3
+
+
+def test_a_greeting_is_stored_held_for_the_request_that_follows(sqlite_db):
+    factory = sqlite_db.factory()
+    client = TestClient(webhook_app(factory, make_settings(INBOX_GREETING_HOLD_S=1.5)))
+    for body in ("Oi, bom dia!", "tem toalha de banho?"):
+        payload = load_asset("text")
+        msg = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+        msg["text"]["body"], msg["id"] = body, f"wamid.hold.{len(body)}"
+        assert post_signed(client, payload).json()["stored"] == 1
+    greeting, request = inbox_rows(factory)
+    assert 1.4 <= (greeting.locked_until - greeting.received_at).total_seconds() <= 1.6
+    assert request.locked_until is None
