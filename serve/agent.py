@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 
 SESSION_GAP = timedelta(hours=12)  # a message after this much silence starts a new conversation (greeting offer)
 REGENERATE_TEMPERATURE = 0.7  # the second draft after an ungrounded price must differ from the first
+# Roles the model must never write. The cpu model, shown tool results in its prompt, sometimes
+# starts a made-up "<tool_response>" instead of answering: 64 tokens (~3 s) of garbage that ended
+# in the fallback anyway. Stopping there makes the same fallback cost ~0.3 s.
+STOP = ["<tool_response>", "<|im_start|>"]
 STOPWORDS = frozenset(
     "a o e é de da do que em um uma para pra com não nao no na os as se por mais você voce seu sua "
     "the to and of is you your in it for we i".split()
@@ -107,6 +111,7 @@ class Turn:
     messages: list[dict]  # system + history + new (sent to the model)
     name: str | None = None  # the customer's name (WhatsApp profile), for server-worded greetings
     lang: str = "pt"  # the customer's language ("pt" | "en") for server-worded replies
+    unsure: Command | None = None  # the command of an intent classified below NLU_MIN_CONFIDENCE
     new: list[dict] = field(default_factory=list)  # messages to persist in chat_turns
     outcomes: list[ToolOutcome] = field(default_factory=list)
     events: list[tuple[str, dict]] = field(default_factory=list)
@@ -136,6 +141,21 @@ class Agent:
         self.client = client or AsyncOpenAI(
             base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, timeout=settings.LLM_TIMEOUT_S, max_retries=0
         )
+
+    async def warm_up(self) -> bool:
+        """One 1-token request with the system prompt and tools, so vLLM's prefix cache holds the
+        ~700 tokens every conversation starts with before the first customer arrives (the first
+        turn after a restart otherwise pays their prefill, ~1 s on 2 CPU cores). False if vLLM is
+        not reachable; the bot works without it."""
+        try:
+            await self.client.chat.completions.create(
+                model=self.settings.LLM_MODEL, messages=[{"role": "system", "content": system_prompt()},
+                                                         {"role": "user", "content": "oi"}],
+                tools=TOOLS, tool_choice="auto", max_tokens=1, temperature=0.0)  # fmt: skip
+        except (openai.APIError, openai.APITimeoutError, asyncio.TimeoutError) as exc:
+            log.warning("llm warm-up failed", extra={"error": type(exc).__name__})
+            return False
+        return True
 
     # ------------------------------------------------------------------------------ entry
     async def respond(self, session_factory, customer_id: int, inbound: list[Inbound]) -> list[Reply]:
@@ -182,9 +202,12 @@ class Agent:
         except Exception:  # a broken classifier must not cost the customer an answer
             log.exception("intent classifier failed")
             return None
-        command = intent_command(intent, text) if confidence >= self.settings.NLU_MIN_CONFIDENCE else None
-        turn.events.append(("intent", {"intent": intent, "p": round(confidence, 3), "routed": command is not None}))
-        return command
+        command = intent_command(intent, text)
+        sure = confidence >= self.settings.NLU_MIN_CONFIDENCE
+        turn.events.append(("intent", {"intent": intent, "p": round(confidence, 3), "routed": sure and command is not None}))
+        if not sure:
+            turn.unsure = command  # the answer if the model's own fails (see _run_model)
+        return command if sure else None
 
     # ------------------------------------------------------------------------------ context
     def _load(self, session_factory, customer_id: int) -> tuple[Turn, list[Reply]]:
@@ -236,8 +259,10 @@ class Agent:
                 turn.facts.add_product(p.name, p.price_cents)
 
     # ------------------------------------------------------------------------------ commands
-    async def _run_command(self, session_factory, turn: Turn, command: Command, user_text: str) -> list[Reply]:
-        turn.add({"role": "user", "content": user_text})
+    async def _run_command(self, session_factory, turn: Turn, command: Command, user_text: str | None) -> list[Reply]:
+        """Run a button/intent command; `user_text` is the customer's message (None: already added)."""
+        if user_text is not None:
+            turn.add({"role": "user", "content": user_text})
         if command.tool is None:  # pure navigation (e.g. "checkout" → choose a payment method)
             replies = self.presenter.replies([], command=command, name=turn.name, lang=turn.lang)
             turn.add({"role": "assistant", "content": replies[0].body})
@@ -284,6 +309,9 @@ class Agent:
         if final is None or looks_like_garbage(final):
             if outcomes and outcomes[-1].ok:  # the tools worked; only the wording failed: say it ourselves
                 final = server_text(outcomes[-1], turn.lang)
+            elif turn.unsure is not None and not outcomes:  # the classifier's guess beats an apology
+                turn.events.append(("intent_fallback", {"reason": "model_text" if final else "model_error"}))
+                return await self._run_command(session_factory, turn, turn.unsure, None)
             else:
                 turn.events.append(("fallback_reply", {"reason": "model_text" if final else "model_error"}))
                 turn.add({"role": "assistant", "content": fallback_replies(turn.lang)[0].body})
@@ -300,7 +328,7 @@ class Agent:
         try:
             response = await self.client.chat.completions.create(
                 model=self.settings.LLM_MODEL, messages=turn.messages, tools=TOOLS, tool_choice="auto",
-                max_tokens=self.settings.AGENT_MAX_TOKENS, temperature=temperature, timeout=remaining,
+                max_tokens=self.settings.AGENT_MAX_TOKENS, temperature=temperature, timeout=remaining, stop=STOP,
             )  # fmt: skip
         except (openai.APIError, openai.APITimeoutError, asyncio.TimeoutError, ValueError) as exc:
             turn.events.append(("llm_error", {"error": type(exc).__name__, "status": getattr(exc, "status_code", None)}))

@@ -107,7 +107,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
             app.state.sender = outbox.Sender.from_settings(settings, factory, graph)
             worker = Worker.from_settings(settings, factory, agent, graph=graph, sender=app.state.sender)
             tasks = [asyncio.create_task(worker.run(stop), name="worker"),
-                     asyncio.create_task(app.state.sender.run(stop), name="sender")]  # fmt: skip
+                     asyncio.create_task(app.state.sender.run(stop), name="sender"),
+                     asyncio.create_task(agent.warm_up(), name="llm-warm-up")]  # fmt: skip
         log.info("bot ready", extra={"products": len(catalogue), "env": settings.ENV, "workers": bool(tasks)})
         try:
             yield

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from serve import cart as carts
 from serve.agent import Agent, looks_like_garbage
+from serve.contract import system_prompt as agent_system_prompt
 from serve.customers import get_or_create_customer
 from serve.db import session_scope
 from serve.messages import ButtonsReply, ImageReply, Inbound, ListReply, TextReply
@@ -184,6 +185,16 @@ def test_unsure_or_argument_needing_intents_go_to_the_model(env, llm):
     llm.push(FakeLLM.text("Que foto bonita! Quer que eu procure algo parecido?"))
     run(agent, factory, cid, Inbound("wamid.img", PHONE, "image", 1_700_000_000, text="oi"))
     assert len(llm.requests) == 3 and agent.intents.texts == []
+
+
+def test_an_unsure_intent_answers_when_the_model_text_fails(env, llm):
+    agent, factory, cid, _ = env
+    agent.intents = FixedIntents("thanks_goodbye", 0.48)
+    llm.push(FakeLLM.raw_text(""))  # what vLLM returns when the model starts a "<tool_response>" (a stop string)
+    replies = run(agent, factory, cid, text("thanks, that's all"))
+    assert llm.requests[0]["stop"] == ["<tool_response>", "<|im_start|>"]
+    assert replies == [TextReply("Thank you! If you need anything, just message me here. 😊")]
+    assert events(factory, cid, "intent_fallback") == [{"reason": "model_error"}] and not events(factory, cid, "fallback_reply")
 
 
 def test_order_code_in_the_text_reaches_order_status(env, llm):
@@ -361,3 +372,13 @@ def test_history_window_moves_in_half_steps_and_starts_at_a_user_message(env, ll
     assert users[5] == [f"pergunta {i}" for i in range(2, 6)]  # 10 rows, start 4
     assert sent[6][:len(sent[5]) - 1] == sent[5][:-1]  # 12 rows, start 4 again: turn 5's prompt is a prefix
     assert all(msgs[1]["role"] == "user" for msgs in sent)
+
+
+def test_warm_up_sends_the_shared_prefix_once_and_survives_a_dead_llm(env, llm):
+    agent, *_ = env
+    assert _loop.run_until_complete(agent.warm_up())
+    (request,) = llm.requests
+    assert request["max_tokens"] == 1 and request["messages"][0]["content"] == agent_system_prompt()
+    assert request["tools"][0]["function"]["name"] == "search_products"
+    dead = Agent(agent.settings.model_copy(update={"LLM_BASE_URL": "http://127.0.0.1:9/v1"}), agent.catalogue)
+    assert _loop.run_until_complete(dead.warm_up()) is False
