@@ -8,7 +8,8 @@ Scripted conversations (ours, below: nine scenarios, 36 turns: quick purchase, e
 budget, cart edit, order status, complaint → human, greeting first, card checkout, a gift, an
 English-speaking shopper), each played by a new customer with its own profile name, are posted
 as signed Meta webhooks, one customer at a time and one message at a time (the next message goes
-when the previous turn is fully answered), so each turn is measured alone. Per turn, from the bot's own database clock:
+--think-s seconds, default 2, after the previous turn is fully answered: the customer reads and
+types), so each turn is measured alone. Per turn, from the bot's own database clock:
 
   total    inbox.received_at (webhook stored, before the 200) → max(updated_at) of the turn's outbound
            messages once `sent` (the Graph API accepted them)
@@ -103,10 +104,10 @@ def resolve(content: str, catalogue: Catalogue) -> str:
 
 class Bench:
     def __init__(self, bot_url: str, factory, app_secret: str, phone_number_id: str, catalogue: Catalogue,
-                 turn_timeout_s: float = 60):  # fmt: skip
+                 turn_timeout_s: float = 60, think_s: float = 0.0):  # fmt: skip
         self.bot = httpx.Client(base_url=bot_url, timeout=30)
         self.factory, self.secret, self.pnid, self.catalogue = factory, app_secret, phone_number_id, catalogue
-        self.turn_timeout_s = turn_timeout_s
+        self.turn_timeout_s, self.think_s = turn_timeout_s, think_s
 
     def post(self, phone: str, kind: str, content: str, name: str = "Cliente Bench") -> str:
         if kind == "text":
@@ -144,6 +145,8 @@ class Bench:
     def run_scenario(self, name: str, steps: list[tuple[str, str]], phone: str, customer: str = "Cliente Bench") -> list[TurnRow]:
         rows = []
         for i, (kind, content) in enumerate(steps):
+            if i:
+                time.sleep(self.think_s)  # the customer reads the answer and types the next message
             after = self.last_message_id()
             wamid = self.post(phone, kind, resolve(content, self.catalogue), customer)
             deadline = time.monotonic() + self.turn_timeout_s
@@ -184,7 +187,8 @@ def summarise(rows: list[TurnRow]) -> dict:
 def report(summary: dict, rows: list[TurnRow], meta: dict) -> str:
     lines = ["# Turn latency (bench/turn_latency.py)", "",
              f"Measured {meta['when']} on {meta['machine']}; model `{meta['model']}`; catalogue {meta['catalogue']} "
-             f"({meta['products']} products); {meta['concurrency']} customer(s) at a time; bot settings: "
+             f"({meta['products']} products); {meta['concurrency']} customer(s) at a time, "
+             f"{meta.get('think_s', 0):g} s between an answer and the customer's next message; bot settings: "
              + ", ".join(f"{k}={v}" for k, v in meta["settings"].items()) + ".", "",
              "Turn = webhook stored (`inbox.received_at`) → last reply accepted by the (fake, local) Graph API.", "",
              "| turns | n | p50 ms | p95 ms | max ms | agent ms (mean) | of which LLM | send ms | wait ms |",
@@ -288,6 +292,8 @@ def main() -> None:
     p.add_argument("--database-url", default=None, help="the running bot's DATABASE_URL (with --bot-url)")
     p.add_argument("--rounds", type=int, default=1, help="times each scenario is played (new customer each time)")
     p.add_argument("--concurrency", type=int, default=1, help="customers talking at the same time (each plays every scenario)")
+    p.add_argument("--think-s", type=float, default=2.0,
+                   help="seconds between an answer and the customer's next message (reading, typing)")
     p.add_argument("--burst-window", type=float, default=None,
                    help="INBOX_BURST_WINDOW_S of the bot we start (default: the bot's own default)")
     p.add_argument("--max-model-len", type=int, default=4096)
@@ -316,7 +322,7 @@ def main() -> None:
             bot_url, db_url, secret, pnid = args.bot_url, args.database_url or s.DATABASE_URL, s.WHATSAPP_APP_SECRET, s.WHATSAPP_PHONE_NUMBER_ID
         else:
             procs, bot_url, db_url, secret, pnid = start_stack(args, tmp)
-        bench = Bench(bot_url, make_session_factory(make_engine(db_url)), secret, pnid, catalogue)
+        bench = Bench(bot_url, make_session_factory(make_engine(db_url)), secret, pnid, catalogue, think_s=args.think_s)
         vllm_url = None if args.bot_url else f"http://127.0.0.1:{args.vllm_port}"
         cache_before = vllm_counters(vllm_url) if vllm_url else {}
         rows: list[TurnRow] = []
@@ -341,7 +347,7 @@ def main() -> None:
     summary = summarise(rows)
     meta = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "model": args.label or args.model,
             "machine": f"{platform.machine()} · {os.cpu_count()} CPU cores (shared)", "catalogue": args.catalogue,
-            "products": len(catalogue), "concurrency": args.concurrency, "vllm_counters": cache, **bot_settings(args)}  # fmt: skip
+            "products": len(catalogue), "concurrency": args.concurrency, "think_s": args.think_s, "vllm_counters": cache, **bot_settings(args)}  # fmt: skip
     text = report(summary, rows, meta)
     if args.append and Path(args.out).exists():  # several configurations in one results file
         text = Path(args.out).read_text(encoding="utf-8").rstrip() + "\n\n" + text.replace("# Turn latency", "## Turn latency", 1)

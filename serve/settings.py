@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     # cores that doubled the typical turn and took p95 from < 3 s to 11 s, bench/RESULTS.md).
     AGENT_REPLY_AFTER_TOOLS: Literal["server", "model"] = "server"
     AGENT_HISTORY_TURNS: int = 20  # chat_turns rows read back as context
+    # After each turn, have vLLM read the customer's updated context (1-token request) while the
+    # customer reads and types: the next model call then prefills only the new message.
+    AGENT_PREFILL_BETWEEN_TURNS: bool = True
     # Intent classifier from the nlu stage. Greetings, thanks, "my cart", "my order", checkout and
     # human/complaint requests classified with at least this probability are answered by the
     # server (serve/replies.py: INTENT_COMMANDS), without the model. "" = off.

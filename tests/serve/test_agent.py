@@ -45,7 +45,8 @@ def env(request, tmp_path, llm):
     llm.requests.clear()
     settings = Settings(ENV="test", LLM_BASE_URL=llm.base_url, LLM_MODEL=llm.model, LLM_TIMEOUT_S=2.0,
                         PHONE_HASH_KEY=HASH_KEY, MEDIA_DIR=str(tmp_path / "media"), AGENT_MAX_STEPS=3,
-                        AGENT_REPLY_AFTER_TOOLS=getattr(request, "param", "model"))
+                        AGENT_REPLY_AFTER_TOOLS=getattr(request, "param", "model"),
+                        AGENT_PREFILL_BETWEEN_TURNS=False)  # its extra request would eat scripted steps
     engine, factory = sqlite_factory(tmp_path)
     with session_scope(factory) as s:
         cid = get_or_create_customer(s, PHONE, HASH_KEY, "Ana").id
@@ -382,3 +383,16 @@ def test_warm_up_sends_the_shared_prefix_once_and_survives_a_dead_llm(env, llm):
     assert request["tools"][0]["function"]["name"] == "search_products"
     dead = Agent(agent.settings.model_copy(update={"LLM_BASE_URL": "http://127.0.0.1:9/v1"}), agent.catalogue)
     assert _loop.run_until_complete(dead.warm_up()) is False
+
+
+def test_prefill_between_turns_sends_the_next_turns_prefix(env, llm):
+    agent, factory, cid, settings = env
+    agent.settings = settings.model_copy(update={"AGENT_PREFILL_BETWEEN_TURNS": True})
+    run(agent, factory, cid, text("Adicionar", choice_id=f"add_to_cart:{LENCOL}"))  # a button: no model call
+    _loop.run_until_complete(asyncio.gather(*agent._background))
+    (prefill,) = llm.requests
+    assert prefill["max_tokens"] == 1 and prefill["messages"][-1]["role"] == "assistant"  # the server's cart text
+    llm.push(FakeLLM.text("Quer ver mais alguma coisa?"))
+    agent.settings = settings  # no prefill after this turn, so the request below is the turn's own
+    run(agent, factory, cid, text("e agora?"))
+    assert llm.requests[-1]["messages"][:-1] == prefill["messages"]  # same prefix: vLLM's cache holds it
