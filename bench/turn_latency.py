@@ -153,7 +153,7 @@ class Bench:
             while (m := self.measure(wamid, after)) is None:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{name} step {i}: no complete answer within {self.turn_timeout_s:.0f} s")
-                time.sleep(0.05)
+                time.sleep(0.1)  # our polling shares the 2 cores with vLLM: not faster than the bot's own
             ev = m["event"]
             agent_ms = ev.get("ms")
             rows.append(TurnRow(name, i, kind, round(m["total_ms"], 1), agent_ms, ev.get("llm_ms"), ev.get("llm_calls"),

@@ -14,8 +14,8 @@ Interactive ids are commands the server runs itself (no model call, deterministi
     order_status             order_status
     human                    handoff_to_human
 
-Free texts whose intent the nlu stage's classifier is sure of (greeting, thanks, my cart, my order,
-checkout, a person / a complaint) become commands too (INTENT_COMMANDS, used by serve/agent.py).
+Free texts whose intent the nlu stage's classifier is sure of (greeting, thanks, "no, thanks", my
+cart, my order, checkout, a person / a complaint) become commands too (INTENT_COMMANDS, used by serve/agent.py).
 
 Every text built here comes from tool results (money already formatted by the server), so it is
 grounded by construction; it is worded in the customer's language from serve/texts.py.
@@ -87,6 +87,7 @@ def parse_command(choice_id: str | None) -> Command | None:
 INTENT_COMMANDS = {
     "greeting": Command(navigation="greeting"),
     "thanks_goodbye": Command(navigation="thanks"),
+    "decline": Command(navigation="decline"),  # "vou pensar", "não, obrigado": no insisting (system prompt)
     "view_cart": Command(calls=(("view_cart", {}),)),
     "order_status": Command(calls=(("order_status", {}),)),
     "checkout": Command(navigation="checkout"),
@@ -178,6 +179,8 @@ def navigation_replies(navigation: str, name: str | None = None, lang: str = "pt
         return [ButtonsReply(say(lang, "greeting", hello=hello, store=STORE_NAME), menu)]
     if navigation == "thanks":
         return [TextReply(say(lang, "thanks"))]
+    if navigation == "decline":
+        return [TextReply(say(lang, "decline"))]
     raise ValueError(f"unknown navigation {navigation!r}")
 
 

@@ -108,8 +108,8 @@ class Settings(BaseSettings):
     # After each turn, have vLLM read the customer's updated context (1-token request) while the
     # customer reads and types: the next model call then prefills only the new message.
     AGENT_PREFILL_BETWEEN_TURNS: bool = True
-    # Intent classifier from the nlu stage. Greetings, thanks, "my cart", "my order", checkout and
-    # human/complaint requests classified with at least this probability are answered by the
+    # Intent classifier from the nlu stage. Greetings, thanks, "no, thanks", "my cart", "my order",
+    # checkout and human/complaint requests classified with at least this probability are answered by the
     # server (serve/replies.py: INTENT_COMMANDS), without the model. "" = off.
     NLU_DIR: str = "models/nlu"
     NLU_MIN_CONFIDENCE: float = 0.8

@@ -72,6 +72,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "hello_name": "Olá, {name}! 👋",
         "greeting": "{hello} Sou a assistente de vendas da {store}. Me conta o que você procura ou escolha uma opção:",
         "thanks": "Eu que agradeço! Se precisar de algo, é só chamar por aqui. 😊",
+        "decline": "Tudo bem, sem problema! Se mudar de ideia ou quiser ver outras opções, é só me chamar. 😊",
         # button and list titles (≤ 20 characters)
         "b_list": "Ver opções", "b_add": "Adicionar", "b_pairs": "Combina com", "b_cart": "Ver carrinho",
         "b_checkout": "Finalizar compra", "b_more": "Sugestões", "b_best": "Mais vendidos", "b_order": "Meu pedido",
@@ -118,6 +119,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "hello_name": "Hi, {name}! 👋",
         "greeting": "{hello} I'm the sales assistant of {store}. Tell me what you are looking for or pick an option:",
         "thanks": "Thank you! If you need anything, just message me here. 😊",
+        "decline": "No problem at all! If you change your mind or want to see other options, just message me. 😊",
         "b_list": "See options", "b_add": "Add to cart", "b_pairs": "Goes well with", "b_cart": "View cart",
         "b_checkout": "Checkout", "b_more": "Suggestions", "b_best": "Best sellers", "b_order": "My order",
         "b_human": "Talk to a person", "b_pix": "PIX", "b_card": "Card", "b_boleto": "Boleto slip",

@@ -163,7 +163,7 @@ class FixedIntents:
 @pytest.mark.parametrize("intent, expect", [
     ("greeting", "Olá, Ana! 👋"), ("thanks_goodbye", "Eu que agradeço!"), ("view_cart", "Seu carrinho está vazio."),
     ("order_status", "Não encontrei pedidos feitos por este número"), ("human_request", "Vou chamar uma pessoa"), ("complaint", "Vou chamar uma pessoa"),
-    ("checkout", "Como você prefere pagar?"),
+    ("checkout", "Como você prefere pagar?"), ("decline", "Tudo bem, sem problema!"),
 ])  # fmt: skip
 def test_confident_simple_intents_are_answered_without_the_model(env, llm, intent, expect):
     agent, factory, cid, _ = env
