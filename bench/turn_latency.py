@@ -166,8 +166,10 @@ class Bench:
 
 def summarise(rows: list[TurnRow]) -> dict:
     out = {}
-    for label, sel in (("all turns", rows), ("model turns (text)", [r for r in rows if r.kind == "text"]),
-                       ("command turns (buttons)", [r for r in rows if r.kind == "tap"])):  # fmt: skip
+    groups = (("all turns", rows), ("text turns", [r for r in rows if r.kind == "text"]),
+              ("text turns the model answered", [r for r in rows if r.kind == "text" and r.llm_calls]),
+              ("button turns", [r for r in rows if r.kind == "tap"]))  # fmt: skip
+    for label, sel in groups:
         if not sel:
             continue
         tot = [r.total_ms for r in sel]
