@@ -21,15 +21,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
-import threading
 import time
 from collections import deque
 from typing import Any, Callable
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.fakes.local_server import LocalServer
 
 MODEL_ID = "fake-zapvendas"
 
@@ -42,8 +41,7 @@ class FakeLLM:
         self.requests: list[dict] = []
         self.models_status = 200  # set to 500/503 to make /v1/models fail (readiness tests)
         self._ids = itertools.count(1)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._local: LocalServer | None = None
         self.port: int | None = None
         self.app = self._build_app()
 
@@ -132,24 +130,13 @@ class FakeLLM:
         }
 
     def start(self) -> FakeLLM:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True, name="fake-llm")
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake LLM server did not start within 10 s")
-            time.sleep(0.01)
+        self._local = LocalServer(self.app, "fake-llm").start()
+        self.port = self._local.port
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=5)
+        if self._local is not None:
+            self._local.stop()
 
     def __enter__(self) -> FakeLLM:
         return self.start()

@@ -132,3 +132,24 @@ def payments_app(factory, settings):
     app.state.settings = settings
     app.state.session_factory = factory
     return app
+
+
+@pytest.fixture
+def client(factory, settings):
+    """The payments router under a TestClient; each payment test module defines its `settings`."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(payments_app(factory, settings)) as c:
+        yield c
+
+
+def start_payment(factory, code: str, settings) -> dict:
+    """payments.start_payment for the order `code`: the payment row's fields as a dict."""
+    from sqlalchemy import select
+
+    from serve import payments
+    from serve.models import Order
+
+    with session_scope(factory) as s:
+        p = payments.start_payment(s, s.scalars(select(Order).where(Order.code == code)).one(), settings)
+        return {k: getattr(p, k) for k in ("id", "provider_payment_id", "checkout_url", "pix_qr_code", "idempotency_key")}

@@ -13,11 +13,13 @@ from serve.models import Event, Message, Order, Payment, PaymentEvent
 from tests.fakes.fake_mercadopago import FakeMercadoPago
 from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
     catalogue,
+    client,
     engine,
     factory,
     make_settings,
     new_order,
     payments_app,
+    start_payment,
 )
 
 TOKEN, SECRET = "TEST-4417-fake-access-token", "mp-webhook-secret-for-tests"
@@ -35,18 +37,6 @@ def settings(mp):
     return make_settings(PAYMENT_PROVIDER="mercadopago", MERCADOPAGO_ACCESS_TOKEN=TOKEN,
                          MERCADOPAGO_WEBHOOK_SECRET=SECRET, MERCADOPAGO_API_BASE_URL=mp.url)  # fmt: skip
 
-
-@pytest.fixture
-def client(factory, settings):
-    with TestClient(payments_app(factory, settings)) as c:
-        yield c
-
-
-def _start(factory, code, settings):
-    with session_scope(factory) as s:
-        order = s.scalars(select(Order).where(Order.code == code)).one()
-        p = payments.start_payment(s, order, settings)
-        return {k: getattr(p, k) for k in ("id", "provider_payment_id", "checkout_url", "pix_qr_code", "idempotency_key")}
 
 
 def _state(factory, code):
@@ -67,7 +57,7 @@ def _post(client, query, headers, body):
 def test_pix_payment_confirmed_only_after_fetch(client, mp, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "pix")
     n_requests = len(mp.requests)
-    p = _start(factory, code, settings)
+    p = start_payment(factory, code, settings)
     call = mp.requests[n_requests]
     assert (call["method"], call["path"]) == ("POST", "/v1/payments")
     assert call["headers"]["x-idempotency-key"] == p["idempotency_key"] == f"{code}-1"
@@ -76,7 +66,7 @@ def test_pix_payment_confirmed_only_after_fetch(client, mp, factory, catalogue, 
     mp_payment = mp.payments[p["provider_payment_id"]]
     assert p["pix_qr_code"] == mp_payment["point_of_interaction"]["transaction_data"]["qr_code"]
     assert p["checkout_url"].startswith("https://www.mercadopago.com.br/payments/")
-    assert _start(factory, code, settings)["id"] == p["id"] and len(mp.requests) == n_requests + 1  # no 2nd charge
+    assert start_payment(factory, code, settings)["id"] == p["id"] and len(mp.requests) == n_requests + 1  # no 2nd charge
 
     # a genuine notification while MP still has it pending: fetched, nothing moves
     assert _post(client, *mp.notification(p["provider_payment_id"], SECRET)).json()["status"] == "ignored"
@@ -95,7 +85,7 @@ def test_pix_payment_confirmed_only_after_fetch(client, mp, factory, catalogue, 
 
 def test_signature_failures_store_nothing(client, mp, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "pix")
-    pid = _start(factory, code, settings)["provider_payment_id"]
+    pid = start_payment(factory, code, settings)["provider_payment_id"]
     mp.approve(pid)
     query, headers, body = mp.notification(pid, SECRET)
     other_query = dict(query, **{"data.id": "1310999999"})
@@ -120,7 +110,7 @@ def test_signature_failures_store_nothing(client, mp, factory, catalogue, settin
 
 def test_checkout_pro_card_payment_matched_by_reference(client, mp, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "card")
-    p = _start(factory, code, settings)
+    p = start_payment(factory, code, settings)
     pref_id = p["provider_payment_id"].removeprefix("pref:")
     pref = mp.preferences[pref_id]
     assert p["checkout_url"] == pref["init_point"] and p["pix_qr_code"] is None
@@ -137,7 +127,7 @@ def test_gateway_errors(client, mp, factory, catalogue, settings):
     mp.fail_next(500)
     with session_scope(factory) as s, pytest.raises(payments.PaymentUnavailable, match="link de pagamento"):
         payments.start_payment(s, s.scalars(select(Order).where(Order.code == code)).one(), settings)
-    pid = _start(factory, code, settings)["provider_payment_id"]
+    pid = start_payment(factory, code, settings)["provider_payment_id"]
     mp.approve(pid)
     note = mp.notification(pid, SECRET)
     mp.fail_next(503)
@@ -146,7 +136,7 @@ def test_gateway_errors(client, mp, factory, catalogue, settings):
     assert _post(client, *note).json()["status"] == "processed"  # the retry goes through
     # amount paid differs from the order: not accepted
     _, code2 = new_order(factory, catalogue, "pix")
-    pid2 = _start(factory, code2, settings)["provider_payment_id"]
+    pid2 = start_payment(factory, code2, settings)["provider_payment_id"]
     mp.approve(pid2)
     mp.payments[pid2]["transaction_amount"] = 1.0
     assert _post(client, *mp.notification(pid2, SECRET)).json()["status"] == "rejected"

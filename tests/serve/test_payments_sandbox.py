@@ -16,11 +16,13 @@ from serve.models import Event, Message, Order, Payment, PaymentEvent, SandboxCh
 from serve.payments.sandbox import SIGNATURE_HEADER, crc16_ccitt, sign
 from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
     catalogue,
+    client,
     engine,
     factory,
     make_settings,
     new_order,
     payments_app,
+    start_payment,
 )
 
 SECRET = "sandbox-test-secret"
@@ -31,18 +33,6 @@ TOTAL = 12_793  # 8990 + 1990 + freight 1590 + 223 (890 × 25 %, rounded half up
 def settings():
     return make_settings(SANDBOX_WEBHOOK_SECRET=SECRET)
 
-
-@pytest.fixture
-def client(factory, settings):
-    with TestClient(payments_app(factory, settings)) as c:
-        yield c
-
-
-def _start(factory, code, settings):
-    with session_scope(factory) as s:
-        order = s.scalars(select(Order).where(Order.code == code)).one()
-        p = payments.start_payment(s, order, settings)
-        return p.id, p.provider_payment_id, p.checkout_url, p.pix_qr_code, p.idempotency_key
 
 
 def _counts(factory):
@@ -63,13 +53,14 @@ def _signed_event(charge_id, event_id="evt_test_1", kind="charge.succeeded", ts=
 
 def test_pay_page_to_confirmed_order(client, factory, catalogue, settings):
     cid, code = new_order(factory, catalogue, "pix")
-    pid, charge, url, pix, key = _start(factory, code, settings)
+    p = start_payment(factory, code, settings)
+    pid, charge, url, pix, key = (p[k] for k in ("id", "provider_payment_id", "checkout_url", "pix_qr_code", "idempotency_key"))
     assert key == f"{code}-1" and url == f"http://bot.test/pay/{charge}" and re.fullmatch(r"sbx_[\w-]{16}", charge)
     # PIX "copia e cola": EMV fields, amount, and a valid CRC16 over everything before it
     assert pix.startswith("000201") and "5406127.93" in pix and "BR.GOV.BCB.PIX" in pix.upper()
     assert pix[-4:] == f"{crc16_ccitt(pix[:-4].encode()):04X}"
     # asking again gives the same payment (no second charge)
-    assert _start(factory, code, settings)[0] == pid
+    assert start_payment(factory, code, settings)["id"] == pid
 
     page = client.get(f"/pay/{charge}")
     assert page.status_code == 200 and "R$ 127,93" in page.text and "Pagar" in page.text
@@ -98,7 +89,7 @@ def test_pay_page_to_confirmed_order(client, factory, catalogue, settings):
 
 def test_bad_signatures_store_nothing(client, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "card")
-    charge = _start(factory, code, settings)[1]
+    charge = start_payment(factory, code, settings)["provider_payment_id"]
     with session_scope(factory) as s:  # the gateway really has it paid: only the signature is at stake
         s.get(SandboxCharge, charge).status = "paid"
     body, headers = _signed_event(charge)
@@ -125,7 +116,7 @@ def test_bad_signatures_store_nothing(client, factory, catalogue, settings):
 def test_order_moves_only_when_the_gateway_says_paid(client, factory, catalogue, settings):
     """A validly signed 'succeeded' event for a charge the ledger still has pending moves nothing."""
     _, code = new_order(factory, catalogue, "boleto")
-    charge = _start(factory, code, settings)[1]
+    charge = start_payment(factory, code, settings)["provider_payment_id"]
     body, headers = _signed_event(charge)
     r = client.post("/payments/sandbox/webhook", content=body, headers=headers)
     assert r.status_code == 200 and r.json()["status"] == "ignored"
@@ -142,12 +133,13 @@ def test_order_moves_only_when_the_gateway_says_paid(client, factory, catalogue,
 
 def test_declined_then_new_attempt_with_next_key(client, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "card")
-    charge = _start(factory, code, settings)[1]
+    charge = start_payment(factory, code, settings)["provider_payment_id"]
     assert client.post(f"/pay/{charge}", data={"action": "decline"}).status_code == 200
     c = _counts(factory)
     assert (c["order"], c["payment"]) == ("pending_payment", ["failed"])
     assert len(c["messages"]) == 1 and "não foi aprovado" in c["messages"][0]
-    _, charge2, _, pix, key2 = _start(factory, code, settings)
+    p2 = start_payment(factory, code, settings)
+    charge2, pix, key2 = p2["provider_payment_id"], p2["pix_qr_code"], p2["idempotency_key"]
     assert key2 == f"{code}-2" and charge2 != charge and pix is None  # card: no PIX code
     assert client.post(f"/pay/{charge2}", data={"action": "pay"}).status_code == 200
     c = _counts(factory)
@@ -156,7 +148,7 @@ def test_declined_then_new_attempt_with_next_key(client, factory, catalogue, set
 
 def test_concurrent_duplicate_deliveries_one_effect(factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "pix")
-    charge = _start(factory, code, settings)[1]
+    charge = start_payment(factory, code, settings)["provider_payment_id"]
     with session_scope(factory) as s:
         s.get(SandboxCharge, charge).status = "paid"
     n, results = 6, []

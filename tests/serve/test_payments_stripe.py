@@ -14,11 +14,13 @@ from serve.models import Event, Message, Order, PaymentEvent
 from tests.fakes.fake_stripe import FakeStripe
 from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
     catalogue,
+    client,
     engine,
     factory,
     make_settings,
     new_order,
     payments_app,
+    start_payment,
 )
 
 KEY, WHSEC = "sk_test_51FakeKeyForTests", "whsec_fake_secret_for_tests"
@@ -35,17 +37,6 @@ def settings(fake):
     return make_settings(PAYMENT_PROVIDER="stripe", STRIPE_API_KEY=KEY, STRIPE_WEBHOOK_SECRET=WHSEC,
                          STRIPE_API_BASE_URL=fake.url)  # fmt: skip
 
-
-@pytest.fixture
-def client(factory, settings):
-    with TestClient(payments_app(factory, settings)) as c:
-        yield c
-
-
-def _start(factory, code, settings):
-    with session_scope(factory) as s:
-        p = payments.start_payment(s, s.scalars(select(Order).where(Order.code == code)).one(), settings)
-        return p.id, p.provider_payment_id, p.checkout_url, p.idempotency_key
 
 
 def _state(factory, code):
@@ -66,14 +57,15 @@ def _post(client, body, headers):
 def test_card_checkout_confirmed_after_retrieve(client, fake, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "card")
     n = len(fake.requests)
-    pid, sid, url, key = _start(factory, code, settings)
+    p = start_payment(factory, code, settings)
+    pid, sid, url, key = p["id"], p["provider_payment_id"], p["checkout_url"], p["idempotency_key"]
     call = fake.requests[n]
     assert (call["method"], call["path"], call["headers"]["idempotency-key"]) == ("POST", "/v1/checkout/sessions", f"{code}-1")
     form = call["form"]
     assert form["line_items[0][price_data][unit_amount]"] == "12793" and form["line_items[0][price_data][currency]"] == "brl"
     assert (form["payment_method_types[0]"], form["client_reference_id"], form["metadata[order_code]"]) == ("card", key, code)
     assert url == fake.sessions[sid]["url"] and sid.startswith("cs_test_")
-    assert _start(factory, code, settings)[0] == pid and len(fake.requests) == n + 1
+    assert start_payment(factory, code, settings)["id"] == pid and len(fake.requests) == n + 1
 
     # the event says completed, but Stripe still has it unpaid: nothing moves
     body, headers = fake.event(sid, "checkout.session.completed", WHSEC, session_override={"payment_status": "paid"})
@@ -92,7 +84,7 @@ def test_card_checkout_confirmed_after_retrieve(client, fake, factory, catalogue
 
 def test_signature_failures_store_nothing(client, fake, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "card")
-    sid = _start(factory, code, settings)[1]
+    sid = start_payment(factory, code, settings)["provider_payment_id"]
     fake.complete(sid)
     body, headers = fake.event(sid, "checkout.session.completed", WHSEC)
     ts = int(time.time())
@@ -114,7 +106,7 @@ def test_signature_failures_store_nothing(client, fake, factory, catalogue, sett
 
 def test_async_boleto_paid_later_or_failed(client, fake, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "boleto")
-    sid = _start(factory, code, settings)[1]
+    sid = start_payment(factory, code, settings)["provider_payment_id"]
     assert fake.sessions[sid]["payment_method_types"] == ["boleto"]
     fake.complete(sid, paid=False)  # boleto issued, not paid yet
     assert _post(client, *fake.event(sid, "checkout.session.completed", WHSEC)).json()["status"] == "ignored"
@@ -123,7 +115,7 @@ def test_async_boleto_paid_later_or_failed(client, fake, factory, catalogue, set
     assert _state(factory, code)["order"] == "paid"
 
     _, code2 = new_order(factory, catalogue, "boleto")
-    sid2 = _start(factory, code2, settings)[1]
+    sid2 = start_payment(factory, code2, settings)["provider_payment_id"]
     fake.complete(sid2, paid=False)
     fake.settle_async(sid2, succeeded=False)
     assert _post(client, *fake.event(sid2, "checkout.session.async_payment_failed", WHSEC)).json()["status"] == "processed"
@@ -131,13 +123,14 @@ def test_async_boleto_paid_later_or_failed(client, fake, factory, catalogue, set
     assert (st["order"], st["payments"]) == ("pending_payment", ["failed"])
     assert "não foi aprovado" in st["messages"][-1]
     # a new attempt gets the next idempotency key and a new session
-    _, sid3, _, key3 = _start(factory, code2, settings)
+    p3 = start_payment(factory, code2, settings)
+    sid3, key3 = p3["provider_payment_id"], p3["idempotency_key"]
     assert key3 == f"{code2}-2" and sid3 != sid2
 
 
 def test_other_events_recorded_but_ignored_and_errors(client, fake, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "pix")
-    sid = _start(factory, code, settings)[1]
+    sid = start_payment(factory, code, settings)["provider_payment_id"]
     assert _post(client, *fake.event(sid, "payment_intent.created", WHSEC)).json()["status"] == "ignored"
     fake.complete(sid)
     body, headers = fake.event(sid, "checkout.session.completed", WHSEC)
