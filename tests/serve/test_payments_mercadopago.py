@@ -4,7 +4,6 @@ x-signature verification, replays, idempotency keys, order moved only after fetc
 import time
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from serve import payments

@@ -5,7 +5,6 @@ order moved only after retrieving the session / PaymentIntent."""
 import time
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from serve import payments
