@@ -210,7 +210,11 @@ class Agent:
             turn.lang = customer_language([text], turn.lang)
             plain = all(m.type == "text" for m in inbound if parse_command(m.choice_id) is None)
             routed = self._route(turn, text) if plain else None  # no intent for "[imagem enviada]"
-            if routed is not None:
+            if routed is not None and routed.navigation == "greeting" and greeting:
+                # a recurring customer's "oi": the reorder/novelties offer (by name) is the answer
+                turn.add({"role": "user", "content": text})
+                turn.add({"role": "assistant", "content": greeting[0].body})
+            elif routed is not None:
                 replies += await self._run_command(session_factory, turn, routed, text)
             else:
                 replies += await self._run_model(session_factory, turn, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -333,6 +334,12 @@ def test_recurring_customer_gets_reorder_and_novelties(env, llm):
     assert offer.buttons[0][0] == "reorder:92cb7c29x1"
     run(agent, factory, cid, text("Repetir pedido", choice_id=offer.buttons[0][0]))
     assert cart_lines(factory, cid, agent) == [("92cb7c29", 1)]
+    with session_scope(factory) as s:  # next conversation, a routed "oi": the offer alone, not offer + menu
+        for t in s.scalars(select(ChatTurn).where(ChatTurn.customer_id == cid)):
+            t.created_at -= timedelta(days=2)
+    agent.intents = FixedIntents("greeting", 0.99)
+    again = run(agent, factory, cid, text("oi"))
+    assert len(again) == 1 and again[0].body.startswith("Ana") and again[0].buttons[0][0].startswith("reorder:")
 
 
 def test_repeated_lines_and_cut_sentences_are_tidied(env, llm):
@@ -347,7 +354,6 @@ def test_repeated_lines_and_cut_sentences_are_tidied(env, llm):
 
 def test_returning_after_a_long_silence_starts_a_new_conversation(env, llm):
     agent, factory, cid, _ = env
-    from datetime import timedelta
 
     llm.push(FakeLLM.text("Oi!"))
     run(agent, factory, cid, text("oi"))
