@@ -41,7 +41,7 @@ from openai import AsyncOpenAI
 from sqlalchemy import func, select
 
 from serve import customers
-from serve.catalog import Catalogue
+from serve.catalog import Catalogue, tokens
 from serve.contract import TOOLS, ToolCallError, extract_tool_calls, system_prompt
 from serve.db import session_scope, utcnow
 from serve.grounding import PriceFacts, amounts_in, rewrite, ungrounded
@@ -396,10 +396,7 @@ class Agent:
             outcome = ToolOutcome(name=name, result=error(str(exc)), refused=True)
             turn.events.append(("tool_refused", {"tool": name, "reason": str(exc)[:200]}))
         else:
-            if name == "order_status" and args.order_id and not self._said(turn, args.order_id):
-                # an order code nobody wrote (small models fill "1" or "order_id"): the latest order
-                turn.events.append(("order_id_ignored", {"order_id": args.order_id[:64]}))
-                args = args.model_copy(update={"order_id": None})
+            args = self._grounded(turn, name, args)
             outcome = await asyncio.to_thread(self.tools.run, session_factory, turn.customer_id, name, args)
             turn.events += outcome.events
         turn.outcomes.append(outcome)
@@ -407,6 +404,24 @@ class Agent:
         turn.add({"role": "tool", "tool_call_id": call_id, "name": name, "content": content})
         self._learn_facts(turn, outcome.result)
         return outcome
+
+    def _grounded(self, turn: Turn, name: str, args):
+        """Arguments the customer's words do not support, replaced by what they do support."""
+        if name == "order_status" and args.order_id and not self._said(turn, args.order_id):
+            # an order code nobody wrote (small models fill "1" or "order_id"): the latest order
+            turn.events.append(("order_id_ignored", {"order_id": args.order_id[:64]}))
+            return args.model_copy(update={"order_id": None})
+        if name == "search_products":
+            said = next((str(m["content"]) for m in reversed(turn.messages) if m.get("role") == "user"), "")
+            query = set(tokens(args.query))
+            if said and (not query or (turn.lang == "pt" and not query & set(tokens(said)))):
+                # a query with no word ("2" for "quero 2 jogos de lençol casal") or, for a customer
+                # writing Portuguese like the catalogue, none of the customer's words ("carrinho"
+                # for "tem outro modelo?"): search what the customer wrote instead. An English
+                # customer's query is the model's translation into catalogue words: kept.
+                turn.events.append(("search_query_replaced", {"query": args.query[:120]}))
+                return args.model_copy(update={"query": said[:120]})
+        return args
 
     @staticmethod
     def _said(turn: Turn, value: str) -> bool:

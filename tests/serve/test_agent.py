@@ -229,6 +229,18 @@ def test_an_english_speaking_customer_gets_server_texts_in_english(env, llm):
     assert run(agent, factory, cid, text("oi, boa tarde"))[0].body.startswith("Olá, Ana! 👋")  # back to Portuguese
 
 
+@server_env
+def test_a_search_query_sharing_no_word_with_the_customer_is_replaced_by_the_message(env, llm):
+    agent, factory, cid, _ = env
+    llm.push(FakeLLM.call("search_products", {"query": "2"}))
+    (found,) = run(agent, factory, cid, text("tem garrafa térmica?"))
+    assert events(factory, cid, "search_query_replaced") == [{"query": "2"}]
+    assert [r[0] for r in found.rows] == ["product:27668894", "product:831f33a1"]  # the two garrafas
+    llm.push(FakeLLM.call("search_products", {"query": "garrafa"}))  # a query from the message: kept
+    run(agent, factory, cid, text("e garrafa de inox?"))
+    assert len(events(factory, cid, "search_query_replaced")) == 1
+
+
 def test_steps_per_turn_are_bounded(env, llm):
     agent, factory, cid, settings = env
     llm.push(*[FakeLLM.call("search_products", {"query": "lençol"})] * 10)
