@@ -47,9 +47,11 @@ from serve.db import session_scope, utcnow
 from serve.grounding import PriceFacts, amounts_in, rewrite, ungrounded
 from serve.messages import Inbound, Reply, TextReply
 from serve.models import ChatTurn, Customer, Event
-from serve.replies import Command, Presenter, fallback_replies, intent_command, parse_command, server_text
+from serve.replies import (
+    Command, Presenter, fallback_command, fallback_replies, intent_command, parse_command, server_text,
+)
 from serve.settings import Settings
-from serve.texts import detect_language
+from serve.texts import BUTTON_TITLES, detect_language
 from serve.tool_results import dumps, error
 from serve.tools import ToolOutcome, Tools
 
@@ -111,7 +113,7 @@ class Turn:
     messages: list[dict]  # system + history + new (sent to the model)
     name: str | None = None  # the customer's name (WhatsApp profile), for server-worded greetings
     lang: str = "pt"  # the customer's language ("pt" | "en") for server-worded replies
-    unsure: Command | None = None  # the command of an intent classified below NLU_MIN_CONFIDENCE
+    guess: Command | None = None  # the classifier's answer, used if the model gives none (_run_model)
     new: list[dict] = field(default_factory=list)  # messages to persist in chat_turns
     outcomes: list[ToolOutcome] = field(default_factory=list)
     events: list[tuple[str, dict]] = field(default_factory=list)
@@ -229,12 +231,11 @@ class Agent:
         except Exception:  # a broken classifier must not cost the customer an answer
             log.exception("intent classifier failed")
             return None
-        command = intent_command(intent, text)
-        sure = confidence >= self.settings.NLU_MIN_CONFIDENCE
-        turn.events.append(("intent", {"intent": intent, "p": round(confidence, 3), "routed": sure and command is not None}))
-        if not sure:
-            turn.unsure = command  # the answer if the model's own fails (see _run_model)
-        return command if sure else None
+        command = intent_command(intent, text) if confidence >= self.settings.NLU_MIN_CONFIDENCE else None
+        turn.events.append(("intent", {"intent": intent, "p": round(confidence, 3), "routed": command is not None}))
+        if command is None:
+            turn.guess = fallback_command(intent, text)  # the answer if the model gives none
+        return command
 
     # ------------------------------------------------------------------------------ context
     def _load(self, session_factory, customer_id: int) -> tuple[Turn, list[Reply]]:
@@ -336,9 +337,9 @@ class Agent:
         if final is None or looks_like_garbage(final):
             if outcomes and outcomes[-1].ok:  # the tools worked; only the wording failed: say it ourselves
                 final = server_text(outcomes[-1], turn.lang)
-            elif turn.unsure is not None and not outcomes:  # the classifier's guess beats an apology
+            elif turn.guess is not None and not outcomes:  # the classifier's guess beats an apology
                 turn.events.append(("intent_fallback", {"reason": "model_text" if final else "model_error"}))
-                return await self._run_command(session_factory, turn, turn.unsure, None)
+                return await self._run_command(session_factory, turn, turn.guess, None)
             else:
                 turn.events.append(("fallback_reply", {"reason": "model_text" if final else "model_error"}))
                 turn.add({"role": "assistant", "content": fallback_replies(turn.lang)[0].body})
@@ -441,10 +442,16 @@ class Agent:
             log.exception("could not persist turn", extra={"customer_id": turn.customer_id})
 
 
+CHOICE_ID = re.compile(r"^[a-z_]+(:\S*)?$")  # "view_cart", "add_to_cart:6c960ba6": a button id, not words
+
+
 def customer_language(user_texts: list[str], default: str = "pt") -> str:
-    """The language of the newest of `user_texts` that tells one (see serve/texts.py)."""
+    """The language of the newest of `user_texts` that tells one (see serve/texts.py). Button
+    titles and ids are skipped: they are our words ("Ver carrinho"), not the customer's."""
     for text in reversed(user_texts):
-        if isinstance(text, str) and (lang := detect_language(text)):
+        if not isinstance(text, str) or text in BUTTON_TITLES or CHOICE_ID.match(text.strip()):
+            continue
+        if lang := detect_language(text):
             return lang
     return default
 

@@ -105,6 +105,17 @@ def intent_command(intent: str, text: str) -> Command | None:
     return command
 
 
+def fallback_command(intent: str, text: str) -> Command | None:
+    """What to do with the classifier's guess when the model gave no usable answer: the intent's
+    command, or for a product search the customer's own words as the query (the model would
+    also have read a price limit or a category from them; a plain search beats an apology)."""
+    if intent == "search_product" and text.strip():
+        return Command(calls=(("search_products", {"query": text.strip()[:120]}),))
+    if intent == "recommendation":
+        return Command(calls=(("recommend", {}),))
+    return intent_command(intent, text)
+
+
 def _money_line(item: dict) -> str:
     score = f" · ⭐ {item['score']}" if item.get("score") else ""
     return f"{item['price']}{score}"

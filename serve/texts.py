@@ -131,6 +131,12 @@ TEXTS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
+# Every title our buttons and lists carry: what the customer "says" by tapping one (serve/tools.py
+# adds the recurring customer's two).
+BUTTON_TITLES = frozenset(v for table in TEXTS.values() for k, v in table.items() if k.startswith("b_")) | {
+    "Repetir pedido", "Ver novidades"}
+
+
 def say(lang: str, key: str, **values) -> str:
     """The text `key` in `lang` (pt when unknown), formatted with `values`."""
     table = TEXTS.get(lang, TEXTS["pt"])
@@ -142,4 +148,4 @@ def word(lang: str, prefix: str, code: str) -> str:
     return TEXTS.get(lang, TEXTS["pt"]).get(f"{prefix}_{code}", code)
 
 
-__all__ = ["LANGUAGES", "TEXTS", "detect_language", "say", "word"]
+__all__ = ["BUTTON_TITLES", "LANGUAGES", "TEXTS", "detect_language", "say", "word"]

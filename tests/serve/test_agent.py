@@ -199,6 +199,15 @@ def test_an_unsure_intent_answers_when_the_model_text_fails(env, llm):
     assert events(factory, cid, "intent_fallback") == [{"reason": "model_error"}] and not events(factory, cid, "fallback_reply")
 
 
+def test_a_search_guess_runs_the_customers_words_when_the_model_gives_nothing(env, llm):
+    agent, factory, cid, _ = env
+    agent.intents = FixedIntents("search_product", 0.96)  # sure, but a search needs the model's arguments
+    llm.push(FakeLLM.raw_text(""))
+    replies = run(agent, factory, cid, text("tem garrafa térmica?"))
+    assert len(llm.requests) == 1 and events(factory, cid, "intent_fallback")
+    assert [r[0] for r in replies[-1].rows] == ["product:27668894", "product:831f33a1"]
+
+
 def test_order_code_in_the_text_reaches_order_status(env, llm):
     agent, factory, cid, _ = env
     agent.intents = FixedIntents("order_status", 0.9)
@@ -239,6 +248,14 @@ def test_a_search_query_sharing_no_word_with_the_customer_is_replaced_by_the_mes
     llm.push(FakeLLM.call("search_products", {"query": "garrafa"}))  # a query from the message: kept
     run(agent, factory, cid, text("e garrafa de inox?"))
     assert len(events(factory, cid, "search_query_replaced")) == 1
+
+
+def test_button_titles_and_ids_do_not_decide_the_language():
+    from serve.agent import customer_language
+
+    assert customer_language(["quero um lençol", "View cart", "add_to_cart:6c960ba6", "checkout"]) == "pt"
+    assert customer_language(["do you have sheets?", "Ver carrinho"]) == "en"
+    assert customer_language(["👍"], default="en") == "en"
 
 
 def test_steps_per_turn_are_bounded(env, llm):
