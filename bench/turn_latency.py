@@ -167,7 +167,7 @@ class Bench:
 def summarise(rows: list[TurnRow]) -> dict:
     out = {}
     groups = (("all turns", rows), ("text turns", [r for r in rows if r.kind == "text"]),
-              ("text turns the model answered", [r for r in rows if r.kind == "text" and r.llm_calls]),
+              ("text turns that called the model", [r for r in rows if r.kind == "text" and r.llm_calls]),
               ("button turns", [r for r in rows if r.kind == "tap"]))  # fmt: skip
     for label, sel in groups:
         if not sel:

@@ -27,7 +27,7 @@ def test_report_splits_turn_kinds_and_derives_shares_and_cache_hits():
     rows = [row("text", 2000, llm=1500, tokens=30), row("text", 2600, llm=2000, tokens=40), row("tap", 600)]
     summary = summarise(rows)
     assert summary["text turns"]["p95_ms"] == 2600 and summary["button turns"]["n"] == 1
-    assert summary["text turns the model answered"]["n"] == 2
+    assert summary["text turns that called the model"]["n"] == 2
     meta = {"when": "now", "machine": "m", "model": "x", "catalogue": "c", "products": 3, "concurrency": 1,
             "settings": {"INBOX_BURST_WINDOW_S": 0.5}, "vllm_counters": parse_vllm_counters(METRICS)}
     text = report(summary, rows, meta)
