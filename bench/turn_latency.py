@@ -293,7 +293,8 @@ def main() -> None:
     p.add_argument("--bot-url", default=None, help="measure an already running bot instead of starting one")
     p.add_argument("--database-url", default=None, help="the running bot's DATABASE_URL (with --bot-url)")
     p.add_argument("--rounds", type=int, default=1, help="times each scenario is played (new customer each time)")
-    p.add_argument("--concurrency", type=int, default=1, help="customers talking at the same time (each plays every scenario)")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="customers talking at the same time (each plays one scenario; the next starts when one ends)")
     p.add_argument("--think-s", type=float, default=2.0,
                    help="seconds between an answer and the customer's next message (reading, typing)")
     p.add_argument("--burst-window", type=float, default=None,
@@ -329,19 +330,14 @@ def main() -> None:
         cache_before = vllm_counters(vllm_url) if vllm_url else {}
         rows: list[TurnRow] = []
         stamp = int(time.time()) % 10**4
-        for rnd in range(args.rounds):
-            jobs = [(name, steps, f"5511{rnd:02d}{c:01d}{k:02d}{stamp:04d}",
-                     CUSTOMER_NAMES[(k + c + rnd) % len(CUSTOMER_NAMES)])
-                    for c in range(args.concurrency) for k, (name, steps) in enumerate(SCENARIOS.items())]  # fmt: skip
-            if args.concurrency == 1:
-                for job in jobs:
-                    rows += bench.run_scenario(*job)
-            else:  # N customers at once: every scenario N times, in parallel (vLLM batches their calls)
-                from concurrent.futures import ThreadPoolExecutor
+        jobs = [(name, steps, f"5511{rnd:02d}{k:02d}{stamp:04d}", CUSTOMER_NAMES[(k + rnd) % len(CUSTOMER_NAMES)])
+                for rnd in range(args.rounds) for k, (name, steps) in enumerate(SCENARIOS.items())]  # fmt: skip
+        # N customers at once, each playing one scenario; a new customer starts when one finishes
+        from concurrent.futures import ThreadPoolExecutor
 
-                with ThreadPoolExecutor(len(jobs)) as pool:
-                    for part in pool.map(lambda j: bench.run_scenario(*j), jobs):
-                        rows += part
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            for part in pool.map(lambda j: bench.run_scenario(*j), jobs):
+                rows += part
         cache = {k: v - cache_before.get(k, 0.0) for k, v in vllm_counters(vllm_url).items()} if vllm_url else {}
     finally:
         for proc in reversed(procs):

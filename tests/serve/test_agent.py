@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -431,3 +432,25 @@ def test_prefill_between_turns_sends_the_next_turns_prefix(env, llm):
     agent.settings = settings  # no prefill after this turn, so the request below is the turn's own
     run(agent, factory, cid, text("e agora?"))
     assert llm.requests[-1]["messages"][:-1] == prefill["messages"]  # same prefix: vLLM's cache holds it
+
+
+def test_model_calls_beyond_the_cap_queue_while_button_turns_go_on(env, llm):
+    agent, factory, cid, settings = env
+    agent = Agent(settings.model_copy(update={"LLM_MAX_CONCURRENCY": 1}), agent.catalogue)
+    with session_scope(factory) as s:
+        other = get_or_create_customer(s, "5521999997777", HASH_KEY).id
+        third = get_or_create_customer(s, "5531999996666", HASH_KEY).id
+    llm.push(FakeLLM.delay(0.6), FakeLLM.delay(0.6))  # each call takes 0.6 s, then says the default text
+
+    async def timed(customer, msg):
+        started = time.monotonic()
+        await agent.respond(factory, customer, [msg])
+        return time.monotonic() - started
+
+    async def scenario():
+        return await asyncio.gather(timed(cid, text("oi")), timed(other, text("olá")),
+                                    timed(third, text("Ver carrinho", choice_id="view_cart")))
+
+    first, second, button = _loop.run_until_complete(scenario())
+    assert button < 0.4  # no model: it never waits for a slot
+    assert min(first, second) >= 0.6 and max(first, second) >= 1.2  # one slot: the calls ran one after the other
