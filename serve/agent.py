@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,12 +45,12 @@ from serve.contract import TOOLS, ToolCallError, extract_tool_calls, system_prom
 from serve.db import session_scope, utcnow
 from serve.grounding import PriceFacts, amounts_in, rewrite, ungrounded
 from serve.messages import Inbound, Reply, TextReply
+from serve.model_text import STOP, customer_language, looks_like_garbage, tidy
 from serve.models import ChatTurn, Customer, Event
 from serve.replies import (
     Command, Presenter, fallback_command, fallback_replies, intent_command, parse_command, server_text,
 )
 from serve.settings import Settings
-from serve.texts import BUTTON_TITLES, detect_language
 from serve.tool_results import dumps, error
 from serve.tools import ToolOutcome, Tools
 
@@ -59,52 +58,6 @@ log = logging.getLogger(__name__)
 
 SESSION_GAP = timedelta(hours=12)  # a message after this much silence starts a new conversation (greeting offer)
 REGENERATE_TEMPERATURE = 0.7  # the second draft after an ungrounded price must differ from the first
-# Roles the model must never write. The cpu model, shown tool results in its prompt, sometimes
-# starts a made-up "<tool_response>" instead of answering: 64 tokens (~3 s) of garbage that ended
-# in the fallback anyway. Stopping there makes the same fallback cost ~0.3 s.
-STOP = ["<tool_response>", "<|im_start|>"]
-STOPWORDS = frozenset(
-    "a o e é de da do que em um uma para pra com não nao no na os as se por mais você voce seu sua "
-    "the to and of is you your in it for we i".split()
-)  # fmt: skip
-
-
-def looks_like_garbage(text: str | None) -> bool:
-    """Text no customer should receive: empty, chat-template debris, or word soup.
-
-    A real pt/en sentence of 8+ words virtually always holds a stopword ("de", "o", "você", "the");
-    a random-weight model's token soup does not.
-    """
-    if not text or not text.strip():
-        return True
-    if any(tag in text for tag in ("<|im_", "<tool_call>", "</tool_call>", "<tool_response>", "<|endoftext|>")):
-        return True
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    if not words or any(len(w) > 40 for w in words):
-        return True
-    return len(words) >= 8 and sum(w in STOPWORDS for w in words) / len(words) < 0.05
-
-
-def tidy(text: str | None, truncated: bool = False) -> str | None:
-    """Drop repeated lines (small models loop) and, when max_tokens cut the text, the unfinished sentence."""
-    if not text:
-        return text
-    seen, lines = set(), []
-    for line in text.strip().splitlines():
-        key = line.strip().lower()
-        if key and key in seen:
-            continue
-        seen.add(key)
-        lines.append(line.rstrip())
-    text = "\n".join(lines).strip()
-    if truncated:
-        ends = [text.rfind(c) for c in ".!?…\n"]
-        cut = max(ends)
-        if cut > len(text) // 3:  # keep what was said in full, unless that is almost nothing
-            text = text[: cut + 1].strip()
-    return text
-
-
 @dataclass
 class Turn:
     """State of one customer turn (what the model saw, what ran, what to persist)."""
@@ -449,20 +402,6 @@ class Agent:
                     s.add(Event(customer_id=turn.customer_id, name=name, properties=props))
         except Exception:  # losing a log row must not lose the customer's answer
             log.exception("could not persist turn", extra={"customer_id": turn.customer_id})
-
-
-CHOICE_ID = re.compile(r"^[a-z_]+(:\S*)?$")  # "view_cart", "add_to_cart:6c960ba6": a button id, not words
-
-
-def customer_language(user_texts: list[str], default: str = "pt") -> str:
-    """The language of the newest of `user_texts` that tells one (see serve/texts.py). Button
-    titles and ids are skipped: they are our words ("Ver carrinho"), not the customer's."""
-    for text in reversed(user_texts):
-        if not isinstance(text, str) or text in BUTTON_TITLES or CHOICE_ID.match(text.strip()):
-            continue
-        if lang := detect_language(text):
-            return lang
-    return default
 
 
 def _exchange(call_id: str, name: str, args: dict, result: dict) -> list[dict]:

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from serve import cart as carts
-from serve.agent import Agent, looks_like_garbage
+from serve.agent import Agent
+from serve.model_text import looks_like_garbage
 from serve.contract import system_prompt as agent_system_prompt
 from serve.customers import get_or_create_customer
 from serve.db import session_scope
@@ -251,14 +252,6 @@ def test_a_search_query_sharing_no_word_with_the_customer_is_replaced_by_the_mes
     assert len(events(factory, cid, "search_query_replaced")) == 1
 
 
-def test_button_titles_and_ids_do_not_decide_the_language():
-    from serve.agent import customer_language
-
-    assert customer_language(["quero um lençol", "View cart", "add_to_cart:6c960ba6", "checkout"]) == "pt"
-    assert customer_language(["do you have sheets?", "Ver carrinho"]) == "en"
-    assert customer_language(["👍"], default="en") == "en"
-
-
 def test_steps_per_turn_are_bounded(env, llm):
     agent, factory, cid, settings = env
     llm.push(*[FakeLLM.call("search_products", {"query": "lençol"})] * 10)
@@ -374,7 +367,7 @@ def test_recurring_customer_gets_reorder_and_novelties(env, llm):
 
 def test_repeated_lines_and_cut_sentences_are_tidied(env, llm):
     agent, factory, cid, _ = env
-    from serve.agent import tidy
+    from serve.model_text import tidy
 
     assert tidy("Olá!\nOlá!\nPosso ajudar?\nposso ajudar?") == "Olá!\nPosso ajudar?"
     assert tidy("Temos lençóis ótimos. Eles são de algodão e vêm com", truncated=True) == "Temos lençóis ótimos."
