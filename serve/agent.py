@@ -8,11 +8,16 @@
 2. Button/list choices whose id is a command ("add_to_cart:<ref>", "checkout:pix", ...) run
    server-side without the model (serve/replies.py): the commerce path is deterministic and
    costs no model time, and the exchange is logged as the same tool call the model would make.
-3. Free text goes to the model: chat.completions.create(tools=TOOLS, tool_choice="auto",
+3. Free text is first classified (the nlu stage's intent model, `intents`): a confident greeting,
+   thanks, "no, thanks", cart, order status, checkout or human/complaint request becomes such a
+   command too (serve/replies.py: INTENT_COMMANDS); less sure guesses are kept as the answer of
+   last resort (step 4).
+   Other free text goes to the model: chat.completions.create(tools=TOOLS, tool_choice="auto",
    max_tokens=AGENT_MAX_TOKENS) at most AGENT_MAX_STEPS times within one turn deadline
    (LLM_TIMEOUT_S). Each proposed call is validated (contract pydantic models + catalogue ids) and
    executed for the verified customer only; a refused call is answered with an error tool result
-   and never executed. `<tool_call>` text that slipped past vLLM's hermes parser is parsed here
+   and never executed; arguments the customer's words do not support are replaced (`_grounded`).
+   At most LLM_MAX_CONCURRENCY calls are in flight across customers. `<tool_call>` text that slipped past vLLM's hermes parser is parsed here
    with the same rules (`extract_tool_calls`). Once a call has worked, AGENT_REPLY_AFTER_TOOLS
    decides who words the answer: "server" (default) writes it from the tool result
    (serve/replies.py: server_text, the product list, card and buttons), so a text turn costs ONE
@@ -20,9 +25,12 @@
    more freely, at the price of a second call: p95 11.4 s instead of < 3 s on 2 CPU cores,
    bench/RESULTS.md).
 4. The final text is price-grounded (serve/grounding.py): regenerated once on an unknown amount,
-   then rewritten from the catalogue. Model errors, timeouts, empty or garbage text → a pt-BR
-   fallback with buttons (and a `fallback_reply` event), never an exception.
-5. New turns go to `chat_turns`; KPI events (product_viewed, cart_add, checkout_started, handoff,
+   then rewritten from the catalogue. Model errors, timeouts, empty or garbage text → the
+   classifier's guess if there is one, else a fallback with buttons (and a `fallback_reply`
+   event), in the customer's language; never an exception.
+5. After the turn, vLLM is asked to read the customer's updated context (AGENT_PREFILL_BETWEEN_TURNS)
+   so the next model call only prefills the new message.
+6. New turns go to `chat_turns`; KPI events (product_viewed, cart_add, checkout_started, handoff,
    turn_latency_ms, ...) to `events`. Logs carry ids and counts, never phone numbers or text.
 """
 
