@@ -129,7 +129,8 @@ class Agent:
     async def respond(self, session_factory, customer_id: int, inbound: list[Inbound]) -> list[Reply]:
         started = time.monotonic()
         try:
-            turn, greeting = await asyncio.to_thread(self._load, session_factory, customer_id)
+            said = customer_language([m.text for m in inbound if m.type == "text" and m.text], default=None)
+            turn, greeting = await asyncio.to_thread(self._load, session_factory, customer_id, said)
             replies = await self._respond(session_factory, turn, inbound, greeting)
         except Exception as exc:  # never crash the worker: a customer always gets an answer
             log.exception("agent turn failed", extra={"customer_id": customer_id})
@@ -206,7 +207,8 @@ class Agent:
         return command
 
     # ------------------------------------------------------------------------------ context
-    def _load(self, session_factory, customer_id: int) -> tuple[Turn, list[Reply]]:
+    def _load(self, session_factory, customer_id: int, lang: str | None = None) -> tuple[Turn, list[Reply]]:
+        """The turn's context; `lang`: the language of the new messages, if they tell one."""
         with session_scope(session_factory) as s:
             customer = s.get(Customer, customer_id)
             if customer is None:
@@ -233,7 +235,7 @@ class Agent:
                 cart = self.tools.view_cart_result(lines)
                 turn.messages += _exchange("ctx_cart", "view_cart", {}, cart)
             turn.messages += history
-            turn.lang = customer_language([m["content"] for m in history if m.get("role") == "user"])
+            turn.lang = lang or customer_language([m["content"] for m in history if m.get("role") == "user"])
             for m in turn.messages:
                 if m.get("role") == "tool":
                     self._learn_facts(turn, m["content"])
@@ -242,7 +244,7 @@ class Agent:
             if not rows or utcnow() - rows[-1].created_at > SESSION_GAP:  # a new conversation
                 turn.events.append(("conversation_started", {"recurring": context.recurring, "returning": bool(rows)}))
                 if context.recurring:
-                    greeting = self.tools.greeting_replies(context, orders)
+                    greeting = self.tools.greeting_replies(context, orders, turn.lang)
         return turn, greeting
 
     def _learn_facts(self, turn: Turn, content: str | dict) -> None:

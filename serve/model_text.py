@@ -57,7 +57,7 @@ def tidy(text: str | None, truncated: bool = False) -> str | None:
 CHOICE_ID = re.compile(r"^[a-z_]+(:\S*)?$")  # "view_cart", "add_to_cart:6c960ba6": a button id, not words
 
 
-def customer_language(user_texts: list[str], default: str = "pt") -> str:
+def customer_language(user_texts: list[str], default: str | None = "pt") -> str | None:
     """The language of the newest of `user_texts` that tells one (see serve/texts.py). Button
     titles and ids are skipped: they are our words ("Ver carrinho"), not the customer's."""
     for text in reversed(user_texts):

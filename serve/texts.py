@@ -72,11 +72,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "hello_name": "Olá, {name}! 👋",
         "greeting": "{hello} Sou a assistente de vendas da {store}. Me conta o que você procura ou escolha uma opção:",
         "thanks": "Eu que agradeço! Se precisar de algo, é só chamar por aqui. 😊",
+        "welcome_back": "Que bom te ver",
+        "offer_reorder": "{who}, quer repetir seu último pedido{last} ou ver as novidades?",
+        "offer_news": "{who}, separei novidades para você.",
         "decline": "Tudo bem, sem problema! Se mudar de ideia ou quiser ver outras opções, é só me chamar. 😊",
         # button and list titles (≤ 20 characters)
         "b_list": "Ver opções", "b_add": "Adicionar", "b_pairs": "Combina com", "b_cart": "Ver carrinho",
         "b_checkout": "Finalizar compra", "b_more": "Sugestões", "b_best": "Mais vendidos", "b_order": "Meu pedido",
         "b_human": "Falar com atendente", "b_pix": "PIX", "b_card": "Cartão", "b_boleto": "Boleto",
+        "b_reorder": "Repetir pedido", "b_news": "Ver novidades",
         # payment methods and order statuses (Olist codes)
         "pay_pix": "PIX", "pay_card": "cartão", "pay_boleto": "boleto",
         "st_pending_payment": "aguardando pagamento", "st_created": "criado", "st_approved": "pagamento aprovado",
@@ -119,10 +123,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "hello_name": "Hi, {name}! 👋",
         "greeting": "{hello} I'm the sales assistant of {store}. Tell me what you are looking for or pick an option:",
         "thanks": "Thank you! If you need anything, just message me here. 😊",
+        "welcome_back": "Great to see you",
+        "offer_reorder": "{who}, would you like to repeat your last order{last} or see what's new?",
+        "offer_news": "{who}, I picked some new arrivals for you.",
         "decline": "No problem at all! If you change your mind or want to see other options, just message me. 😊",
         "b_list": "See options", "b_add": "Add to cart", "b_pairs": "Goes well with", "b_cart": "View cart",
         "b_checkout": "Checkout", "b_more": "Suggestions", "b_best": "Best sellers", "b_order": "My order",
         "b_human": "Talk to a person", "b_pix": "PIX", "b_card": "Card", "b_boleto": "Boleto slip",
+        "b_reorder": "Order again", "b_news": "See what's new",
         "pay_pix": "PIX", "pay_card": "card", "pay_boleto": "boleto",
         "st_pending_payment": "awaiting payment", "st_created": "created", "st_approved": "payment approved",
         "st_paid": "payment approved", "st_invoiced": "invoiced", "st_processing": "being prepared",
@@ -131,10 +139,8 @@ TEXTS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
-# Every title our buttons and lists carry: what the customer "says" by tapping one (serve/tools.py
-# adds the recurring customer's two).
-BUTTON_TITLES = frozenset(v for table in TEXTS.values() for k, v in table.items() if k.startswith("b_")) | {
-    "Repetir pedido", "Ver novidades"}
+# Every title our buttons and lists carry: what the customer "says" by tapping one.
+BUTTON_TITLES = frozenset(v for table in TEXTS.values() for k, v in table.items() if k.startswith("b_"))
 
 
 def say(lang: str, key: str, **values) -> str:

@@ -34,6 +34,7 @@ from serve.messages import ButtonsReply, Reply
 from serve.models import Customer, Handoff, Order
 from serve.recommend import recommend_tool
 from serve.settings import Settings
+from serve.texts import say
 
 log = logging.getLogger(__name__)
 
@@ -160,20 +161,20 @@ class Tools:
     def view_cart_result(self, lines) -> dict:
         return tool_results.cart_view(tuple(lines), self.catalogue, carts.FREIGHT_RULE)
 
-    def greeting_replies(self, context: CustomerContext, orders: list[customers.PastOrder]) -> list[Reply]:
+    def greeting_replies(self, context: CustomerContext, orders: list[customers.PastOrder], lang: str = "pt") -> list[Reply]:
         """A recurring customer's first turn: reorder of the last order and novelties, by name."""
         again = customers.reorder_lines(orders, self.catalogue)
         buttons = []
         if again:
-            buttons.append(("reorder:" + ",".join(f"{p.ref}x{q}" for p, q in again), "Repetir pedido"))
+            buttons.append(("reorder:" + ",".join(f"{p.ref}x{q}" for p, q in again), say(lang, "b_reorder")))
         slug = self.catalogue.resolve_category(context.preferred_categories[0]) if context.preferred_categories else None
         if slug:
-            buttons.append((f"recommend_cat:{slug}", "Ver novidades"))
+            buttons.append((f"recommend_cat:{slug}", say(lang, "b_news")))
         if not buttons:
             return []
-        who = context.name or "Que bom te ver"
+        who = context.name or say(lang, "welcome_back")
         last = f" ({context.last_order})" if context.last_order and again else ""
-        body = f"{who}, quer repetir seu último pedido{last} ou ver as novidades?" if again else f"{who}, separei novidades para você."
+        body = say(lang, "offer_reorder", who=who, last=last) if again else say(lang, "offer_news", who=who)
         return [ButtonsReply(body[:1024], tuple(buttons))]
 
     def card(self, product: Product) -> str | None:

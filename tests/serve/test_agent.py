@@ -363,6 +363,13 @@ def test_recurring_customer_gets_reorder_and_novelties(env, llm):
     agent.intents = FixedIntents("greeting", 0.99)
     again = run(agent, factory, cid, text("oi"))
     assert len(again) == 1 and again[0].body.startswith("Ana") and again[0].buttons[0][0].startswith("reorder:")
+    with session_scope(factory) as s:  # and in English for a customer who writes English
+        for t in s.scalars(select(ChatTurn).where(ChatTurn.customer_id == cid)):
+            t.created_at -= timedelta(days=2)
+    agent.intents = None
+    llm.push(FakeLLM.text("Hi Ana!"))
+    offer = run(agent, factory, cid, text("hi, good morning! do you have new things?"))[-1]
+    assert offer.body.startswith("Ana, would you like to repeat your last order") and offer.buttons[0][1] == "Order again"
 
 
 def test_repeated_lines_and_cut_sentences_are_tidied(env, llm):
