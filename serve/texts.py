@@ -73,6 +73,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "greeting": "{hello} Sou a assistente de vendas da {store}. Me conta o que você procura ou escolha uma opção:",
         "thanks": "Eu que agradeço! Se precisar de algo, é só chamar por aqui. 😊",
         "welcome_back": "Que bom te ver",
+        "paid": "Pagamento confirmado! ✅ Seu pedido {order} foi aprovado.\nTotal: {total}. Previsão de entrega: {eta}.\n"
+                "Para acompanhar, é só perguntar \"cadê meu pedido {order}?\"",
+        "payment_failed": "O pagamento do pedido {order} não foi aprovado. Se quiser, posso gerar um novo link de pagamento.",
         "offer_reorder": "{who}, quer repetir seu último pedido{last} ou ver as novidades?",
         "offer_news": "{who}, separei novidades para você.",
         "decline": "Tudo bem, sem problema! Se mudar de ideia ou quiser ver outras opções, é só me chamar. 😊",
@@ -124,6 +127,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "greeting": "{hello} I'm the sales assistant of {store}. Tell me what you are looking for or pick an option:",
         "thanks": "Thank you! If you need anything, just message me here. 😊",
         "welcome_back": "Great to see you",
+        "paid": "Payment confirmed! ✅ Your order {order} is approved.\nTotal: {total}. Expected delivery: {eta}.\n"
+                "To follow it, just ask \"where is my order {order}?\"",
+        "payment_failed": "The payment for order {order} was not approved. If you like, I can make a new payment link.",
         "offer_reorder": "{who}, would you like to repeat your last order{last} or see what's new?",
         "offer_news": "{who}, I picked some new arrivals for you.",
         "decline": "No problem at all! If you change your mind or want to see other options, just message me. 😊",

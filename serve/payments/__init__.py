@@ -24,7 +24,8 @@ from serve import orders
 from serve.cart_math import CartError
 from serve.contract import format_brl
 from serve.db import lock_customer, run_in_transaction, utcnow
-from serve.models import Event, Order, Payment, PaymentEvent
+from serve.model_text import customer_language
+from serve.models import ChatTurn, Event, Order, Payment, PaymentEvent
 from serve.payments.base import (
     CreatedPayment,
     GatewayEvent,
@@ -34,6 +35,7 @@ from serve.payments.base import (
     WebhookVerificationError,
     idempotency_key,
 )
+from serve.texts import say
 
 log = logging.getLogger(__name__)
 PROVIDERS = ("sandbox", "mercadopago", "stripe")
@@ -103,11 +105,17 @@ class WebhookResult:
     detail: str = ""
 
 
-def confirmation_text(order: Order) -> str:
+def confirmation_text(order: Order, lang: str = "pt") -> str:
     eta = order.estimated_delivery.strftime("%d/%m/%Y")
-    return (f"Pagamento confirmado! ✅ Seu pedido {order.code} foi aprovado.\n"
-            f"Total: {format_brl(order.total_cents)}. Previsão de entrega: {eta}.\n"
-            f"Para acompanhar, é só perguntar \"cadê meu pedido {order.code}?\"")  # fmt: skip
+    return say(lang, "paid", order=order.code, total=format_brl(order.total_cents), eta=eta)
+
+
+def customer_lang(session: Session, customer_id: int, last: int = 10) -> str:
+    """The language the customer wrote in lately (their chat turns), for messages sent outside a turn."""
+    rows = session.scalars(select(ChatTurn.message).where(ChatTurn.customer_id == customer_id)
+                           .order_by(ChatTurn.id.desc()).limit(4 * last)).all()  # fmt: skip
+    said = [m.get("content") for m in reversed(rows) if isinstance(m, dict) and m.get("role") == "user"]
+    return customer_language(said[-last:])
 
 
 def _find_payment(session: Session, provider: str, gp: GatewayPayment) -> Payment | None:
@@ -155,13 +163,13 @@ def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment) -
         from serve.messages import TextReply
         from serve.outbox import enqueue_replies  # messaging's module; imported here to keep payments light
 
-        enqueue_replies(session, order.customer_id, [TextReply(confirmation_text(order))])
+        lang = customer_lang(session, order.customer_id)
+        enqueue_replies(session, order.customer_id, [TextReply(confirmation_text(order, lang))])
     elif gp.status == "failed" and order.status == "pending_payment":
         from serve.messages import TextReply
         from serve.outbox import enqueue_replies
 
-        text = (f"O pagamento do pedido {order.code} não foi aprovado. "
-                "Se quiser, posso gerar um novo link de pagamento.")  # fmt: skip
+        text = say(customer_lang(session, order.customer_id), "payment_failed", order=order.code)
         enqueue_replies(session, order.customer_id, [TextReply(text)])
     elif gp.status == "refunded" and order.status == "paid":
         orders.transition(order, "canceled")
