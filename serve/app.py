@@ -18,16 +18,17 @@ import contextlib
 import hmac
 import logging
 from contextlib import asynccontextmanager
-from datetime import timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pandas as pd
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from serve import db as dbmod
+from serve import kpis
 from serve.agent import Agent
 from serve.catalog import Catalogue
 from serve.customers import OlistHistory
@@ -160,12 +161,19 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
 
-    @app.get("/admin/queue")
-    def admin_queue(session: SessionDep, s: SettingsDep, authorization: str | None = Header(None)) -> dict:
+    def require_admin(s: SettingsDep, authorization: str | None = Header(None)) -> None:
         token = s.ADMIN_TOKEN
         if s.ENV == "production" and not (token and authorization
                                           and hmac.compare_digest(authorization, f"Bearer {token}")):  # fmt: skip
             raise HTTPException(status_code=401, detail="admin token required")
+
+    @app.get("/admin/kpis", dependencies=[Depends(require_admin)])
+    def admin_kpis(session: SessionDep, days: int = Query(7, ge=1, le=366)) -> dict:
+        """Conversion funnel, sales and agent health over the last `days` days (serve/kpis.py)."""
+        return kpis.kpis(session, dbmod.utcnow() - timedelta(days=days))
+
+    @app.get("/admin/queue", dependencies=[Depends(require_admin)])
+    def admin_queue(session: SessionDep) -> dict:
         rows = session.scalars(select(Handoff).where(Handoff.status == "waiting")).all()
         items = [
             {"id": h.id, "customer_id": h.customer_id, "reason": h.reason, "priority": current_score(h.priority_score, h.created_at),

@@ -1,4 +1,4 @@
-"""create_app: lifespan (migrations, catalogue), /healthz, /readyz (DB + vLLM /v1/models), /admin/queue, JSON logs."""
+"""create_app: lifespan (migrations, catalogue), /healthz, /readyz (DB + vLLM /v1/models), /admin/queue, /admin/kpis, JSON logs."""
 
 from __future__ import annotations
 
@@ -78,6 +78,14 @@ def test_admin_queue_ranks_waiting_handoffs(settings):
     prod = settings.model_copy(update={"ENV": "production"})
     with TestClient(create_app(prod, start_workers=False)) as client:
         assert client.get("/admin/queue").status_code == 401
+        assert client.get("/admin/kpis").status_code == 401
+
+
+def test_admin_kpis_answers_for_a_period(settings):
+    with TestClient(create_app(settings, start_workers=False)) as client:
+        body = client.get("/admin/kpis", params={"days": 30}).json()
+        assert set(body) == {"since", "funnel", "sales", "agent"} and body["sales"]["orders"] == 0
+        assert client.get("/admin/kpis", params={"days": 0}).status_code == 422
 
 
 def test_json_logs_carry_no_phone_numbers():
