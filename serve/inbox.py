@@ -10,19 +10,18 @@ Write path (`store_webhook`, called by POST /webhook before it answers 200):
 Read path (`claim_batches`, used by serve/worker.py): the unit of work is a CUSTOMER. A customer is
 claimable when none of its pending/processing rows is leased or backing off (`locked_until` in
 the future) and its burst is over: its newest pending row is `burst_window_s` old (or its oldest
-waited `max_wait_s`). One conditional UPDATE marks all its open rows `processing` with a lease;
-A greeting-only message ("oi", "bom dia") is stored already held
-for INBOX_GREETING_HOLD_S, so the request typed after it is answered in the same turn.
-The `NOT EXISTS` in that UPDATE is what keeps two workers off one customer: on SQLite the single
-writer makes the statement atomic, on PostgreSQL the customer row is first taken with
-`FOR UPDATE SKIP LOCKED`, so a second worker skips the customer instead of waiting for it. A
-worker that dies leaves a lease that simply expires; the rows are then claimed again.
+waited `max_wait_s`). A greeting-only message ("oi", "bom dia") is stored already held for
+INBOX_GREETING_HOLD_S, so the request typed after it is answered in the same turn. One
+conditional UPDATE marks all its open rows `processing` with a lease; the `NOT EXISTS` in it is
+what keeps two workers off one customer: on SQLite the single writer makes the statement atomic,
+on PostgreSQL the customer row is first taken with `FOR UPDATE SKIP LOCKED`, so a second worker
+skips the customer instead of waiting for it. A worker that dies leaves a lease that simply
+expires; the rows are then claimed again.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,6 +33,7 @@ from serve.customers import get_or_create_customer
 from serve.db import run_in_transaction, session_scope, utcnow
 from serve.messages import Inbound
 from serve.models import Customer, InboxItem, Message
+from serve.texts import is_greeting
 from serve.whatsapp import ParsedWebhook
 
 log = logging.getLogger(__name__)
@@ -76,20 +76,9 @@ class StoreResult:
     customer_ids: set[int] = field(default_factory=set)
 
 
-# A message that is only a greeting ("oi", "bom dia!", "olá, tudo bem?") almost always opens a burst:
-# the request follows a few seconds later. Words compared lowercase, without accents' variants listed.
-GREETING_WORDS = frozenset(
-    "oi oie oii olá ola opa ei eai aí ai e bom boa dia tarde noite tudo bem blz beleza td "
-    "hi hello hey good morning afternoon evening".split()
-)  # fmt: skip
-
-
 def is_greeting_only(msg: Inbound) -> bool:
-    """A text made only of greeting words (at most 5), e.g. "oi", "Boa tarde!", "olá, tudo bem?"."""
-    if msg.type != "text" or not msg.text:
-        return False
-    words = re.findall(r"[^\W\d_]+", msg.text.lower())
-    return 0 < len(words) <= 5 and all(w in GREETING_WORDS for w in words)
+    """A text message made only of greeting words (serve/texts.py: is_greeting)."""
+    return msg.type == "text" and bool(msg.text) and is_greeting(msg.text)
 
 
 def store_messages(session: Session, parsed: ParsedWebhook, *, phone_hash_key: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from serve.texts import BUTTON_TITLES, detect_language
+from serve.texts import BUTTON_TITLES, detect_language, words
 
 # Roles the model must never write. The cpu model, shown tool results in its prompt, sometimes
 # starts a made-up "<tool_response>" instead of answering: 64 tokens (~3 s) of garbage that ended
@@ -28,10 +28,10 @@ def looks_like_garbage(text: str | None) -> bool:
         return True
     if any(tag in text for tag in ("<|im_", "<tool_call>", "</tool_call>", "<tool_response>", "<|endoftext|>")):
         return True
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    if not words or any(len(w) > 40 for w in words):
+    found = words(text)
+    if not found or any(len(w) > 40 for w in found):
         return True
-    return len(words) >= 8 and sum(w in STOPWORDS for w in words) / len(words) < 0.05
+    return len(found) >= 8 and sum(w in STOPWORDS for w in found) / len(found) < 0.05
 
 
 def tidy(text: str | None, truncated: bool = False) -> str | None:

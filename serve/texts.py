@@ -24,12 +24,31 @@ EN_WORDS = frozenset(
 )  # fmt: skip
 
 
+# A message made only of these ("oi", "bom dia!", "olá, tudo bem?") almost always opens a burst:
+# the request follows a few seconds later (serve/inbox.py holds it for INBOX_GREETING_HOLD_S).
+GREETING_WORDS = frozenset(
+    "oi oie oii olá ola opa ei eai aí ai e bom boa dia tarde noite tudo bem blz beleza td "
+    "hi hello hey good morning afternoon evening".split()
+)  # fmt: skip
+
+
+def words(text: str) -> list[str]:
+    """The lowercase words of `text`: letters only (digits, emoji and punctuation dropped)."""
+    return re.findall(r"[^\W\d_]+", text.lower())
+
+
+def is_greeting(text: str) -> bool:
+    """Only greeting words, at most 5: "oi", "Boa tarde!", "olá, tudo bem?"."""
+    w = words(text)
+    return 0 < len(w) <= 5 and all(x in GREETING_WORDS for x in w)
+
+
 def detect_language(text: str) -> str | None:
     """"pt" or "en" from function words (accents count for pt); None when the text tells nothing
     (a price, an emoji, "ok"), so the caller keeps the language it had."""
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    pt = sum(w in PT_WORDS for w in words) + 2 * bool(re.search(r"[ãõçáéíóúâêô]", text.lower()))
-    en = sum(w in EN_WORDS for w in words)
+    found = words(text)
+    pt = sum(w in PT_WORDS for w in found) + 2 * bool(re.search(r"[ãõçáéíóúâêô]", text.lower()))
+    en = sum(w in EN_WORDS for w in found)
     if pt == en:
         return None
     return "pt" if pt > en else "en"
@@ -160,4 +179,5 @@ def word(lang: str, prefix: str, code: str) -> str:
     return TEXTS.get(lang, TEXTS["pt"]).get(f"{prefix}_{code}", code)
 
 
-__all__ = ["BUTTON_TITLES", "LANGUAGES", "TEXTS", "detect_language", "say", "word"]
+__all__ = ["BUTTON_TITLES", "GREETING_WORDS", "LANGUAGES", "TEXTS", "detect_language", "is_greeting", "say", "word",
+           "words"]

@@ -24,8 +24,8 @@ from serve import orders
 from serve.cart_math import CartError
 from serve.contract import format_brl
 from serve.db import lock_customer, run_in_transaction, utcnow
-from serve.model_text import customer_language
-from serve.models import ChatTurn, Event, Order, Payment, PaymentEvent
+from serve.customers import written_language
+from serve.models import Event, Order, Payment, PaymentEvent
 from serve.payments.base import (
     CreatedPayment,
     GatewayEvent,
@@ -110,13 +110,6 @@ def confirmation_text(order: Order, lang: str = "pt") -> str:
     return say(lang, "paid", order=order.code, total=format_brl(order.total_cents), eta=eta)
 
 
-def customer_lang(session: Session, customer_id: int, last: int = 10) -> str:
-    """The language the customer wrote in lately (their chat turns), for messages sent outside a turn."""
-    rows = session.scalars(select(ChatTurn.message).where(ChatTurn.customer_id == customer_id)
-                           .order_by(ChatTurn.id.desc()).limit(4 * last)).all()  # fmt: skip
-    said = [m.get("content") for m in reversed(rows) if isinstance(m, dict) and m.get("role") == "user"]
-    return customer_language(said[-last:])
-
 
 def _find_payment(session: Session, provider: str, gp: GatewayPayment) -> Payment | None:
     if gp.reference:
@@ -163,13 +156,13 @@ def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment) -
         from serve.messages import TextReply
         from serve.outbox import enqueue_replies  # messaging's module; imported here to keep payments light
 
-        lang = customer_lang(session, order.customer_id)
+        lang = written_language(session, order.customer_id)
         enqueue_replies(session, order.customer_id, [TextReply(confirmation_text(order, lang))])
     elif gp.status == "failed" and order.status == "pending_payment":
         from serve.messages import TextReply
         from serve.outbox import enqueue_replies
 
-        text = say(customer_lang(session, order.customer_id), "payment_failed", order=order.code)
+        text = say(written_language(session, order.customer_id), "payment_failed", order=order.code)
         enqueue_replies(session, order.customer_id, [TextReply(text)])
     elif gp.status == "refunded" and order.status == "paid":
         orders.transition(order, "canceled")

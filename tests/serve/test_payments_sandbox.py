@@ -169,15 +169,16 @@ def test_concurrent_duplicate_deliveries_one_effect(factory, catalogue, settings
 
 
 def test_confirmation_speaks_the_language_the_customer_wrote_in(factory, catalogue):
+    from serve.customers import written_language
     from serve.models import ChatTurn
 
     cid, code = new_order(factory, catalogue)
     with session_scope(factory) as s:
         order = s.scalars(select(Order).where(Order.code == code)).one()
-        assert payments.customer_lang(s, cid) == "pt"  # nothing said yet: Portuguese
+        assert written_language(s, cid) == "pt"  # nothing said yet: Portuguese
         assert payments.confirmation_text(order).startswith(f"Pagamento confirmado! ✅ Seu pedido {code}")
         s.add_all([ChatTurn(customer_id=cid, message={"role": "user", "content": "hi! do you have bed sheets?"}),
                    ChatTurn(customer_id=cid, message={"role": "user", "content": "Add to cart"})])  # a button title
         s.flush()
-        lang = payments.customer_lang(s, cid)
+        lang = written_language(s, cid)
         assert lang == "en" and payments.confirmation_text(order, lang).startswith(f"Payment confirmed! ✅ Your order {code}")
