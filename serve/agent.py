@@ -17,8 +17,8 @@
    (LLM_TIMEOUT_S). Each proposed call is validated (contract pydantic models + catalogue ids) and
    executed for the verified customer only; a refused call is answered with an error tool result
    and never executed; arguments the customer's words do not support are replaced (`_grounded`).
-   At most LLM_MAX_CONCURRENCY calls are in flight across customers. `<tool_call>` text that slipped past vLLM's hermes parser is parsed here
-   with the same rules (`extract_tool_calls`). Once a call has worked, AGENT_REPLY_AFTER_TOOLS
+   At most LLM_MAX_CONCURRENCY calls are in flight across customers. `<tool_call>` text that
+   slipped past vLLM's hermes parser is parsed here with the same rules (`extract_tool_calls`). Once a call has worked, AGENT_REPLY_AFTER_TOOLS
    decides who words the answer: "server" (default) writes it from the tool result
    (serve/replies.py: server_text, the product list, card and buttons), so a text turn costs ONE
    model call that only has to pick the tool; "model" asks the model again (it phrases results
@@ -116,14 +116,17 @@ class Agent:
         turn after a restart otherwise pays their prefill, ~1 s on 2 CPU cores). False if vLLM is
         not reachable; the bot works without it."""
         try:
-            await self.client.chat.completions.create(
-                model=self.settings.LLM_MODEL, messages=[{"role": "system", "content": system_prompt()},
-                                                         {"role": "user", "content": "oi"}],
-                tools=TOOLS, tool_choice="auto", max_tokens=1, temperature=0.0)  # fmt: skip
+            await self._chat([{"role": "system", "content": system_prompt()}, {"role": "user", "content": "oi"}], 1)
         except (openai.APIError, openai.APITimeoutError, asyncio.TimeoutError) as exc:
             log.warning("llm warm-up failed", extra={"error": type(exc).__name__})
             return False
         return True
+
+    async def _chat(self, messages: list[dict], max_tokens: int, temperature: float = 0.0, **kwargs):
+        """One chat completion with the contract's tools (every request the bot makes to vLLM)."""
+        return await self.client.chat.completions.create(
+            model=self.settings.LLM_MODEL, messages=messages, tools=TOOLS, tool_choice="auto",
+            max_tokens=max_tokens, temperature=temperature, **kwargs)  # fmt: skip
 
     # ------------------------------------------------------------------------------ entry
     async def respond(self, session_factory, customer_id: int, inbound: list[Inbound]) -> list[Reply]:
@@ -162,24 +165,22 @@ class Agent:
         try:
             turn, _ = await asyncio.to_thread(self._load, session_factory, customer_id)
             async with self.llm_slots:
-                await self.client.chat.completions.create(
-                    model=self.settings.LLM_MODEL, messages=turn.messages, tools=TOOLS, tool_choice="auto",
-                    max_tokens=1, temperature=0.0)  # fmt: skip
+                await self._chat(turn.messages, 1)
         except Exception as exc:  # an optimisation only: never an error for the customer
             log.debug("prefill failed", extra={"customer_id": customer_id, "error": type(exc).__name__})
             return False
         return True
 
     async def _respond(self, session_factory, turn: Turn, inbound: list[Inbound], greeting: list[Reply]) -> list[Reply]:
-        commands = [c for c in (parse_command(m.choice_id) for m in inbound) if c is not None]
-        texts = [m.as_agent_text() for m in inbound if parse_command(m.choice_id) is None]
+        parsed = [(m, parse_command(m.choice_id)) for m in inbound]
+        others = [m for m, command in parsed if command is None]
         replies: list[Reply] = []
-        for command, msg in zip(commands, [m for m in inbound if parse_command(m.choice_id) is not None]):
-            replies += await self._run_command(session_factory, turn, command, msg.as_agent_text())
-        if texts:
-            text = "\n".join(texts)
-            turn.lang = customer_language([text], turn.lang)
-            plain = all(m.type == "text" for m in inbound if parse_command(m.choice_id) is None)
+        for msg, command in parsed:
+            if command is not None:
+                replies += await self._run_command(session_factory, turn, command, msg.as_agent_text())
+        if others:  # turn.lang already follows these messages (respond → _load)
+            text = "\n".join(m.as_agent_text() for m in others)
+            plain = all(m.type == "text" for m in others)
             routed = self._route(turn, text) if plain else None  # no intent for "[imagem enviada]"
             if routed is not None and routed.navigation == "greeting" and greeting:
                 # a recurring customer's "oi": the reorder/novelties offer (by name) is the answer
@@ -325,11 +326,8 @@ class Agent:
         started = time.monotonic()
         try:
             async with asyncio.timeout(remaining), self.llm_slots:  # waiting for a slot counts too
-                response = await self.client.chat.completions.create(
-                    model=self.settings.LLM_MODEL, messages=turn.messages, tools=TOOLS, tool_choice="auto",
-                    max_tokens=self.settings.AGENT_MAX_TOKENS, temperature=temperature,
-                    timeout=max(deadline - time.monotonic(), 0.05), stop=STOP,
-                )  # fmt: skip
+                response = await self._chat(turn.messages, self.settings.AGENT_MAX_TOKENS, temperature=temperature,
+                                            timeout=max(deadline - time.monotonic(), 0.05), stop=STOP)  # fmt: skip
         except (openai.APIError, openai.APITimeoutError, asyncio.TimeoutError, ValueError) as exc:
             turn.events.append(("llm_error", {"error": type(exc).__name__, "status": getattr(exc, "status_code", None)}))
             log.warning("llm call failed", extra={"customer_id": turn.customer_id, "error": type(exc).__name__})
