@@ -51,7 +51,7 @@ def funnel(session: Session, since: datetime) -> dict:
         "checkout_rate": _rate(n["checkout_started"], n["cart_add"]),
         "paid_rate": _rate(n["order_paid"], n["checkout_started"]),
         "conversion_rate": _rate(n["order_paid"], n["conversation_started"]),
-        "cart_abandonment": _rate(n["cart_add"] - n["order_paid"], n["cart_add"]) if n["cart_add"] else None,
+        "cart_abandonment": _rate(n["cart_add"] - n["order_paid"], n["cart_add"]),
     }
 
 

@@ -15,7 +15,8 @@ Interactive ids are commands the server runs itself (no model call, deterministi
     human                    handoff_to_human
 
 Free texts whose intent the nlu stage's classifier is sure of (greeting, thanks, "no, thanks", my
-cart, my order, checkout, a person / a complaint) become commands too (INTENT_COMMANDS, used by serve/agent.py).
+cart, my order, checkout, a person / a complaint) become commands too (INTENT_COMMANDS, used by
+serve/agent.py).
 
 Every text built here comes from tool results (money already formatted by the server), so it is
 grounded by construction; it is worded in the customer's language from serve/texts.py.
@@ -24,7 +25,7 @@ grounded by construction; it is worded in the customer's language from serve/tex
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from serve.catalog import Catalogue, Product
@@ -188,10 +189,8 @@ def navigation_replies(navigation: str, name: str | None = None, lang: str = "pt
         hello = say(lang, "hello_name", name=name.split()[0]) if name and name.split() else say(lang, "hello")
         menu = buttons(lang, ("recommend", "b_best"), ("view_cart", "b_cart"), ("order_status", "b_order"))
         return [ButtonsReply(say(lang, "greeting", hello=hello, store=STORE_NAME), menu)]
-    if navigation == "thanks":
-        return [TextReply(say(lang, "thanks"))]
-    if navigation == "decline":
-        return [TextReply(say(lang, "decline"))]
+    if navigation in ("thanks", "decline"):
+        return [TextReply(say(lang, navigation))]
     raise ValueError(f"unknown navigation {navigation!r}")
 
 
@@ -220,11 +219,10 @@ class Presenter:
 
     catalogue: Catalogue
     card: Callable[[Product], str | None] | None = None
-    shown: set = field(default_factory=set)
 
     def _card(self, p: Product, caption: str) -> list[Reply]:
         path = self.card(p) if self.card else None
-        return [ImageReply(str(path), caption[:1024], p.product_id)] if path else []
+        return [ImageReply(str(path), caption[:BODY_MAX_CHARS], p.product_id)] if path else []
 
     def replies(self, outcomes: list, text: str | None = None, command=None, worded_by_server: bool = False,
                 name: str | None = None, lang: str = "pt") -> list[Reply]:  # fmt: skip
