@@ -115,6 +115,13 @@ def _serve(model: Path, log: Path):
     return proc, port
 
 
+def first_turn(customer_text: str) -> list[dict]:
+    """The request of a conversation's first turn: the contract's system prompt, then `customer_text`."""
+    record = {"id": "t", "scenario": "quick_purchase", "language": "pt",
+              "messages": [{"role": "user", "content": customer_text}, {"role": "assistant", "content": "."}]}
+    return chat_messages(record)[:2]
+
+
 def test_vllm_serves_the_smoke_export_with_tools(smoke_run, tmp_path):
     from openai import OpenAI
 
@@ -123,9 +130,7 @@ def test_vllm_serves_the_smoke_export_with_tools(smoke_run, tmp_path):
     proc, port = _serve(smoke_run / "models/export", tmp_path / "vllm.log")
     try:
         client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="-")
-        messages = chat_messages({"id": "t", "scenario": "quick_purchase", "language": "pt",
-                                  "messages": [{"role": "user", "content": "oi, o que tem no meu carrinho?"},
-                                               {"role": "assistant", "content": "."}]})[:2]
+        messages = first_turn("oi, o que tem no meu carrinho?")
         free = client.chat.completions.create(model="zapvendas", messages=messages, tools=TOOLS, max_tokens=8, temperature=0)
         assert free.choices[0].finish_reason in ("stop", "length", "tool_calls")
         assert free.usage.prompt_tokens > 600  # system prompt + the nine tools, rendered by the contract template
@@ -146,9 +151,7 @@ def test_vllm_trained_cpu_model_answers_a_shopping_message_with_a_tool_call(tmp_
     proc, port = _serve(model, tmp_path / "vllm.log")
     try:
         client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="-")
-        messages = chat_messages({"id": "t", "scenario": "quick_purchase", "language": "pt",
-                                  "messages": [{"role": "user", "content": "oi, vcs tem fone de ouvido bluetooth?"},
-                                               {"role": "assistant", "content": "."}]})[:2]
+        messages = first_turn("oi, vcs tem fone de ouvido bluetooth?")
         reply = client.chat.completions.create(model="zapvendas", messages=messages, tools=TOOLS, max_tokens=96, temperature=0)
         calls = reply.choices[0].message.tool_calls
         assert calls, f"no tool call: {reply.choices[0].message.content!r}"
