@@ -4,7 +4,8 @@
 
 Source: `--source`, else the OLIST_DIR environment variable. With neither, CSVs already in
 `--dest` are kept; with none there either, the small made-up fixture the tests use
-(tests/assets/olist_fixture/) is copied, after saying how to get the real Kaggle release.
+(pipelines/olist_fixture.py, written to tests/assets/olist_fixture/) is copied, after saying how
+to get the real Kaggle release.
 Only files whose size or mtime differ are copied (mtimes are preserved), so a re-run leaves
 `--dest` byte-identical and DVC sees no change. `SOURCE.txt` in `--dest` names the origin; it is
 rewritten only when the origin changes.
@@ -18,9 +19,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from pipelines.olist_fixture import FIXTURE_DIR, ensure_fixture
 from pipelines.olist_schema import KAGGLE_HINT, OLIST_FILES, OPTIONAL_FILES
 
-FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "assets" / "olist_fixture"
 SOURCE_FILE = "SOURCE.txt"
 REQUIRED = [name for key, name in OLIST_FILES.items() if key not in OPTIONAL_FILES]
 OPTIONAL = [OLIST_FILES[key] for key in OPTIONAL_FILES]
@@ -110,10 +111,11 @@ def main(argv: list[str] | None = None) -> dict[str, list[str]] | None:
             )
         print(
             f"olist_source: no Olist CSVs found (no --source, OLIST_DIR unset, {dest} empty).\n"
-            f"olist_source: running on the small made-up fixture {FIXTURE.name}/ (~40 products). {HOW_TO_GET}",
+            f"olist_source: running on the small made-up fixture {FIXTURE_DIR.name}/ (~40 products). {HOW_TO_GET}",
             file=sys.stderr,
         )
-        src_dir, origin = FIXTURE, f"fixture: {FIXTURE.relative_to(FIXTURE.parents[2])} (made-up sample, not Olist data)"
+        src_dir = ensure_fixture()
+        origin = f"fixture: {src_dir.relative_to(FIXTURE_DIR.parents[2])} (made-up sample, not Olist data)"
 
     done = sync(src_dir, dest, origin)
     for name in done["absent"]:

@@ -9,10 +9,11 @@ import nbformat
 from nbclient import NotebookClient
 
 from pipelines.ingest import main as ingest
+from pipelines.olist_fixture import ensure_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_olist_catalogue.ipynb"
-FIXTURE = ROOT / "tests" / "assets" / "olist_fixture"
+FIXTURE = ensure_fixture()  # the made-up Olist release (pipelines/olist_fixture.py), written once
 
 
 def test_notebook_runs_on_fixture_catalogue(tmp_path, monkeypatch):

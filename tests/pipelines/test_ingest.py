@@ -15,10 +15,11 @@ import pytest
 
 from pipelines import ingest
 from pipelines.ingest import main, pair_counts, scrub_comment, stock_level, to_cents
+from pipelines.olist_fixture import ensure_fixture
 from pipelines.olist_names import BANKS, CATEGORY_PT, category_pt, product_text
 from pipelines.olist_schema import SchemaError
 
-FIXTURE = Path(__file__).resolve().parents[1] / "assets" / "olist_fixture"
+FIXTURE = ensure_fixture()  # the made-up Olist release (pipelines/olist_fixture.py), written once
 PARAMS = "ingest:\n  min_item_sales: 1\n  stock_seed: 17\n  max_stock: 60\n  low_stock_threshold: 5\n"
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from pipelines import olist_source
-from pipelines.olist_source import FIXTURE, OPTIONAL, REQUIRED, SOURCE_FILE, main
+from pipelines.olist_fixture import ensure_fixture
+from pipelines.olist_source import OPTIONAL, REQUIRED, SOURCE_FILE, main
+
+FIXTURE = ensure_fixture()  # what olist_source copies when there is no Olist data
 
 ALL = REQUIRED + OPTIONAL
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipelines.olist_fixture import ensure_fixture
 from pipelines.olist_schema import SchemaError
 from pipelines.support import bitext_example, cap, complaint_example, main
 from serve.contract.records import INTENTS
 
-FIXTURE = Path(__file__).resolve().parents[1] / "assets" / "olist_fixture"
+FIXTURE = ensure_fixture()  # the made-up Olist release (pipelines/olist_fixture.py), written once
 COMPLAINTS = FIXTURE / "olist_classified_public_dataset.csv"
 BITEXT_ROWS = [  # (instruction, intent, category): written for the test, in Bitext's style
     ("where is my order 123456?", "track_order", "ORDER"),

@@ -1,6 +1,10 @@
-"""Write tests/assets/olist_fixture/: a small, made-up Olist release with the real schema.
+"""A small, made-up Olist release with the real schema, written on demand (never tracked by git).
 
-    python tests/assets/make_olist_fixture.py            # rewrites the nine CSVs (seeded)
+    python -m pipelines.olist_fixture [DIR]      # writes the nine CSVs (seeded: same bytes every time)
+
+`make run` without Olist files (pipelines/olist_source.py) and the tests read it from
+FIXTURE_DIR (tests/assets/olist_fixture/, git-ignored) through `ensure_fixture()`, which writes it
+once. The real data stays outside the repository (../shared/data, or OLIST_DIR).
 
 Nothing is copied from the Kaggle data: ids are random 32-hex strings, values and Portuguese
 texts are written here. What mirrors the real files: file names, column names and order, the
@@ -18,8 +22,10 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "olist_fixture"
-rng = random.Random(20240917)
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "tests" / "assets" / "olist_fixture"
+SEED = 20240917
+OUT = FIXTURE_DIR  # where `write` puts files; set by write_fixture
+rng = random.Random(SEED)
 
 CATEGORIES = {  # slug → English (pc_gamer has no English name, as in the real translation file)
     "cama_mesa_banho": "bed_bath_table", "beleza_saude": "health_beauty", "esporte_lazer": "sports_leisure",
@@ -87,8 +93,11 @@ def write(name: str, header: list[str], rows: list[list[str]], quote_header: boo
     (OUT / name).write_bytes(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
 
 
-def main() -> None:
-    OUT.mkdir(exist_ok=True)
+def write_fixture(out: Path = FIXTURE_DIR) -> Path:
+    """Write the nine CSVs into `out` (reseeded: the same bytes on every call); returns `out`."""
+    global OUT, rng
+    OUT, rng = Path(out), random.Random(SEED)
+    OUT.mkdir(parents=True, exist_ok=True)
     cats = list(CATEGORIES)
     write("product_category_name_translation.csv", ["product_category_name", "product_category_name_english"],
           [[c, e] for c, e in CATEGORIES.items() if e], crlf=True, bom=True)  # fmt: skip
@@ -186,7 +195,19 @@ def main() -> None:
                      (bought + timedelta(days=10, hours=3)).strftime("%Y-%m-%d %H:%M:%S+00:00"), *map(str, votes),
                      sub or "", CLASSIFIED[sub][0] if sub else ""])  # fmt: skip
     write("olist_classified_public_dataset.csv", header, rows)
+    return OUT
+
+
+def ensure_fixture(out: Path = FIXTURE_DIR) -> Path:
+    """The fixture directory, written first if any of its files is missing."""
+    from pipelines.olist_schema import OLIST_FILES
+
+    if not all((Path(out) / name).is_file() for name in OLIST_FILES.values()):
+        write_fixture(out)
+    return Path(out)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    print(write_fixture(Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURE_DIR))
