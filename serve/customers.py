@@ -27,8 +27,7 @@ from sqlalchemy.orm import Session
 
 from serve.catalog import Catalogue, Product
 from serve.contract import CustomerContext
-from serve.model_text import customer_language
-from serve.models import ChatTurn, Contact, Customer, Order, OrderItem
+from serve.models import Contact, Customer, Order, OrderItem
 
 HISTORY_COLUMNS = ("customer_unique_id", "order_id", "product_id", "purchased_at", "price_cents", "order_status")
 
@@ -77,15 +76,6 @@ def _clean_name(profile_name: str | None) -> str | None:
     """First name from the WhatsApp profile ('ana paula 🌸' → 'Ana'); None when there is no word."""
     words = re.findall(r"[^\W\d_]+", profile_name or "")
     return words[0][:60].capitalize() if words else None
-
-
-def written_language(session: Session, customer_id: int, last: int = 10) -> str:
-    """The language the customer wrote in lately (their chat turns), for messages sent outside a
-    turn (payment confirmations); inside a turn the agent reads it from the history it loads."""
-    rows = session.scalars(select(ChatTurn.message).where(ChatTurn.customer_id == customer_id)
-                           .order_by(ChatTurn.id.desc()).limit(4 * last)).all()  # fmt: skip
-    said = [m.get("content") for m in reversed(rows) if isinstance(m, dict) and m.get("role") == "user"]
-    return customer_language(said[-last:])
 
 
 def forget_contact(session: Session, customer_id: int) -> bool:

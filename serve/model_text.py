@@ -1,11 +1,19 @@
 """Text checks on both sides of the model: what it wrote (garbage, loops, cut sentences, roles it
-must never write) and what language the customer writes in. Pure functions, used by serve/agent.py.
+must never write) and what language the customer writes in. Pure functions, used by serve/agent.py,
+except `written_language`, which reads the customer's chat turns for messages sent outside a turn.
+
+Not in serve/customers.py: that module is a dependency of the synthesize stage (dvc.yaml), and
+serving-only code there would make DVC retrain for nothing.
 """
 
 from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from serve.models import ChatTurn
 from serve.texts import BUTTON_TITLES, detect_language, words
 
 # Roles the model must never write. The cpu model, shown tool results in its prompt, sometimes
@@ -66,3 +74,12 @@ def customer_language(user_texts: list[str], default: str | None = "pt") -> str 
         if lang := detect_language(text):
             return lang
     return default
+
+
+def written_language(session: Session, customer_id: int, last: int = 10) -> str:
+    """The language the customer wrote in lately (their chat turns), for messages sent outside a
+    turn (payment confirmations); inside a turn the agent reads it from the history it loads."""
+    rows = session.scalars(select(ChatTurn.message).where(ChatTurn.customer_id == customer_id)
+                           .order_by(ChatTurn.id.desc()).limit(4 * last)).all()  # fmt: skip
+    said = [m.get("content") for m in reversed(rows) if isinstance(m, dict) and m.get("role") == "user"]
+    return customer_language(said[-last:])

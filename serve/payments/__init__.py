@@ -24,7 +24,7 @@ from serve import orders
 from serve.cart_math import CartError
 from serve.contract import format_brl
 from serve.db import lock_customer, run_in_transaction, utcnow
-from serve.customers import written_language
+from serve.model_text import written_language
 from serve.models import Event, Order, Payment, PaymentEvent
 from serve.payments.base import (
     CreatedPayment,

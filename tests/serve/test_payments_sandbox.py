@@ -169,7 +169,7 @@ def test_concurrent_duplicate_deliveries_one_effect(factory, catalogue, settings
 
 
 def test_confirmation_speaks_the_language_the_customer_wrote_in(factory, catalogue):
-    from serve.customers import written_language
+    from serve.model_text import written_language
     from serve.models import ChatTurn
 
     cid, code = new_order(factory, catalogue)
