@@ -31,7 +31,7 @@ from typing import Callable
 from serve.catalog import Catalogue, Product
 from serve.contract.prompt import STORE_NAME
 from serve.messages import ButtonsReply, ImageReply, ListReply, Reply, TextReply
-from serve.texts import say, word
+from serve.texts import say, tool_error, word
 
 BODY_MAX_CHARS = 1024  # Cloud API: body of an interactive message, caption of an image
 FALLBACK_TEXT = say("pt", "fallback")
@@ -126,7 +126,7 @@ def server_text(outcome, lang: str = "pt") -> str:
     """A short text for one tool outcome, from its result only, in the customer's language."""
     r, name = outcome.result, outcome.name
     if "error" in r:
-        return say(lang, "no_orders") if name == "order_status" else say(lang, "error", error=r["error"])
+        return say(lang, "no_orders") if name == "order_status" else say(lang, "error", error=tool_error(lang, r["error"]))
     if name == "get_product":
         text = f"*{r['name']}* — {r['price']}"
         if r.get("score"):

@@ -179,5 +179,35 @@ def word(lang: str, prefix: str, code: str) -> str:
     return TEXTS.get(lang, TEXTS["pt"]).get(f"{prefix}_{code}", code)
 
 
-__all__ = ["BUTTON_TITLES", "GREETING_WORDS", "LANGUAGES", "TEXTS", "detect_language", "is_greeting", "say", "word",
-           "words"]
+# Tool errors are pt-BR on purpose: the same text is in the training data's tool messages
+# (serve/cart_math.py, serve/cart.py, serve/tool_results.py are synthesize-stage dependencies, so
+# rewording them retrains). An English-writing customer gets them reworded here, by pattern.
+ERRORS_EN: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(pattern), english) for pattern, english in (
+    (r"produto não encontrado: (?P<id>.+)", "product not found: {id}"),
+    (r"categoria não encontrada: (?P<cat>.+)", "category not found: {cat}"),
+    (r"a quantidade deve ser pelo menos 1", "the quantity must be at least 1"),
+    (r"a quantidade deve ser um número inteiro", "the quantity must be a whole number"),
+    (r"no máximo (?P<n>\d+) unidades por produto", "at most {n} units per product"),
+    (r"(?P<name>.+) está sem estoque", "{name} is out of stock"),
+    (r"só temos (?P<n>\d+) unidades? de (?P<name>.+?) \(já tem (?P<have>\d+) no carrinho\)",
+     "we only have {n} of {name} (you already have {have} in your cart)"),
+    (r"só temos (?P<n>\d+) unidades? de (?P<name>.+)", "we only have {n} of {name}"),
+    (r"esse produto não está no carrinho", "that product is not in your cart"),
+    (r"cupom (?P<code>.+) não existe ou expirou", "coupon {code} does not exist or has expired"),
+    (r"o carrinho está vazio", "your cart is empty"),
+    (r"nenhum pedido encontrado para este número", "no order found for this number"),
+))
+
+
+def tool_error(lang: str, error: str) -> str:
+    """A tool's error detail in `lang`; an error with no English pattern stays as the tool wrote it."""
+    if lang != "en":
+        return error
+    for pattern, english in ERRORS_EN:
+        if m := pattern.fullmatch(error):
+            return english.format(**m.groupdict())
+    return error
+
+
+__all__ = ["BUTTON_TITLES", "GREETING_WORDS", "LANGUAGES", "TEXTS", "detect_language", "is_greeting", "say",
+           "tool_error", "word", "words"]

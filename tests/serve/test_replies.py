@@ -52,3 +52,9 @@ def test_text_folds_into_the_following_interactive_message_only_when_it_fits():
     assert fold_text([long, buttons]) == [long, buttons]
     image = ImageReply("/tmp/card.png", "Lençol — R$ 89,90")
     assert fold_text([TextReply("a"), image, buttons]) == [TextReply("a"), image, buttons]  # never into a caption
+
+
+def test_tool_error_is_worded_in_the_customer_language():
+    out = ToolOutcome("add_to_cart", {"error": "só temos 2 unidades de Toalha Banhão"})
+    assert server_text(out, "en") == "I couldn't do that: we only have 2 of Toalha Banhão."
+    assert server_text(out, "pt") == "Não consegui fazer isso: só temos 2 unidades de Toalha Banhão."

@@ -2,7 +2,8 @@
 
 import pytest
 
-from serve.texts import TEXTS, detect_language, say, word
+from serve.cart_math import CartError, CartLine, check_quantity, remove_line
+from serve.texts import TEXTS, detect_language, say, tool_error, word
 
 
 def test_both_languages_have_every_text_and_buttons_fit_whatsapp():
@@ -22,3 +23,31 @@ def test_both_languages_have_every_text_and_buttons_fit_whatsapp():
 ])  # fmt: skip
 def test_detect_language(text, lang):
     assert detect_language(text) == lang
+
+
+def _error_of(call) -> str:
+    with pytest.raises(CartError) as exc:
+        call()
+    return str(exc.value)
+
+
+def test_tool_errors_read_in_english_for_an_english_customer():
+    """The errors come from the real cart code, so a reworded source message shows up here."""
+    line = CartLine(product_id="p1", name="Lençol Percal", unit_price_cents=8990, quantity=1)
+    errors = [
+        _error_of(lambda: check_quantity(0, 5)),
+        _error_of(lambda: check_quantity(99, 500, in_cart=1)),
+        _error_of(lambda: check_quantity(1, 0, name="Lençol Percal")),
+        _error_of(lambda: check_quantity(3, 2, in_cart=1, name="Lençol Percal")),
+        _error_of(lambda: check_quantity(2, 1, name="Lençol Percal")),
+        _error_of(lambda: remove_line([line], "p2")),
+        "produto não encontrado: 'zz'", "cupom 'X10' não existe ou expirou", "o carrinho está vazio",
+    ]
+    english = [tool_error("en", e) for e in errors]
+    assert english == [
+        "the quantity must be at least 1", "at most 99 units per product", "Lençol Percal is out of stock",
+        "we only have 2 of Lençol Percal (you already have 1 in your cart)", "we only have 1 of Lençol Percal",
+        "that product is not in your cart", "product not found: 'zz'", "coupon 'X10' does not exist or has expired",
+        "your cart is empty"]
+    assert [tool_error("pt", e) for e in errors] == errors  # pt keeps the tool's words
+    assert tool_error("en", "algo novo deu errado") == "algo novo deu errado"  # no pattern: kept, not guessed
