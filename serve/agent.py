@@ -56,7 +56,8 @@ from serve.messages import Inbound, Reply, TextReply
 from serve.model_text import STOP, customer_language, looks_like_garbage, tidy
 from serve.models import ChatTurn, Customer, Event
 from serve.replies import (
-    Command, Presenter, fallback_command, fallback_replies, intent_command, parse_command, server_text,
+    Command, Presenter, fallback_command, fallback_replies, focus_command, focus_product, intent_command, parse_command,
+    server_text,
 )
 from serve.settings import Settings
 from serve.tool_results import dumps, error
@@ -201,7 +202,9 @@ class Agent:
         except Exception:  # a broken classifier must not cost the customer an answer
             log.exception("intent classifier failed")
             return None
-        command = intent_command(intent, text) if confidence >= self.settings.NLU_MIN_CONFIDENCE else None
+        command = None
+        if confidence >= self.settings.NLU_MIN_CONFIDENCE:
+            command = intent_command(intent, text) or focus_command(intent, text, focus_product(turn.messages))
         turn.events.append(("intent", {"intent": intent, "p": round(confidence, 3), "routed": command is not None}))
         if command is None:
             turn.guess = fallback_command(intent, text)  # the answer if the model gives none
@@ -269,9 +272,9 @@ class Agent:
         outcomes = []
         for name, arguments in command.calls:
             outcomes.append(await self._execute(session_factory, turn, f"cmd_{len(turn.messages)}", name, arguments))
-        text = "\n".join(server_text(o, turn.lang) for o in outcomes)
+        text = "\n".join(server_text(o, turn.lang, command.topic) for o in outcomes)
         turn.add({"role": "assistant", "content": text})
-        return self.presenter.replies(outcomes, text=text, worded_by_server=True, lang=turn.lang)
+        return self.presenter.replies(outcomes, text=text, command=command, worded_by_server=True, lang=turn.lang)
 
     # ------------------------------------------------------------------------------ model loop
     async def _run_model(self, session_factory, turn: Turn, text: str) -> list[Reply]:

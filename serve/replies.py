@@ -24,14 +24,17 @@ grounded by construction; it is worded in the customer's language from serve/tex
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from serve.cart import FREIGHT_RULE
 from serve.catalog import Catalogue, Product
+from serve.contract import format_brl
 from serve.contract.prompt import STORE_NAME
 from serve.messages import ButtonsReply, ImageReply, ListReply, Reply, TextReply
-from serve.texts import say, tool_error, word
+from serve.texts import is_follow_up, say, tool_error, word
 
 BODY_MAX_CHARS = 1024  # Cloud API: body of an interactive message, caption of an image
 FALLBACK_TEXT = say("pt", "fallback")
@@ -42,6 +45,7 @@ HANDOFF_TEXT = say("pt", "handoff")
 class Command:
     calls: tuple[tuple[str, dict], ...] = ()  # (tool, arguments) run in order
     navigation: str | None = None  # "checkout": answer with the payment choice, no tool
+    topic: str | None = None  # what the customer asked about the product: "details" | "shipping"
 
     @property
     def tool(self) -> str | None:
@@ -106,6 +110,43 @@ def intent_command(intent: str, text: str) -> Command | None:
     return command
 
 
+# Follow-up questions about the product just shown: in training the assistant answers each with
+# get_product on that product (pipelines/synth_steps.py: details, synth_flows.py: objections), but
+# the 135M model rarely finds the product id in its context ("qual o valor do frete?" after a card
+# ended in the apology in bench/turn_latency.py). The server knows which product is in focus.
+FOCUS_TOPICS = {"product_details": "details", "objection_quality": "details", "objection_shipping": "shipping"}
+
+
+def focus_product(messages: list[dict]) -> str | None:
+    """The product the conversation is about: the one product named by the latest tool result
+    (a product shown, added, or a search/cart with a single item); None when it named several
+    ("o segundo" needs the list: the model decides) or was about something else (an order)."""
+    for m in reversed(messages):
+        if m.get("role") != "tool":
+            continue
+        try:
+            r = json.loads(m["content"]) if isinstance(m["content"], str) else m["content"]
+        except (TypeError, ValueError):
+            return None
+        if not isinstance(r, dict):
+            return None
+        if "added" in r:
+            return r["added"].get("id")
+        if "id" in r and "price" in r:  # get_product
+            return r["id"]
+        items = list(r.get("again", [])) + list(r.get("items", []))
+        return items[0].get("id") if len(items) == 1 else None
+    return None
+
+
+def focus_command(intent: str, text: str, product_id: str | None) -> Command | None:
+    """get_product on the product in focus, for a follow-up that names no other product."""
+    topic = FOCUS_TOPICS.get(intent)
+    if topic is None or not product_id or not is_follow_up(text):
+        return None
+    return Command(calls=(("get_product", {"product_id": product_id}),), topic=topic)
+
+
 def fallback_command(intent: str, text: str) -> Command | None:
     """What to do with the classifier's guess when the model gave no usable answer: the intent's
     command, or for a product search the customer's own words as the query (the model would
@@ -122,13 +163,27 @@ def _money_line(item: dict) -> str:
     return f"{item['price']}{score}"
 
 
-def server_text(outcome, lang: str = "pt") -> str:
-    """A short text for one tool outcome, from its result only, in the customer's language."""
+def shipping_text(r: dict, lang: str) -> str:
+    """A get_product result's freight, with the cart's free-shipping rule when it is not free."""
+    if r["freight"] == format_brl(0):
+        return say(lang, "shipping_free", name=r["name"])
+    return say(lang, "shipping", name=r["name"], freight=r["freight"]) + "\n" + say(
+        lang, "freight_tip", free_above=format_brl(FREIGHT_RULE.free_above_cents),
+        extra_pct=FREIGHT_RULE.extra_unit_bp // 100)
+
+
+def server_text(outcome, lang: str = "pt", topic: str | None = None) -> str:
+    """A short text for one tool outcome, from its result only, in the customer's language;
+    `topic` (Command.topic) picks what a product answer is about."""
     r, name = outcome.result, outcome.name
     if "error" in r:
         return say(lang, "no_orders") if name == "order_status" else say(lang, "error", error=tool_error(lang, r["error"]))
+    if name == "get_product" and topic == "shipping":
+        return shipping_text(r, lang)
     if name == "get_product":
         text = f"*{r['name']}* — {r['price']}"
+        if topic == "details" and lang == "pt" and r.get("desc"):  # descriptions are Portuguese
+            text += "\n" + r["desc"]
         if r.get("score"):
             text += f" · ⭐ {r['score']} ({say(lang, 'reviews', n=r['reviews'])})"
         if r.get("low_stock"):
@@ -256,6 +311,8 @@ class Presenter:
             p = self.catalogue.get(r["id"])
             if p is None:
                 return out
+            if command is not None and command.topic == "shipping":  # its card was just shown
+                return out + [product_buttons(p, lang)]
             if worded_by_server and text and len(text) <= BODY_MAX_CHARS:
                 card = self._card(p, text)  # one message: the card says it all
                 return (card or out) + [product_buttons(p, lang)]

@@ -32,6 +32,26 @@ GREETING_WORDS = frozenset(
 )  # fmt: skip
 
 
+# A follow-up about "the product just shown" ("e o frete?", "me fala mais dele", "is it any good?")
+# made only of these words names no other product, so the server answers it for the product in
+# focus (serve/replies.py: focus_command). A word outside this set ("e o frete da toalha?") may name
+# another product: the model decides.
+FOLLOW_UP_WORDS = frozenset(
+    "e o a os as do da de dele dela desse dessa deste desta nesse nessa esse essa este esta isso ele ela "
+    "qual quanto quanta fica sai custa é eh ta tá valor frete entrega envio caro cara barato prazo demora "
+    "chega quando me fala conta mais sobre detalhes detalhe como tem bom boa qualidade avaliações vale pena "
+    "produto item mesmo ok mas "
+    "and the what about shipping how much is it this that one delivery expensive cost does tell me more "
+    "details good quality reviews any for of".split()
+)  # fmt: skip
+
+
+def is_follow_up(text: str) -> bool:
+    """Up to 8 words, all from FOLLOW_UP_WORDS: a question about the product in focus."""
+    w = words(text)
+    return 0 < len(w) <= 8 and all(x in FOLLOW_UP_WORDS for x in w)
+
+
 def words(text: str) -> list[str]:
     """The lowercase words of `text`: letters only (digits, emoji and punctuation dropped)."""
     return re.findall(r"[^\W\d_]+", text.lower())
@@ -98,6 +118,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "offer_reorder": "{who}, quer repetir seu último pedido{last} ou ver as novidades?",
         "offer_news": "{who}, separei novidades para você.",
         "decline": "Tudo bem, sem problema! Se mudar de ideia ou quiser ver outras opções, é só me chamar. 😊",
+        "shipping": "O frete de *{name}* fica {freight}.",
+        "shipping_free": "O frete de *{name}* é grátis! 🎉",
+        "freight_tip": "Pedidos a partir de {free_above} têm frete grátis, e cada item extra no mesmo pedido paga "
+                       "só {extra_pct}% do frete dele.",
         # button and list titles (≤ 20 characters)
         "b_list": "Ver opções", "b_add": "Adicionar", "b_pairs": "Combina com", "b_cart": "Ver carrinho",
         "b_checkout": "Finalizar compra", "b_more": "Sugestões", "b_best": "Mais vendidos", "b_order": "Meu pedido",
@@ -152,6 +176,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "offer_reorder": "{who}, would you like to repeat your last order{last} or see what's new?",
         "offer_news": "{who}, I picked some new arrivals for you.",
         "decline": "No problem at all! If you change your mind or want to see other options, just message me. 😊",
+        "shipping": "Shipping for *{name}* is {freight}.",
+        "shipping_free": "Shipping for *{name}* is free! 🎉",
+        "freight_tip": "Orders of {free_above} or more ship for free, and each extra item in the same order pays "
+                       "only {extra_pct}% of its shipping.",
         "b_list": "See options", "b_add": "Add to cart", "b_pairs": "Goes well with", "b_cart": "View cart",
         "b_checkout": "Checkout", "b_more": "Suggestions", "b_best": "Best sellers", "b_order": "My order",
         "b_human": "Talk to a person", "b_pix": "PIX", "b_card": "Card", "b_boleto": "Boleto slip",
@@ -209,5 +237,5 @@ def tool_error(lang: str, error: str) -> str:
     return error
 
 
-__all__ = ["BUTTON_TITLES", "GREETING_WORDS", "LANGUAGES", "TEXTS", "detect_language", "is_greeting", "say",
-           "tool_error", "word", "words"]
+__all__ = ["BUTTON_TITLES", "FOLLOW_UP_WORDS", "GREETING_WORDS", "LANGUAGES", "TEXTS", "detect_language",
+           "is_follow_up", "is_greeting", "say", "tool_error", "word", "words"]

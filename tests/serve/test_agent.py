@@ -210,6 +210,23 @@ def test_a_search_guess_runs_the_customers_words_when_the_model_gives_nothing(en
     assert [r[0] for r in replies[-1].rows] == ["product:27668894", "product:831f33a1"]
 
 
+def test_a_follow_up_about_the_product_shown_is_answered_for_that_product(env, llm):
+    agent, factory, cid, _ = env
+    run(agent, factory, cid, text("Jogo de Lençol", choice_id=f"product:{LENCOL}"))  # its card was shown
+    agent.intents = FixedIntents("objection_shipping", 0.93)
+    (answer,) = run(agent, factory, cid, text("e o frete?"))
+    assert llm.requests == [] and answer.body.startswith("O frete de *Jogo de Lençol Casal 4 Peças Algodão* fica R$ 15,90.")
+    assert "R$ 199,00" in answer.body and answer.buttons[0] == (f"add_to_cart:{LENCOL}", "Adicionar")
+    agent.intents = FixedIntents("product_details", 0.9)
+    details = run(agent, factory, cid, text("me fala mais dele"))
+    assert llm.requests == [] and "Jogo de lençol casal em algodão, 4 peças, 150 fios." in details[0].caption
+    # a question that names another product is the model's: the focus would answer the wrong one
+    llm.push(FakeLLM.text("Qual toalha você quer ver?"))
+    assert run(agent, factory, cid, text("me fala mais da toalha"))[0].body == "Qual toalha você quer ver?"
+    assert len(llm.requests) == 1
+    assert [e["routed"] for e in events(factory, cid, "intent")] == [True, True, False]
+
+
 def test_order_code_in_the_text_reaches_order_status(env, llm):
     agent, factory, cid, _ = env
     agent.intents = FixedIntents("order_status", 0.9)

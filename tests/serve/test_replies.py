@@ -1,5 +1,10 @@
+import json
+
 from serve.messages import ButtonsReply, ImageReply, ListReply, TextReply
-from serve.replies import BODY_MAX_CHARS, Presenter, fold_text, parse_command, product_list, server_text
+from serve.replies import (
+    BODY_MAX_CHARS, Command, Presenter, focus_command, focus_product, fold_text, parse_command, product_list,
+    server_text,
+)
 from serve.tools import ToolOutcome
 from tests.serve.agent_helpers import fixture_catalogue
 
@@ -58,3 +63,33 @@ def test_tool_error_is_worded_in_the_customer_language():
     out = ToolOutcome("add_to_cart", {"error": "só temos 2 unidades de Toalha Banhão"})
     assert server_text(out, "en") == "I couldn't do that: we only have 2 of Toalha Banhão."
     assert server_text(out, "pt") == "Não consegui fazer isso: só temos 2 unidades de Toalha Banhão."
+
+
+def test_focus_product_is_the_one_product_of_the_latest_tool_result():
+    def tool(result):
+        return {"role": "tool", "name": "x", "tool_call_id": "c", "content": json.dumps(result)}
+
+    one = {"items": [{"id": "aaaaaaaa", "name": "A", "price": "R$ 1,00"}]}
+    two = {"items": [{"id": "aaaaaaaa"}, {"id": "bbbbbbbb"}]}
+    shown = {"id": "cccccccc", "name": "C", "price": "R$ 3,00", "desc": "C.", "freight": "R$ 1,00"}
+    added = {"added": {"id": "dddddddd", "name": "D", "qty": 1}, "total": "R$ 4,00"}
+    said = {"role": "assistant", "content": "Separei estas opções"}
+    assert [focus_product([tool(r), said]) for r in (one, two, shown, added)] == ["aaaaaaaa", None, "cccccccc", "dddddddd"]
+    assert focus_product([tool(shown), tool(two)]) is None  # the latest result decides: a list is ambiguous
+    assert focus_product([tool(shown), tool({"order": "ZV1", "status": "shipped"})]) is None
+    assert focus_product([said]) is None
+    assert focus_command("objection_shipping", "e o frete?", "cccccccc") == Command(
+        calls=(("get_product", {"product_id": "cccccccc"}),), topic="shipping")
+    assert focus_command("objection_shipping", "qual o frete da panela de pressão?", "cccccccc") is None
+    assert focus_command("objection_shipping", "e o frete?", None) is None
+    assert focus_command("search_product", "e esse?", "cccccccc") is None
+
+
+def test_shipping_answer_states_the_freight_and_the_cart_rule():
+    paid = ToolOutcome("get_product", {"id": "x", "name": "Panela", "price": "R$ 99,00", "freight": "R$ 18,50"})
+    free = ToolOutcome("get_product", {"id": "x", "name": "Panela", "price": "R$ 99,00", "freight": "R$ 0,00"})
+    assert server_text(paid, "pt", "shipping") == (
+        "O frete de *Panela* fica R$ 18,50.\nPedidos a partir de R$ 199,00 têm frete grátis, e cada item extra no "
+        "mesmo pedido paga só 25% do frete dele.")
+    assert server_text(paid, "en", "shipping").startswith("Shipping for *Panela* is R$ 18,50.\nOrders of R$ 199,00")
+    assert server_text(free, "pt", "shipping") == "O frete de *Panela* é grátis! 🎉"

@@ -3,7 +3,7 @@
 import pytest
 
 from serve.cart_math import CartError, CartLine, check_quantity, remove_line
-from serve.texts import TEXTS, detect_language, say, tool_error, word
+from serve.texts import TEXTS, detect_language, is_follow_up, say, tool_error, word
 
 
 def test_both_languages_have_every_text_and_buttons_fit_whatsapp():
@@ -51,3 +51,12 @@ def test_tool_errors_read_in_english_for_an_english_customer():
         "your cart is empty"]
     assert [tool_error("pt", e) for e in errors] == errors  # pt keeps the tool's words
     assert tool_error("en", "algo novo deu errado") == "algo novo deu errado"  # no pattern: kept, not guessed
+
+
+@pytest.mark.parametrize("text, follow_up", [
+    ("e o frete?", True), ("qual o valor do frete?", True), ("me fala mais dele", True), ("vale a pena?", True),
+    ("how much is shipping?", True), ("is it any good?", True),
+    ("e o frete da toalha?", False), ("quero 2", False), ("tem azul?", False), ("", False),
+])  # fmt: skip
+def test_a_follow_up_names_no_other_product(text, follow_up):
+    assert is_follow_up(text) is follow_up
