@@ -32,7 +32,7 @@ import torch
 from pipelines import tracking
 from pipelines.base_model import stage_params
 from pipelines.generation import generate
-from pipelines.train_utils import peak_rss_mb, write_json
+from pipelines.train_utils import cpu_has_native_bf16, peak_rss_mb, write_json
 from serve.contract import TOOLS, ToolCallError, parse_brl_cents, parse_tool_arguments, read_jsonl
 
 # vLLM's hermes parser: a block closed by </tool_call>, or one left open at the end of the text
@@ -182,8 +182,12 @@ def main(argv: list[str] | None = None) -> None:
         keep = sorted(random.Random(settings.get("seed", 0)).sample(range(len(todo)), settings["max_cases"]))
         todo, prompts = [todo[i] for i in keep], [prompts[i] for i in keep]
     print(f"evaluate: {len(todo)} assistant turns of {test}", flush=True)
-    # bf16 weights, not autocast: autocast re-casts every weight at every decoding step
-    dtype = torch.bfloat16 if settings.get("bf16") else torch.float32
+    # bf16 weights, not autocast: autocast re-casts every weight at every decoding step. Only where
+    # bf16 runs in hardware: emulated bf16 is far slower than fp32 (pipelines/train_utils.py).
+    bf16 = bool(settings.get("bf16")) and cpu_has_native_bf16()  # decoding runs on the CPU
+    if settings.get("bf16") and not bf16:
+        print("evaluate: this CPU has no native bf16: decoding in fp32", flush=True)
+    dtype = torch.bfloat16 if bf16 else torch.float32
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(args.base, dtype=dtype), args.sft, adapter_name="sft")
     model.load_adapter(args.dpo, adapter_name="dpo")
     model.eval()

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 import yaml
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
@@ -87,8 +88,19 @@ def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None 
     return (*parsed, {"profile": profile, **resolved})
 
 
+def cpu_has_native_bf16() -> bool:
+    """bf16 matmuls in hardware (AVX512-BF16 or AMX). Elsewhere oneDNN emulates them: measured on
+    an AVX2-only EPYC, SFT of the cpu profile ran at 18 tokens/s in bf16 against ~600 tokens/s on
+    an AVX512-BF16 one."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def resolve_kernels(args, model_args) -> None:
-    """Optional GPU kernels a profile asks for: used where installed, otherwise said and turned off."""
+    """Optional kernels and precisions a profile asks for: used where this machine has them,
+    otherwise said and turned off (the result is the same model, trained in fp32)."""
+    if getattr(args, "bf16", False) and args.use_cpu and not cpu_has_native_bf16():
+        print("this CPU has no native bf16 (AVX512-BF16/AMX): training in fp32 instead of bf16 autocast", flush=True)
+        args.bf16, args.mixed_precision = False, "no"
     if model_args.attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
         print("flash-attn is not installed: attention falls back to sdpa", flush=True)
         model_args.attn_implementation = "sdpa"

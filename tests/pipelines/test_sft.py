@@ -9,7 +9,7 @@ import torch
 import yaml
 from transformers import TrainerCallback
 
-from pipelines import prefix_sharing, sft
+from pipelines import prefix_sharing, sft, train_utils
 from pipelines.train_utils import DataArguments, StageArguments, load_split, parse_stage_args, resume_point
 from serve.contract import TOOLS
 
@@ -111,6 +111,16 @@ def test_recipe_resolution_order(tmp_path):
     (profiles / "p.yaml").write_text(yaml.safe_dump({"sft": {"learnin_rate": 2.0}}))
     with pytest.raises(SystemExit, match=r"unknown keys \['--learnin_rate'\]"):
         parse_stage_args("sft", types, base)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_bf16_autocast_only_where_the_cpu_has_bf16(monkeypatch, tmp_path, native):
+    """Emulated bf16 ran SFT at 18 tokens/s on an AVX2-only CPU: such a CPU trains in fp32."""
+    monkeypatch.setattr(train_utils, "cpu_has_native_bf16", lambda: native)
+    args = sft.SFTConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, report_to="none")
+    assert args.mixed_precision == "bf16"
+    train_utils.resolve_kernels(args, sft.ModelConfig())
+    assert (args.bf16, args.mixed_precision) == ((True, "bf16") if native else (False, "no"))
 
 
 def test_training_resumes_from_its_last_checkpoint(smoke_base, datasets_dir, tmp_path):
