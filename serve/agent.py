@@ -10,8 +10,11 @@
    costs no model time, and the exchange is logged as the same tool call the model would make.
 3. Free text is first classified (the nlu stage's intent model, `intents`): a confident greeting,
    thanks, "no, thanks", cart, order status, checkout or human/complaint request becomes such a
-   command too (serve/replies.py: INTENT_COMMANDS); less sure guesses are kept as the answer of
-   last resort (step 4).
+   command too (serve/replies.py: INTENT_COMMANDS), and so is a follow-up about the product in
+   focus ("e o frete?": focus_command); less sure guesses are kept as the answer of last resort
+   (step 4). A confident intent that needs a tool with arguments (INTENT_TOOLS, with
+   AGENT_TOOL_FROM_INTENT) starts the model's answer with that tool's call: the model writes only
+   the arguments.
    Other free text goes to the model: chat.completions.create(tools=TOOLS, tool_choice="auto",
    max_tokens=AGENT_MAX_TOKENS) at most AGENT_MAX_STEPS times within one turn deadline
    (LLM_TIMEOUT_S). Each proposed call is validated (contract pydantic models + catalogue ids) and
@@ -42,6 +45,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 
 import openai
 from openai import AsyncOpenAI
@@ -56,8 +60,8 @@ from serve.messages import Inbound, Reply, TextReply
 from serve.model_text import STOP, customer_language, looks_like_garbage, tidy
 from serve.models import ChatTurn, Customer, Event
 from serve.replies import (
-    Command, Presenter, fallback_command, fallback_replies, focus_command, focus_product, intent_command, parse_command,
-    server_text,
+    INTENT_TOOLS, Command, Presenter, fallback_command, fallback_replies, focus_command, focus_product, intent_command,
+    parse_command, server_text,
 )
 from serve.settings import Settings
 from serve.tool_results import dumps, error
@@ -76,6 +80,7 @@ class Turn:
     name: str | None = None  # the customer's name (WhatsApp profile), for server-worded greetings
     lang: str = "pt"  # the customer's language ("pt" | "en") for server-worded replies
     guess: Command | None = None  # the classifier's answer, used if the model gives none (_run_model)
+    tool: str | None = None  # the tool the classifier is sure of: the model writes only its arguments
     new: list[dict] = field(default_factory=list)  # messages to persist in chat_turns
     outcomes: list[ToolOutcome] = field(default_factory=list)
     events: list[tuple[str, dict]] = field(default_factory=list)
@@ -205,6 +210,8 @@ class Agent:
         command = None
         if confidence >= self.settings.NLU_MIN_CONFIDENCE:
             command = intent_command(intent, text) or focus_command(intent, text, focus_product(turn.messages))
+            if command is None and self.settings.AGENT_TOOL_FROM_INTENT:
+                turn.tool = INTENT_TOOLS.get(intent)
         turn.events.append(("intent", {"intent": intent, "p": round(confidence, 3), "routed": command is not None}))
         if command is None:
             turn.guess = fallback_command(intent, text)  # the answer if the model gives none
@@ -284,10 +291,14 @@ class Agent:
         first_outcome = len(turn.outcomes)
         final = None
         for step in range(self.settings.AGENT_MAX_STEPS):
-            choice = await self._complete(turn, deadline)
+            prefix = tool_call_prefix(turn.tool) if step == 0 and turn.tool else None
+            choice = await self._complete(turn, deadline, prefix=prefix)
             if choice is None:
                 break
-            content, calls = _tool_calls(choice.message)
+            content, calls = _tool_calls(choice.message, prefix)
+            if prefix and not calls:  # arguments that do not parse: the classifier's guess answers
+                turn.events.append(("tool_arguments_unparsed", {"tool": turn.tool}))
+                break
             if not calls:
                 final = tidy(content, truncated=choice.finish_reason == "length")
                 break
@@ -321,7 +332,13 @@ class Agent:
         turn.add({"role": "assistant", "content": final})
         return self.presenter.replies(outcomes, text=final, lang=turn.lang)
 
-    async def _complete(self, turn: Turn, deadline: float, temperature: float = 0.0):
+    async def _complete(self, turn: Turn, deadline: float, temperature: float = 0.0, prefix: str | None = None):
+        """One model call on the turn's messages; `prefix` starts the assistant's answer (vLLM's
+        continue_final_message: the model continues that text instead of starting its own)."""
+        messages, extra = turn.messages, {}
+        if prefix:
+            messages = turn.messages + [{"role": "assistant", "content": prefix}]
+            extra = {"extra_body": {"continue_final_message": True, "add_generation_prompt": False}}
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
             turn.events.append(("llm_error", {"error": "turn_deadline"}))
@@ -329,8 +346,8 @@ class Agent:
         started = time.monotonic()
         try:
             async with asyncio.timeout(remaining), self.llm_slots:  # waiting for a slot counts too
-                response = await self._chat(turn.messages, self.settings.AGENT_MAX_TOKENS, temperature=temperature,
-                                            timeout=max(deadline - time.monotonic(), 0.05), stop=STOP)  # fmt: skip
+                response = await self._chat(messages, self.settings.AGENT_MAX_TOKENS, temperature=temperature,
+                                            timeout=max(deadline - time.monotonic(), 0.05), stop=STOP, **extra)  # fmt: skip
         except (openai.APIError, openai.APITimeoutError, asyncio.TimeoutError, ValueError) as exc:
             turn.events.append(("llm_error", {"error": type(exc).__name__, "status": getattr(exc, "status_code", None)}))
             log.warning("llm call failed", extra={"customer_id": turn.customer_id, "error": type(exc).__name__})
@@ -435,8 +452,16 @@ def _items(data) -> list[dict]:
     return []
 
 
-def _tool_calls(message) -> tuple[str | None, list[dict]]:
-    """(content, calls) from a response message: vLLM's parsed calls, else our hermes parse of the text."""
+def tool_call_prefix(name: str) -> str:
+    """The start of a call to `name` exactly as configs/chat_template.jinja renders it (tested)."""
+    return '<tool_call>\n{"name": "' + name + '", "arguments": {'
+
+
+def _tool_calls(message, prefix: str | None = None) -> tuple[str | None, list[dict]]:
+    """(content, calls) from a response message: vLLM's parsed calls, else our hermes parse of the
+    text (after `prefix`, the start of the answer the server wrote: vLLM sees only the continuation)."""
+    if prefix:
+        message = SimpleNamespace(tool_calls=None, content=prefix + (message.content or ""))
     if message.tool_calls:
         calls = [
             {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments or "{}"}}

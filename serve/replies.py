@@ -110,6 +110,15 @@ def intent_command(intent: str, text: str) -> Command | None:
     return command
 
 
+# Intents whose answer is one tool with arguments only the model can read from the customer's words
+# (a query, a budget, which product): with AGENT_TOOL_FROM_INTENT the server names the tool and the
+# model writes the arguments. The pairs are the ones the training dialogues show (pipelines/synth_*.py).
+INTENT_TOOLS = {
+    "search_product": "search_products", "browse_categories": "recommend", "recommendation": "recommend",
+    "product_details": "get_product", "add_to_cart": "add_to_cart", "remove_from_cart": "remove_from_cart",
+}  # fmt: skip
+
+
 # Follow-up questions about the product just shown: in training the assistant answers each with
 # get_product on that product (pipelines/synth_steps.py: details, synth_flows.py: objections), but
 # the 135M model rarely finds the product id in its context ("qual o valor do frete?" after a card
