@@ -42,7 +42,7 @@ from sqlalchemy import select
 from serve.catalog import Catalogue
 from serve.db import make_engine, make_session_factory, session_scope
 from serve.models import Customer, Event, InboxItem, Message
-from serve.stack import start_vllm, stop, wait_http
+from serve.stack import keep_off_engine_cores, start_vllm, stop, wait_http
 from serve.whatsapp import inbound_message, sign, webhook_payload
 
 REPO = Path(__file__).resolve().parents[1]
@@ -281,6 +281,9 @@ def start_stack(args, tmp: Path) -> tuple[list, str, str, str, str]:
     waited = wait_http(f"http://127.0.0.1:{vllm_port}/v1/models", 600, vllm, "vLLM")
     print(f"bench: vLLM ready after {waited:.0f} s", flush=True)
     procs.append(subprocess.Popen([sys.executable, "-m", "serve", "--port", str(bot_port)], env=env, start_new_session=True))
+    for proc in (procs[0], procs[-1]):  # the fake Graph API and the bot, as `make serve` runs the bot
+        keep_off_engine_cores(proc.pid)
+    keep_off_engine_cores()  # and this client: in production the customers' phones are elsewhere
     wait_http(f"http://127.0.0.1:{bot_port}/readyz", 120, procs[-1], "bot")
     return procs, f"http://127.0.0.1:{bot_port}", db_url, env["WHATSAPP_APP_SECRET"], env.get("WHATSAPP_PHONE_NUMBER_ID", "100000000000001")
 

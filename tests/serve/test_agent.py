@@ -196,11 +196,12 @@ def test_unsure_or_argument_needing_intents_go_to_the_model(env, llm):
 def test_a_sure_tool_intent_starts_the_call_and_the_model_writes_the_arguments(env, llm):
     agent, factory, cid, _ = env
     agent.intents = FixedIntents("search_product", 0.97)
-    llm.push(FakeLLM.raw_text('"query": "garrafa térmica"}}\n</tool_call>'))  # vLLM returns only the continuation
+    llm.push(FakeLLM.raw_text(' {"query": "garrafa térmica"'))  # vLLM returns the continuation, without the stop string
     replies = run(agent, factory, cid, text("tem garrafa térmica?"))
     (request,) = llm.requests
     assert request["continue_final_message"] is True and request["add_generation_prompt"] is False
-    assert request["messages"][-1] == {"role": "assistant", "content": '<tool_call>\n{"name": "search_products", "arguments": {'}
+    assert request["stop"] == ["<tool_response>", "<|im_start|>", "}}"]
+    assert request["messages"][-1] == {"role": "assistant", "content": '<tool_call>\n{"name": "search_products", "arguments":'}
     assert [r[0] for r in replies[-1].rows] == ["product:27668894", "product:831f33a1"]
     with session_scope(factory) as s:  # stored as the whole call: the next turn's context reads as in training
         stored = [t.message for t in s.scalars(select(ChatTurn)) if t.message.get("tool_calls")]
@@ -227,7 +228,9 @@ def test_the_forced_call_start_is_the_template_rendering(smollm2_tokenizer):
     started = smollm2_tokenizer.apply_chat_template(
         history + [{"role": "assistant", "content": tool_call_prefix("recommend")}], tools=TOOLS,
         chat_template=chat_template(), continue_final_message=True, add_generation_prompt=False, tokenize=False)
-    assert whole.startswith(started) and started.endswith('<|im_start|>assistant\n<tool_call>\n{"name": "recommend", "arguments": {')
+    assert whole.startswith(started) and started.endswith('<|im_start|>assistant\n<tool_call>\n{"name": "recommend", "arguments":')
+    # ...and ends on a token boundary of the trained text (else the model continues a spelling it never saw)
+    assert smollm2_tokenizer(whole)["input_ids"][:len(smollm2_tokenizer(started)["input_ids"])] == smollm2_tokenizer(started)["input_ids"]
 
 
 def test_an_unsure_intent_answers_when_the_model_text_fails(env, llm):
@@ -511,3 +514,18 @@ def test_model_calls_beyond_the_cap_queue_while_button_turns_go_on(env, llm):
     first, second, button = _loop.run_until_complete(scenario())
     assert button < 0.4  # no model: it never waits for a slot
     assert min(first, second) >= 0.6 and max(first, second) >= 1.2  # one slot: the calls ran one after the other
+
+
+def test_a_forced_call_is_completed_from_the_continuation():
+    from types import SimpleNamespace
+
+    from serve.agent import _tool_calls
+
+    def parse(tool, continuation):
+        _, calls = _tool_calls(SimpleNamespace(tool_calls=None, content=continuation), tool_call_prefix(tool))
+        return [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
+
+    assert parse("recommend", " {") == [("recommend", {})]  # ' {}' + '}' stopped at "}}"
+    assert parse("search_products", ' {"query": "toalha", "max_price": 50') == [("search_products", {"query": "toalha", "max_price": 50})]
+    assert parse("add_to_cart", ' {"product_id": "6c960ba6"}}\n</tool_call>') == [("add_to_cart", {"product_id": "6c960ba6"})]
+    assert parse("search_products", " <argumentos JSON>") == []  # not JSON: no call
