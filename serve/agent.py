@@ -45,7 +45,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from types import SimpleNamespace
 
 import openai
 from openai import AsyncOpenAI
@@ -60,8 +59,8 @@ from serve.messages import Inbound, Reply, TextReply
 from serve.model_text import STOP, customer_language, looks_like_garbage, tidy
 from serve.models import ChatTurn, Customer, Event
 from serve.replies import (
-    INTENT_TOOLS, Command, Presenter, fallback_command, fallback_replies, focus_command, focus_product, intent_command,
-    parse_command, server_text,
+    INTENT_TOOLS, Command, Presenter, fallback_command, fallback_replies, focus_command, intent_command, parse_command,
+    server_text,
 )
 from serve.settings import Settings
 from serve.tool_results import dumps, error
@@ -209,7 +208,7 @@ class Agent:
             return None
         command = None
         if confidence >= self.settings.NLU_MIN_CONFIDENCE:
-            command = intent_command(intent, text) or focus_command(intent, text, focus_product(turn.messages))
+            command = intent_command(intent, text) or focus_command(intent, text, turn.messages)
             if command is None and self.settings.AGENT_TOOL_FROM_INTENT:
                 turn.tool = INTENT_TOOLS.get(intent)
         turn.events.append(("intent", {"intent": intent, "p": round(confidence, 3), "routed": command is not None}))
@@ -470,18 +469,18 @@ def tool_call_prefix(name: str) -> str:
 def _tool_calls(message, prefix: str | None = None) -> tuple[str | None, list[dict]]:
     """(content, calls) from a response message: vLLM's parsed calls, else our hermes parse of the
     text (after `prefix`, the start of the answer the server wrote: vLLM sees only the continuation)."""
+    text = message.content or ""
     if prefix:
-        text = prefix + (message.content or "")
+        text = prefix + text
         if "</tool_call>" not in text:  # stopped at ARGUMENTS_END, which vLLM leaves out
             text += ARGUMENTS_END + "\n</tool_call>"
-        message = SimpleNamespace(tool_calls=None, content=text)
-    if message.tool_calls:
+    elif message.tool_calls:
         calls = [
             {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments or "{}"}}
             for c in message.tool_calls
         ]
         return message.content, calls
-    content, parsed = extract_tool_calls(message.content or "")
+    content, parsed = extract_tool_calls(text)
     calls = [{"id": f"call_{i}_{int(time.time() * 1000) % 10**8}", "type": "function", "function": c}
              for i, c in enumerate(parsed)]  # fmt: skip
     return (content.strip() if content else None), calls

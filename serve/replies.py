@@ -126,6 +126,11 @@ INTENT_TOOLS = {
 FOCUS_TOPICS = {"product_details": "details", "objection_quality": "details", "objection_shipping": "shipping"}
 
 
+def listed(result: dict) -> list[dict]:
+    """The products a search/recommend result lists: the reorder offer ("again") first."""
+    return list(result.get("again", [])) + list(result.get("items", []))
+
+
 def focus_product(messages: list[dict]) -> str | None:
     """The product the conversation is about: the one product named by the latest tool result
     (a product shown, added, or a search/cart with a single item); None when it named several
@@ -143,15 +148,19 @@ def focus_product(messages: list[dict]) -> str | None:
             return r["added"].get("id")
         if "id" in r and "price" in r:  # get_product
             return r["id"]
-        items = list(r.get("again", [])) + list(r.get("items", []))
+        items = listed(r)
         return items[0].get("id") if len(items) == 1 else None
     return None
 
 
-def focus_command(intent: str, text: str, product_id: str | None) -> Command | None:
-    """get_product on the product in focus, for a follow-up that names no other product."""
+def focus_command(intent: str, text: str, messages: list[dict]) -> Command | None:
+    """get_product on the product in focus (`focus_product` of the conversation's `messages`), for
+    a follow-up that names no other product."""
     topic = FOCUS_TOPICS.get(intent)
-    if topic is None or not product_id or not is_follow_up(text):
+    if topic is None or not is_follow_up(text):
+        return None
+    product_id = focus_product(messages)
+    if not product_id:
         return None
     return Command(calls=(("get_product", {"product_id": product_id}),), topic=topic)
 
@@ -203,7 +212,7 @@ def server_text(outcome, lang: str = "pt", topic: str | None = None) -> str:
             text += "\n" + say(lang, "comment", comment=r["comment"])
         return text
     if name in ("search_products", "recommend"):
-        items = list(r.get("again", [])) + list(r.get("items", []))
+        items = listed(r)
         if not items:
             return say(lang, "no_results")
         return say(lang, "options") + "\n" + "\n".join(f"• {i['name']} — {_money_line(i)}" for i in items)
@@ -327,7 +336,7 @@ class Presenter:
                 return (card or out) + [product_buttons(p, lang)]
             return out + self._card(p, f"{p.name} — {r['price']}") + [product_buttons(p, lang)]
         if last.name in ("search_products", "recommend"):
-            items = list(r.get("again", [])) + list(r.get("items", []))
+            items = listed(r)
             if len(items) == 1:
                 p = self.catalogue.get(items[0]["id"])
                 if p is not None:

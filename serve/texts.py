@@ -46,21 +46,25 @@ FOLLOW_UP_WORDS = frozenset(
 )  # fmt: skip
 
 
-def is_follow_up(text: str) -> bool:
-    """Up to 8 words, all from FOLLOW_UP_WORDS: a question about the product in focus."""
-    w = words(text)
-    return 0 < len(w) <= 8 and all(x in FOLLOW_UP_WORDS for x in w)
-
-
 def words(text: str) -> list[str]:
     """The lowercase words of `text`: letters only (digits, emoji and punctuation dropped)."""
     return re.findall(r"[^\W\d_]+", text.lower())
 
 
+def only_words(text: str, vocabulary: frozenset[str], max_words: int) -> bool:
+    """1 to `max_words` words, every one of them in `vocabulary`."""
+    w = words(text)
+    return 0 < len(w) <= max_words and all(x in vocabulary for x in w)
+
+
 def is_greeting(text: str) -> bool:
     """Only greeting words, at most 5: "oi", "Boa tarde!", "olá, tudo bem?"."""
-    w = words(text)
-    return 0 < len(w) <= 5 and all(x in GREETING_WORDS for x in w)
+    return only_words(text, GREETING_WORDS, 5)
+
+
+def is_follow_up(text: str) -> bool:
+    """Up to 8 words, all from FOLLOW_UP_WORDS: a question about the product in focus."""
+    return only_words(text, FOLLOW_UP_WORDS, 8)
 
 
 def detect_language(text: str) -> str | None:
@@ -223,7 +227,6 @@ ERRORS_EN: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(pattern), engl
     (r"esse produto não está no carrinho", "that product is not in your cart"),
     (r"cupom (?P<code>.+) não existe ou expirou", "coupon {code} does not exist or has expired"),
     (r"o carrinho está vazio", "your cart is empty"),
-    (r"nenhum pedido encontrado para este número", "no order found for this number"),
 ))
 
 

@@ -110,7 +110,6 @@ def confirmation_text(order: Order, lang: str = "pt") -> str:
     return say(lang, "paid", order=order.code, total=format_brl(order.total_cents), eta=eta)
 
 
-
 def _find_payment(session: Session, provider: str, gp: GatewayPayment) -> Payment | None:
     if gp.reference:
         p = session.scalars(select(Payment).where(Payment.provider == provider,

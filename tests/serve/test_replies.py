@@ -78,11 +78,11 @@ def test_focus_product_is_the_one_product_of_the_latest_tool_result():
     assert focus_product([tool(shown), tool(two)]) is None  # the latest result decides: a list is ambiguous
     assert focus_product([tool(shown), tool({"order": "ZV1", "status": "shipped"})]) is None
     assert focus_product([said]) is None
-    assert focus_command("objection_shipping", "e o frete?", "cccccccc") == Command(
+    assert focus_command("objection_shipping", "e o frete?", [tool(shown), said]) == Command(
         calls=(("get_product", {"product_id": "cccccccc"}),), topic="shipping")
-    assert focus_command("objection_shipping", "qual o frete da panela de pressão?", "cccccccc") is None
-    assert focus_command("objection_shipping", "e o frete?", None) is None
-    assert focus_command("search_product", "e esse?", "cccccccc") is None
+    assert focus_command("objection_shipping", "qual o frete da panela de pressão?", [tool(shown)]) is None
+    assert focus_command("objection_shipping", "e o frete?", [said]) is None
+    assert focus_command("search_product", "e esse?", [tool(shown)]) is None
 
 
 def test_shipping_answer_states_the_freight_and_the_cart_rule():

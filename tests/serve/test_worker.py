@@ -31,10 +31,11 @@ def store(factory, phone: str, text: str, greeting_hold_s: float = 0.0) -> str:
     return wamid
 
 
-async def calls_reach(agent, n: int, within_s: float = 10.0) -> None:
-    """Wait until the agent was called `n` times: a loaded CI machine can be seconds late."""
+async def wait_until(condition, within_s: float = 10.0) -> None:
+    """Poll `condition()` until it holds (or `within_s` passes): a loaded CI machine can be seconds
+    late, so tests wait for what they need instead of sleeping a fixed time."""
     deadline = time.monotonic() + within_s
-    while len(agent.calls) < n and time.monotonic() < deadline:
+    while not condition() and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
 
 
@@ -98,7 +99,7 @@ def test_burst_is_answered_together(sqlite_db):
         for text in ("oi", "quero um jogo de cama", "até 200 reais"):
             await asyncio.to_thread(store, factory, "5511900000003", text)
             await asyncio.sleep(0.05)  # typing fast: well inside the burst window
-        await calls_reach(agent, 1)  # quiet: the burst is answered
+        await wait_until(lambda: len(agent.calls) >= 1)  # quiet: the burst is answered
         await asyncio.to_thread(store, factory, "5511900000003", "e toalhas?")
         stop.set()
         await loop
@@ -124,11 +125,11 @@ def test_a_greeting_waits_for_the_request_that_follows_it(sqlite_db):
         await asyncio.to_thread(store, factory, phone, "Oi, boa tarde!", 1.5)
         await asyncio.sleep(1.0)  # typing the request: longer than the burst window
         await asyncio.to_thread(store, factory, phone, "tem toalha de banho?", 1.5)
-        await calls_reach(agent, 1)
+        await wait_until(lambda: len(agent.calls) >= 1)
         assert [c["texts"] for c in agent.calls] == [["Oi, boa tarde!", "tem toalha de banho?"]]
         started = time.monotonic()
         await asyncio.to_thread(store, factory, phone, "e de rosto?", 1.5)
-        await calls_reach(agent, 2)
+        await wait_until(lambda: len(agent.calls) >= 2)
         assert time.monotonic() - started < 1.3  # not held 1.5 s: only the 0.3 s window (+ polling)
         stop.set()
         await loop
@@ -227,9 +228,7 @@ def test_marks_read_with_typing_indicator(sqlite_db, tmp_path):
             graph = wa.GraphClient(base_url=fake.base_url, api_version="23.0", phone_number_id=PHONE_NUMBER_ID,
                                    access_token="t")
             await worker_mod.Worker(factory, EchoAgent(), graph=graph, burst_window_s=0, max_wait_s=0).run_once()
-            deadline = time.monotonic() + 10  # mark-as-read runs in the background
-            while not fake.state.reads and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
+            await wait_until(lambda: fake.state.reads)  # mark-as-read runs in the background
             await graph.aclose()
 
         asyncio.run(scenario())
