@@ -41,10 +41,10 @@ MODEL ?= models/export
 VLLM_PORT ?= 8000
 BOT_PORT ?= 8080
 serve: $(STAMP)
-	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(BIN)/python -m serve.stack --model $(MODEL) --vllm-port $(VLLM_PORT) --port $(BOT_PORT)
+	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(BIN)/python -m serve.devtools.stack --model $(MODEL) --vllm-port $(VLLM_PORT) --port $(BOT_PORT)
 
 # --- chat (helper "messaging"): terminal WhatsApp simulator; starts the fake Graph API on :8081.
 # Run the bot with WHATSAPP_API_BASE_URL=http://127.0.0.1:8081 so its replies land in the fake.
 BOT_URL ?= http://127.0.0.1:8080
 chat: $(STAMP)
-	BOT_URL=$(BOT_URL) $(BIN)/python -m serve.chat_cli --media-dir chat_media
+	BOT_URL=$(BOT_URL) $(BIN)/python -m serve.devtools.chat_cli --media-dir chat_media

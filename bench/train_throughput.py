@@ -53,7 +53,13 @@ def run_variant(variant: str, base: str, data: Path, batch: int, steps: int, wor
     from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
     from pipelines import sft
-    from pipelines.train_utils import DataArguments, ProgressCallback, StageArguments, parse_stage_args, peak_rss_mb
+    from pipelines.train_utils import (
+        DataArguments,
+        ProgressCallback,
+        StageArguments,
+        parse_stage_args,
+        peak_rss_mb,
+    )
 
     params = workdir / f"params-{variant}.yaml"
     params.write_text("profile: cpu\n")

@@ -39,11 +39,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from serve.catalog import Catalogue
-from serve.db import make_engine, make_session_factory, session_scope
-from serve.models import Customer, Event, InboxItem, Message
-from serve.stack import keep_off_engine_cores, start_vllm, stop, wait_http
-from serve.whatsapp import inbound_message, sign, webhook_payload
+from serve.core.catalog import Catalogue
+from serve.devtools.stack import keep_off_engine_cores, start_vllm, stop, wait_http
+from serve.storage.db import make_engine, make_session_factory, session_scope
+from serve.storage.tables import Event, InboxItem, Message
+from serve.whatsapp.cloud_api import inbound_message, sign, webhook_payload
 
 REPO = Path(__file__).resolve().parents[1]
 # (kind, content): "text" → the model answers; "tap" → a button/list id (server-side command).
@@ -265,7 +265,7 @@ def start_stack(args, tmp: Path) -> tuple[list, str, str, str, str]:
     """Fake Graph + vLLM + bot as subprocesses (what `make serve` runs, plus the fake Graph API)."""
     procs = []
     graph_port, vllm_port, bot_port = args.graph_port, args.vllm_port, args.port
-    procs.append(subprocess.Popen([sys.executable, "-m", "serve.fake_graph", "--port", str(graph_port),
+    procs.append(subprocess.Popen([sys.executable, "-m", "serve.devtools.fake_graph", "--port", str(graph_port),
                                    "--media-dir", str(tmp / "graph")], start_new_session=True))  # fmt: skip
     vllm = start_vllm(args.model, vllm_port, "zapvendas", log_path=tmp / "vllm.log", max_model_len=args.max_model_len)
     procs.append(vllm)

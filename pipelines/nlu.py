@@ -14,7 +14,7 @@ mostly measures how well the synthesizer's phrasing is learnt. A seeded, stratif
 support examples (Bitext customers, Olist review texts: phrasing the synthesizer never wrote) is
 held out as a second, harder check (`support_holdout` in the metrics).
 
-The bot loads the result with `load_intent_classifier(models/nlu).predict(texts)`.
+The bot loads the result with `serve.core.intents.load_intent_classifier(models/nlu)`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-MODEL_FILE, LABELS_FILE = "model.joblib", "labels.json"
+from serve.core.intents import LABELS_FILE, MODEL_FILE
+
 SUPPORT_COLUMNS = ("text", "intent", "language")
 
 
@@ -120,32 +121,6 @@ def evaluate(model: Pipeline, test: pd.DataFrame, labels: list[str]) -> dict:
         **by_lang,
         "f1": {label: round(report[label]["f1-score"], 4) for label in present},
     }
-
-
-class IntentClassifier:
-    """The trained pipeline plus its labels; what the bot holds in memory."""
-
-    def __init__(self, model: Pipeline, labels: list[str]):
-        self.model, self.labels = model, labels
-
-    def predict(self, texts: list[str]) -> list[str]:
-        return [str(p) for p in self.model.predict(list(texts))]
-
-    def predict_with_confidence(self, texts: list[str]) -> list[tuple[str, float]]:
-        """(intent, probability) per text; probability is 1.0 for a classifier without probabilities."""
-        if not hasattr(self.model, "predict_proba"):
-            return [(p, 1.0) for p in self.predict(texts)]
-        proba = self.model.predict_proba(list(texts))
-        classes = self.model.classes_
-        return [(str(classes[row.argmax()]), float(row.max())) for row in proba]
-
-
-def load_intent_classifier(path: str | Path) -> IntentClassifier:
-    path = Path(path)
-    if not (path / MODEL_FILE).is_file():
-        raise FileNotFoundError(f"nlu: no {MODEL_FILE} in {path} (run the nlu stage first)")
-    labels = json.loads((path / LABELS_FILE).read_text(encoding="utf-8"))["labels"]
-    return IntentClassifier(joblib.load(path / MODEL_FILE), labels)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -22,6 +22,8 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pipelines.olist_schema import OLIST_FILES
+
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "tests" / "assets" / "olist_fixture"
 SEED = 20240917
 OUT = FIXTURE_DIR  # where `write` puts files; set by write_fixture
@@ -200,8 +202,6 @@ def write_fixture(out: Path = FIXTURE_DIR) -> Path:
 
 def ensure_fixture(out: Path = FIXTURE_DIR) -> Path:
     """The fixture directory, written first if any of its files is missing."""
-    from pipelines.olist_schema import OLIST_FILES
-
     if not all((Path(out) / name).is_file() for name in OLIST_FILES.values()):
         write_fixture(out)
     return Path(out)

@@ -23,7 +23,14 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from serve.contract import TOOL_ARGS, ToolCallError, chat_messages, format_brl, parse_brl_cents, parse_tool_arguments
+from serve.contract import (
+    TOOL_ARGS,
+    ToolCallError,
+    chat_messages,
+    format_brl,
+    parse_brl_cents,
+    parse_tool_arguments,
+)
 from serve.contract.money import BRL_PATTERN
 
 KINDS = ("wrong_tool", "wrong_arguments", "invented_price", "pushy", "fake_scarcity", "wrong_language")
@@ -60,7 +67,7 @@ def turn_context(prompt: list[dict], raw_user: dict | None) -> dict:
                 ids += [d["id"] for d in _walk(json.loads(msg["content"])) if isinstance(d.get("id"), str)]
             except json.JSONDecodeError:
                 pass
-    # serve.tool_results product summaries: {"id", "name", "price", ..., "reviews", "low_stock"?, "sold_out"?};
+    # serve.core.tool_results product summaries: {"id", "name", "price", ..., "reviews", "low_stock"?, "sold_out"?};
     # the flags appear only when stock is really low / zero, so their absence means plenty in stock.
     # Cart lines ({"id","name","qty","price"}) say nothing about stock and do not count.
     shown = [d for r in since_user for d in _walk(r) if "id" in d and "price" in d and "reviews" in d]

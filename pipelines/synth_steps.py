@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from types import SimpleNamespace
 
 from serve.contract import CustomerContext
-from serve.customers import history_product_ids, order_summary, preferred_categories
+from serve.core.history import history_product_ids, order_summary, preferred_categories
 
 
 def short_name(name: str) -> str:
@@ -134,7 +133,7 @@ def known_customer(d) -> bool:
     past = [p for p, _ in orders]
     d.context = CustomerContext(
         name=d.pick(d.b.NAMES), recurring=True, last_order=order_summary(past[0], d.w.cat),
-        preferred_categories=preferred_categories(SimpleNamespace(preferred_categories=[]), past, d.w.cat),
+        preferred_categories=preferred_categories([], past, d.w.cat),
     )  # fmt: skip
     d.history = history_product_ids(past)
     for k, (_, info) in enumerate(orders):

@@ -3,7 +3,7 @@
 `World` holds the catalogue, the products a customer may ask for (with a search keyword that is
 checked to find something), real customers' Olist orders (for recurring/order-status/support
 conversations) and real customer texts from the support examples. `Dialogue` is one conversation
-being written: it runs every tool call through the real shared logic (serve.tool_results on an
+being written: it runs every tool call through the real shared logic (serve.core.tool_results on an
 in-memory cart), so tool results in training data are exactly what the bot returns at serving.
 `noisy()` turns a phrase-bank text into a WhatsApp-style message.
 """
@@ -18,11 +18,11 @@ from collections import Counter, defaultdict
 import pandas as pd
 
 from pipelines import phrases_en, phrases_pt
-from serve import tool_results as tr
-from serve.cart_math import price_cart
-from serve.catalog import Catalogue, normalize
 from serve.contract import parse_tool_arguments, tool_call
-from serve.customers import PastOrder
+from serve.core import tool_results as tr
+from serve.core.cart_math import price_cart
+from serve.core.catalog import Catalogue, normalize
+from serve.core.history import PastOrder
 
 BANKS = {"pt": phrases_pt, "en": phrases_en}
 # support examples → the customer texts they can stand in for (matched on original_intent, else intent):

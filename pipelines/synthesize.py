@@ -1,7 +1,7 @@
 """Stage `synthesize`: seeded synthetic WhatsApp sales conversations (contract records) grounded in the catalogue.
 
-Every tool result in a conversation is computed by the real shared logic (serve.catalog,
-serve.cart_math, serve.tool_results) on an in-memory cart, so training data and the serving bot
+Every tool result in a conversation is computed by the real shared logic (serve.core.catalog,
+serve.core.cart_math, serve.core.tool_results) on an in-memory cart, so training data and the serving bot
 see identical results; every price/total/stock/date the assistant states is copied from one.
 Conversation i is generated from random.Random(f"{seed}:{i}") alone: same params → same bytes.
 
@@ -30,8 +30,8 @@ from tqdm import tqdm
 
 from pipelines.synth_flows import DEFAULT_WEIGHTS, FLOWS
 from pipelines.synth_world import Dialogue, World
-from serve.catalog import Catalogue
 from serve.contract import Conversation, parse_brl_cents, write_jsonl
+from serve.core.catalog import Catalogue
 
 log = logging.getLogger("synthesize")
 HISTORY_COLUMNS = ("customer_unique_id", "order_id", "product_id", "purchased_at", "order_status",

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.train_utils import file_digest
+from serve.contract import CHAT_TEMPLATE_PATH
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "zapvendas"
@@ -135,8 +136,6 @@ def log_trained_adapter(run, summary: dict, recipe: dict, adapter_dir: str | Pat
     """End of a training stage: its summary metrics, recipe, chat template and adapter into `run`,
     and the run file into the adapter directory (the next stage nests under the same parent)."""
     import mlflow
-
-    from serve.contract import CHAT_TEMPLATE_PATH
 
     mlflow.log_metrics({k: float(v) for k, v in summary.items() if v is not None})
     mlflow.log_artifact(str(CHAT_TEMPLATE_PATH))

@@ -16,9 +16,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from serve.catalog import Catalogue
-from serve.db import session_scope
+from serve.core.catalog import Catalogue
 from serve.settings import Settings
+from serve.storage.db import session_scope
 
 
 def get_app_settings(request: Request) -> Settings:

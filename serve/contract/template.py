@@ -12,6 +12,8 @@ import json
 import re
 from pathlib import Path
 
+from serve.contract.tools import TOOLS
+
 CHAT_TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "configs" / "chat_template.jinja"
 # Same regex as vllm/tool_parsers/hermes_tool_parser.py: closed blocks, or one left open at the end.
 TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)</tool_call>|<tool_call>(.*)", re.DOTALL)
@@ -25,8 +27,6 @@ def chat_template() -> str:
 def render_chat(messages: list[dict], tools: list[dict] | None = None, add_generation_prompt: bool = False) -> str:
     """Render messages with the contract template, without loading a tokenizer (transformers' renderer)."""
     from transformers.utils.chat_template_utils import render_jinja_template
-
-    from serve.contract.tools import TOOLS
 
     rendered, _ = render_jinja_template(
         [messages],

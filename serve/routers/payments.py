@@ -1,6 +1,6 @@
 """Payment webhooks (one per gateway) and the sandbox gateway's payment page.
 
-    POST /payments/{sandbox|mercadopago|stripe}/webhook   → serve.payments.process_webhook
+    POST /payments/{sandbox|mercadopago|stripe}/webhook   → serve.commerce.payments.process_webhook
     GET  /pay/{charge_id}                                 → sandbox page (amount, PIX code, buttons)
     POST /pay/{charge_id}  (form: action=pay|decline)     → sandbox settles, then delivers its signed
                                                             webhook to this app's own endpoint
@@ -8,7 +8,8 @@
 
 Answers: 200 processed/duplicate/ignored/rejected (the gateway must not retry those), 401 bad
 signature (nothing stored), 404 unknown provider, 503 gateway unreachable while fetching (the
-gateway retries later). Logic lives in serve/payments; this file only adapts HTTP.
+gateway retries later). Logic lives in serve/commerce/payments; this file adapts HTTP and queues
+the customer's WhatsApp notice (paid / payment failed) in the same transaction as the payment.
 """
 
 from __future__ import annotations
@@ -20,15 +21,41 @@ import httpx
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
+from serve.commerce.payments import (
+    PaymentError,
+    UnknownProvider,
+    WebhookVerificationError,
+    get_provider,
+    process_webhook,
+)
+from serve.commerce.payments.sandbox import CHARGE_ID, pix_brcode
 from serve.contract import format_brl
-from serve.db import session_scope
+from serve.conversation.messages import TextReply
+from serve.conversation.model_text import written_language
+from serve.conversation.texts import say
 from serve.deps import SessionFactoryDep, SettingsDep
-from serve.models import SandboxCharge
-from serve.payments import PaymentError, UnknownProvider, WebhookVerificationError, get_provider, process_webhook
+from serve.storage.db import session_scope
+from serve.storage.tables import Order, SandboxCharge
+from serve.whatsapp.outbox import enqueue_replies
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["payments"])
+
+
+def notice_text(order: Order, notice: str, lang: str = "pt") -> str:
+    """The customer's message for a payment notice ("paid" | "payment_failed"), in their language."""
+    if notice == "paid":
+        eta = order.estimated_delivery.strftime("%d/%m/%Y")
+        return say(lang, "paid", order=order.code, total=format_brl(order.total_cents), eta=eta)
+    return say(lang, "payment_failed", order=order.code)
+
+
+def queue_notice(session: Session, order: Order, notice: str) -> None:
+    """Queued in the payment's transaction: the notice goes out if and only if the payment moved."""
+    text = notice_text(order, notice, written_language(session, order.customer_id))
+    enqueue_replies(session, order.customer_id, [TextReply(text)])
 
 
 @router.post("/payments/{provider}/webhook")
@@ -36,7 +63,14 @@ async def payment_webhook(provider: str, request: Request, factory: SessionFacto
     body = await request.body()  # the raw bytes: signatures are over them, not over re-encoded JSON
     try:
         result = await run_in_threadpool(
-            process_webhook, factory, provider, dict(request.headers), body, dict(request.query_params), settings
+            process_webhook,
+            factory,
+            provider,
+            dict(request.headers),
+            body,
+            dict(request.query_params),
+            settings,
+            notify=queue_notice,
         )
     except UnknownProvider as exc:
         raise HTTPException(404, str(exc)) from exc
@@ -70,8 +104,6 @@ def pay_done(order: str = "", canceled: int = 0) -> HTMLResponse:
 
 
 def _charge(factory, charge_id: str) -> SandboxCharge:
-    from serve.payments.sandbox import CHARGE_ID
-
     if not CHARGE_ID.match(charge_id):
         raise HTTPException(404, "pagamento não encontrado")
     with session_scope(factory) as s:
@@ -90,8 +122,6 @@ def pay_page(charge_id: str, factory: SessionFactoryDep) -> HTMLResponse:
         return _page(c.description, amount + f"<p><b>{done}</b></p>")
     pix = ""
     if c.method == "pix":
-        from serve.payments.sandbox import pix_brcode
-
         code = pix_brcode("sandbox@zapvendas.invalid", c.amount_cents, c.description.split()[-1])
         pix = f"<p>PIX copia e cola:</p><code>{html.escape(code)}</code>"
     form = (f'<form method="post" action="/pay/{html.escape(c.id)}">'

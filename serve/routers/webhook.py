@@ -1,8 +1,8 @@
 """WhatsApp webhook: GET verification handshake, POST deliveries (messages and status callbacks).
 
-Thin by design: signature → parse (serve/whatsapp.py) → durable store (serve/inbox.py) → 200.
+Thin by design: signature → parse (serve/whatsapp/cloud_api.py) → durable store (serve/whatsapp/inbox.py) → 200.
 The 200 goes out only after the inbox transaction committed, so Meta retries anything we could
-not store; processing happens later in serve/worker.py.
+not store; processing happens later in serve/whatsapp/worker.py.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
-from serve import inbox
 from serve.deps import SessionFactoryDep, SettingsDep
-from serve.whatsapp import parse_webhook, verify_signature
+from serve.whatsapp import inbox
+from serve.whatsapp.cloud_api import parse_webhook, verify_signature
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["whatsapp"])

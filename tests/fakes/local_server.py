@@ -1,12 +1,12 @@
 """A fake's ASGI app under uvicorn on 127.0.0.1:<free port>, in a daemon thread.
 
-The thread itself is serve.fake_graph.ServerThread (the simulator needs it outside the tests);
+The thread itself is serve.devtools.fake_graph.ServerThread (the simulator needs it outside the tests);
 this adds what the fakes use: `start()`/`stop()`, `port` and `url`.
 """
 
 from __future__ import annotations
 
-from serve.fake_graph import ServerThread
+from serve.devtools.fake_graph import ServerThread
 
 
 class LocalServer(ServerThread):

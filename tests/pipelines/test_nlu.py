@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from pipelines import nlu
+from serve.core.intents import load_intent_classifier
 
 # Phrasings per intent: train and test use different ones, so the test measures generalisation.
 PHRASES = {
@@ -94,7 +95,7 @@ def test_trains_evaluates_saves_and_predicts(tmp_path):
     assert set(metrics["f1"]) == set(PHRASES)
     assert metrics["accuracy"] >= 0.6 and metrics["macro_f1"] >= 0.5  # chance is 1/7
     assert {"accuracy_pt", "accuracy_en"} <= set(metrics)
-    clf = nlu.load_intent_classifier(tmp_path / "model")
+    clf = load_intent_classifier(tmp_path / "model")
     assert clf.labels == sorted(PHRASES)
     assert clf.predict(["oi, tudo bem?", "quero fechar o pedido no pix"]) == ["greeting", "checkout"]
     (label, conf), = clf.predict_with_confidence(["cadê o meu pedido?"])
@@ -122,7 +123,7 @@ def test_split_support_is_stratified_and_seeded():
 def test_linear_svc_option(tmp_path):
     metrics = run(tmp_path, write_datasets(tmp_path), None, PARAMS | {"classifier": "linear_svc", "C": 1.0})
     assert metrics["n_support"] == 0 and metrics["accuracy"] >= 0.6
-    assert nlu.load_intent_classifier(tmp_path / "model").predict_with_confidence(["oi"])[0][1] == 1.0
+    assert load_intent_classifier(tmp_path / "model").predict_with_confidence(["oi"])[0][1] == 1.0
 
 
 def test_missing_split_file_is_a_clear_error(tmp_path):
@@ -144,4 +145,4 @@ def test_support_without_intent_column_is_a_clear_error(tmp_path):
 
 def test_loader_without_model_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no model.joblib"):
-        nlu.load_intent_classifier(tmp_path)
+        load_intent_classifier(tmp_path)

@@ -13,9 +13,17 @@ from pipelines.synth_flows import DEFAULT_WEIGHTS
 from pipelines.synth_steps import hook, short_name
 from pipelines.synth_world import noisy, typo
 from pipelines.synthesize import main, trim, ungrounded_amounts
-from serve.catalog import Catalogue, CatalogueError
-from serve.contract import TOOLS, Conversation, chat_messages, chat_template, format_brl, read_jsonl, render_chat
+from serve.contract import (
+    TOOLS,
+    Conversation,
+    chat_messages,
+    chat_template,
+    format_brl,
+    read_jsonl,
+    render_chat,
+)
 from serve.contract.records import INTENTS, SCENARIOS, TECHNIQUES
+from serve.core.catalog import Catalogue, CatalogueError
 
 FIXTURE = Path(__file__).resolve().parents[1] / "assets" / "catalogue_fixture"
 HERMES = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)  # vLLM hermes parser

@@ -1,7 +1,7 @@
 """Shared helpers for the agent-side tests (customers, tools, recommend, agent, app).
 
 The catalogue is the shipped CSV fixture (tests/assets/catalogue_fixture, 24 real-looking Olist
-products); the database is a real SQLite file (WAL) per test, schema from serve.models.
+products); the database is a real SQLite file (WAL) per test, schema from serve.storage.tables.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from serve.catalog import Catalogue
+from serve.core.catalog import Catalogue
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "assets" / "catalogue_fixture"
 PHONE = "5511987654321"
@@ -39,7 +39,7 @@ def write_catalogue_dir(dest: Path) -> Path:
 
 
 def sqlite_factory(tmp_path: Path):
-    from serve.db import create_schema, make_engine, make_session_factory
+    from serve.storage.db import create_schema, make_engine, make_session_factory
 
     engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
     create_schema(engine)

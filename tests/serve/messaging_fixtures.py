@@ -18,11 +18,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from serve import whatsapp as wa
-from serve.db import create_schema, make_engine, make_session_factory
-from serve.messages import TextReply
-from serve.models import InboxItem, Message
+from serve.conversation.messages import TextReply
 from serve.settings import Settings
+from serve.storage.db import create_schema, make_engine, make_session_factory
+from serve.storage.tables import InboxItem, Message
+from serve.whatsapp import cloud_api as wa
 from tests.serve.platform_fixtures import PG_URL, pg_schema
 
 ASSETS = Path(__file__).parents[1] / "assets" / "whatsapp"

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from serve.catalog import Catalogue
-from serve.db import create_schema, make_engine, make_session_factory, session_scope
-from serve.models import Customer
+from serve.core.catalog import Catalogue
+from serve.storage.db import create_schema, make_engine, make_session_factory, session_scope
+from serve.storage.tables import Customer
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -104,7 +104,7 @@ CAPINHA = "92cb7c29f4d12dc79c74e9f4e4a69f9a"  # R$ 19,90, freight R$ 8,90
 
 def new_order(factory, catalogue, method: str = "pix", quantity: int = 1) -> tuple[int, str]:
     """A customer with an order of `quantity` lençóis + 1 capinha (pending_payment): (customer id, code)."""
-    from serve import cart, orders
+    from serve.commerce import cart, orders
 
     cid = new_customer(factory, name="Ana")
     with session_scope(factory) as s:
@@ -147,8 +147,8 @@ def start_payment(factory, code: str, settings) -> dict:
     """payments.start_payment for the order `code`: the payment row's fields as a dict."""
     from sqlalchemy import select
 
-    from serve import payments
-    from serve.models import Order
+    from serve.commerce import payments
+    from serve.storage.tables import Order
 
     with session_scope(factory) as s:
         p = payments.start_payment(s, s.scalars(select(Order).where(Order.code == code)).one(), settings)

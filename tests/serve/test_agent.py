@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from serve import cart as carts
-from serve.agent import Agent, tool_call_prefix
-from serve.model_text import looks_like_garbage
+from serve.commerce import cart as carts
+from serve.commerce.customers import get_or_create_customer
 from serve.contract import TOOLS, chat_template
 from serve.contract import system_prompt as agent_system_prompt
-from serve.customers import get_or_create_customer
-from serve.db import session_scope
-from serve.messages import ButtonsReply, ImageReply, Inbound, ListReply, TextReply
-from serve.models import ChatTurn, Customer, Event
-from serve.replies import FALLBACK_TEXT
+from serve.conversation.agent import Agent, tool_call_prefix
+from serve.conversation.messages import ButtonsReply, ImageReply, Inbound, ListReply, TextReply
+from serve.conversation.model_text import looks_like_garbage
+from serve.conversation.present import FALLBACK_TEXT
 from serve.settings import Settings
+from serve.storage.db import session_scope
+from serve.storage.tables import ChatTurn, Customer, Event
 from tests.fakes.fake_llm import FakeLLM
 from tests.serve.agent_helpers import HASH_KEY, PHONE, fixture_catalogue, sqlite_factory
 
@@ -388,7 +388,7 @@ def test_context_survives_a_restart(env, llm, tmp_path):
     llm.push(FakeLLM.call("add_to_cart", {"product_id": LENCOL}), FakeLLM.text("Coloquei o lençol no carrinho."))
     run(agent, factory, cid, text("põe um lençol no carrinho"))
     # "restart": new engine, new session factory, new agent; same database file
-    from serve.db import make_engine, make_session_factory
+    from serve.storage.db import make_engine, make_session_factory
 
     engine2 = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
     agent2 = Agent(settings, fixture_catalogue())
@@ -405,7 +405,7 @@ def test_recurring_customer_gets_reorder_and_novelties(env, llm):
     agent, factory, cid, _ = env
     with session_scope(factory) as s:
         s.get(Customer, cid).olist_customer_unique_id = "c1a10000000000000000000000000000"
-    from serve.customers import OlistHistory
+    from serve.commerce.customers import OlistHistory
     from tests.serve.agent_helpers import fixture_frames
 
     agent.olist = agent.tools.olist = OlistHistory(fixture_frames()["histories"])
@@ -434,7 +434,7 @@ def test_recurring_customer_gets_reorder_and_novelties(env, llm):
 
 def test_repeated_lines_and_cut_sentences_are_tidied(env, llm):
     agent, factory, cid, _ = env
-    from serve.model_text import tidy
+    from serve.conversation.model_text import tidy
 
     assert tidy("Olá!\nOlá!\nPosso ajudar?\nposso ajudar?") == "Olá!\nPosso ajudar?"
     assert tidy("Temos lençóis ótimos. Eles são de algodão e vêm com", truncated=True) == "Temos lençóis ótimos."
@@ -519,7 +519,7 @@ def test_model_calls_beyond_the_cap_queue_while_button_turns_go_on(env, llm):
 def test_a_forced_call_is_completed_from_the_continuation():
     from types import SimpleNamespace
 
-    from serve.agent import _tool_calls
+    from serve.conversation.agent import _tool_calls
 
     def parse(tool, continuation):
         _, calls = _tool_calls(SimpleNamespace(tool_calls=None, content=continuation), tool_call_prefix(tool))

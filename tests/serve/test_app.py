@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serve.app import create_app
-from serve.db import session_scope
 from serve.logs import JsonFormatter
-from serve.models import Customer, Handoff
 from serve.settings import Settings
+from serve.storage.db import session_scope
+from serve.storage.tables import Customer, Handoff
 from tests.fakes.fake_llm import FakeLLM
 from tests.serve.agent_helpers import write_catalogue_dir
 

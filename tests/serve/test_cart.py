@@ -5,10 +5,10 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from serve import cart
-from serve.cart_math import CartError, StockError
-from serve.db import run_in_transaction, session_scope
-from serve.models import Cart, CartItem
+from serve.commerce import cart
+from serve.core.cart_math import CartError, StockError
+from serve.storage.db import run_in_transaction, session_scope
+from serve.storage.tables import Cart, CartItem
 from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
     catalogue,
     engine,

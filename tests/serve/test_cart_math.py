@@ -2,7 +2,7 @@
 
 import pytest
 
-from serve.cart_math import (
+from serve.core.cart_math import (
     CartError,
     CartLine,
     Coupon,

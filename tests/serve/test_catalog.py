@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from serve.catalog import Catalogue, CatalogueError, UnknownCategoryError, normalize, stem, tokens
+from serve.core.catalog import Catalogue, CatalogueError, UnknownCategoryError, normalize, stem, tokens
 
 FIXTURE = Path(__file__).resolve().parents[1] / "assets" / "catalogue_fixture"
 

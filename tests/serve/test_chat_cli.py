@@ -1,16 +1,17 @@
-"""serve/chat_cli.py driving the real webhook, worker and sender through the fake Graph server."""
+"""serve/devtools/chat_cli.py driving the real webhook, worker and sender through the fake Graph server."""
 
 import asyncio
 
 from PIL import Image
 from sqlalchemy import select
 
-from serve import outbox, worker as worker_mod
-from serve.chat_cli import Phone
-from serve.fake_graph import FakeGraphServer, ServerThread
-from serve.messages import ButtonsReply, ImageReply, ListReply, TextReply
-from serve.models import InboxItem
-from serve.whatsapp import GraphClient
+from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TextReply
+from serve.devtools.chat_cli import Phone
+from serve.devtools.fake_graph import FakeGraphServer, ServerThread
+from serve.storage.tables import InboxItem
+from serve.whatsapp import outbox
+from serve.whatsapp import worker as worker_mod
+from serve.whatsapp.cloud_api import GraphClient
 from tests.serve.messaging_fixtures import APP_SECRET, PHONE_NUMBER_ID, message_rows, sqlite_db, webhook_app  # noqa: F401
 
 

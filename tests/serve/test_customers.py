@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from serve import customers
-from serve.db import session_scope
-from serve.models import Contact, Customer, Order, OrderItem
+from serve.commerce import customers
+from serve.storage.db import session_scope
+from serve.storage.tables import Contact, Customer, Order, OrderItem
 from tests.serve.agent_helpers import HASH_KEY, PHONE, fixture_catalogue, fixture_frames, sqlite_factory
 
 LENCOL, FRONHA = "6c960ba67062c4e0ec86082740d58be2", "4df889741167b95b278c4ae536567731"

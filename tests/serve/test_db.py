@@ -1,4 +1,4 @@
-"""serve.db on SQLite (WAL) and PostgreSQL: pragmas, aware UTC datetimes, transactions, constraints,
+"""serve.storage.db on SQLite (WAL) and PostgreSQL: pragmas, aware UTC datetimes, transactions, constraints,
 the per-customer lock, retries."""
 
 import threading
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from serve.db import (
+from serve.storage.db import (
     ConcurrencyConflict,
     lock_customer,
     make_engine,
@@ -17,7 +17,7 @@ from serve.db import (
     run_in_transaction,
     session_scope,
 )
-from serve.models import Cart, Contact, Customer, Event
+from serve.storage.tables import Cart, Contact, Customer, Event
 from tests.serve.platform_fixtures import engine, factory, new_customer  # noqa: F401  (fixtures)
 
 

@@ -1,5 +1,5 @@
 from serve.contract import format_brl
-from serve.grounding import PriceFacts, amounts_in, rewrite, ungrounded
+from serve.conversation.grounding import PriceFacts, amounts_in, rewrite, ungrounded
 
 
 def facts() -> PriceFacts:

@@ -1,12 +1,12 @@
-"""serve/kpis.py: the seed's funnel, sales and agent KPIs from events and orders, on SQLite and PostgreSQL."""
+"""serve/ops/kpis.py: the seed's funnel, sales and agent KPIs from events and orders, on SQLite and PostgreSQL."""
 
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from serve import kpis
-from serve.db import session_scope, utcnow
-from serve.models import Event, Order
+from serve.ops import kpis
+from serve.storage.db import session_scope, utcnow
+from serve.storage.tables import Event, Order
 from tests.serve.platform_fixtures import catalogue, engine, factory, new_customer, new_order  # noqa: F401
 
 

@@ -1,4 +1,4 @@
-"""Alembic: `upgrade head` on an empty database gives exactly serve.models' schema (SQLite, PostgreSQL)."""
+"""Alembic: `upgrade head` on an empty database gives exactly serve.storage.tables' schema (SQLite, PostgreSQL)."""
 
 from pathlib import Path
 
@@ -9,8 +9,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-import serve.models  # noqa: F401
-from serve.db import Base
+import serve.storage.tables  # noqa: F401
+from serve.storage.db import Base
 from tests.serve.platform_fixtures import ENGINES, empty_engine
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"

@@ -1,6 +1,6 @@
-"""serve/model_text.py: checks on the model's text and the customer's language."""
+"""serve/conversation/model_text.py: checks on the model's text and the customer's language."""
 
-from serve.model_text import customer_language
+from serve.conversation.model_text import customer_language
 
 
 def test_button_titles_and_ids_do_not_decide_the_language():

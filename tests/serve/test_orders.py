@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from serve import cart, orders
-from serve.db import run_in_transaction, session_scope
-from serve.models import Cart, Order
+from serve.commerce import cart, orders
+from serve.storage.db import run_in_transaction, session_scope
+from serve.storage.tables import Cart, Order
 from tests.serve.platform_fixtures import FIXTURE_DIR, catalogue, engine, factory, new_customer  # noqa: F401
 
 LENCOL = "6c960ba67062c4e0ec86082740d58be2"  # R$ 89,90, freight 15,90

@@ -1,4 +1,4 @@
-"""serve/outbox.py against the local fake Graph API: order, pacing, throttling backoff, 24-h window."""
+"""serve/whatsapp/outbox.py against the local fake Graph API: order, pacing, throttling backoff, 24-h window."""
 
 import asyncio
 import itertools
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from serve import outbox
-from serve.db import session_scope, utcnow
-from serve.fake_graph import FakeGraphServer
-from serve.messages import ButtonsReply, ImageReply, ListReply, TemplateReply, TextReply
-from serve.models import Contact, Customer
-from serve.whatsapp import GraphClient
+from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TemplateReply, TextReply
+from serve.devtools.fake_graph import FakeGraphServer
+from serve.storage.db import session_scope, utcnow
+from serve.storage.tables import Contact, Customer
+from serve.whatsapp import outbox
+from serve.whatsapp.cloud_api import GraphClient
 from tests.serve.messaging_fixtures import PHONE_NUMBER_ID, db, message_rows, sqlite_db  # noqa: F401
 
 _phones = itertools.count(5511910000000)

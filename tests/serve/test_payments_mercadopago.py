@@ -6,9 +6,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from serve import payments
-from serve.db import session_scope
-from serve.models import Event, Message, Order, Payment, PaymentEvent
+from serve.commerce import payments
+from serve.storage.db import session_scope
+from serve.storage.tables import Event, Message, Order, Payment, PaymentEvent
 from tests.fakes.fake_mercadopago import FakeMercadoPago
 from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
     catalogue,

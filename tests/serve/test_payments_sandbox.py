@@ -9,10 +9,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from serve import payments
-from serve.db import session_scope
-from serve.models import Event, Message, Order, Payment, PaymentEvent, SandboxCharge
-from serve.payments.sandbox import SIGNATURE_HEADER, crc16_ccitt, sign
+from serve.commerce import payments
+from serve.commerce.payments.sandbox import SIGNATURE_HEADER, crc16_ccitt, sign
+from serve.routers.payments import notice_text, queue_notice
+from serve.storage.db import session_scope
+from serve.storage.tables import Event, Message, Order, Payment, PaymentEvent, SandboxCharge
 from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
     catalogue,
     client,
@@ -156,7 +157,7 @@ def test_concurrent_duplicate_deliveries_one_effect(factory, catalogue, settings
 
     def deliver(body, headers):
         barrier.wait()
-        results.append(payments.process_webhook(factory, "sandbox", headers, body, {}, settings).status)
+        results.append(payments.process_webhook(factory, "sandbox", headers, body, {}, settings, notify=queue_notice).status)
 
     threads = [threading.Thread(target=deliver, args=t) for t in twins]
     for t in threads:
@@ -169,16 +170,16 @@ def test_concurrent_duplicate_deliveries_one_effect(factory, catalogue, settings
 
 
 def test_confirmation_speaks_the_language_the_customer_wrote_in(factory, catalogue):
-    from serve.model_text import written_language
-    from serve.models import ChatTurn
+    from serve.conversation.model_text import written_language
+    from serve.storage.tables import ChatTurn
 
     cid, code = new_order(factory, catalogue)
     with session_scope(factory) as s:
         order = s.scalars(select(Order).where(Order.code == code)).one()
         assert written_language(s, cid) == "pt"  # nothing said yet: Portuguese
-        assert payments.confirmation_text(order).startswith(f"Pagamento confirmado! ✅ Seu pedido {code}")
+        assert notice_text(order, "paid").startswith(f"Pagamento confirmado! ✅ Seu pedido {code}")
         s.add_all([ChatTurn(customer_id=cid, message={"role": "user", "content": "hi! do you have bed sheets?"}),
                    ChatTurn(customer_id=cid, message={"role": "user", "content": "Add to cart"})])  # a button title
         s.flush()
         lang = written_language(s, cid)
-        assert lang == "en" and payments.confirmation_text(order, lang).startswith(f"Payment confirmed! ✅ Your order {code}")
+        assert lang == "en" and notice_text(order, "paid", lang).startswith(f"Payment confirmed! ✅ Your order {code}")

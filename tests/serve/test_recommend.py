@@ -1,5 +1,5 @@
+from serve.commerce.recommend import category_affinity, recommend_tool, suggest
 from serve.contract.tools import Recommend
-from serve.recommend import category_affinity, recommend_tool, suggest
 from tests.serve.agent_helpers import fixture_catalogue
 
 LENCOL, TRAVESSEIRO, TOALHA = "6c960ba67062c4e0ec86082740d58be2", "4df889741167b95b278c4ae536567731", "d3a4034028341fdbab0e4f5ba14ce89d"

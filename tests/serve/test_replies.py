@@ -1,11 +1,9 @@
 import json
 
-from serve.messages import ButtonsReply, ImageReply, ListReply, TextReply
-from serve.replies import (
-    BODY_MAX_CHARS, Command, Presenter, focus_command, focus_product, fold_text, parse_command, product_list,
-    server_text,
-)
-from serve.tools import ToolOutcome
+from serve.conversation.executor import ToolOutcome
+from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TextReply
+from serve.conversation.present import BODY_MAX_CHARS, Presenter, fold_text, product_list, server_text
+from serve.conversation.routing import Command, focus_command, focus_product, parse_command
 from tests.serve.agent_helpers import fixture_catalogue
 
 

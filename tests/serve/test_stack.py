@@ -1,8 +1,8 @@
-"""serve/stack.py: the vLLM command line `make serve`, the e2e test and the benchmark share."""
+"""serve/devtools/stack.py: the vLLM command line `make serve`, the e2e test and the benchmark share."""
 
 import pytest
 
-from serve import stack
+from serve.devtools import stack
 
 
 @pytest.mark.parametrize("cuda, native_bf16, eager, fp32", [

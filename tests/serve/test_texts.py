@@ -1,9 +1,9 @@
-"""serve/texts.py: both languages say everything, within the Cloud API's limits."""
+"""serve/conversation/texts.py: both languages say everything, within the Cloud API's limits."""
 
 import pytest
 
-from serve.cart_math import CartError, CartLine, check_quantity, remove_line
-from serve.texts import TEXTS, detect_language, is_follow_up, say, tool_error, word
+from serve.conversation.texts import TEXTS, detect_language, is_follow_up, say, tool_error, word
+from serve.core.cart_math import CartError, CartLine, check_quantity, remove_line
 
 
 def test_both_languages_have_every_text_and_buttons_fit_whatsapp():

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from serve import tool_results as tr
-from serve.catalog import Catalogue
 from serve.contract.tools import AddToCart, GetProduct, Recommend, RemoveFromCart, SearchProducts
+from serve.core import tool_results as tr
+from serve.core.catalog import Catalogue
 
 FIXTURE = Path(__file__).resolve().parents[1] / "assets" / "catalogue_fixture"
 FONE, MOUSE, TECLADO, TOALHA = "317ae923", "9645714c", "3baf100e", "d3a40340"

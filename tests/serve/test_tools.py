@@ -1,6 +1,6 @@
 """Tools executed against the real cart/orders/payments modules, on SQLite and PostgreSQL.
 
-Result dicts must equal what serve.tool_results builds for training data from the same inputs.
+Result dicts must equal what serve.core.tool_results builds for training data from the same inputs.
 """
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from serve import tool_results
+from serve.commerce.customers import OlistHistory
+from serve.commerce.orders import OlistTracking
 from serve.contract import ToolCallError
 from serve.contract.tools import AddToCart, GetProduct, RemoveFromCart, SearchProducts
-from serve.customers import OlistHistory
-from serve.db import session_scope
-from serve.models import Customer, Event, Handoff, Order, Payment
-from serve.orders import OlistTracking
+from serve.conversation.executor import Tools
+from serve.core import tool_results
 from serve.settings import Settings
-from serve.tools import Tools
+from serve.storage.db import session_scope
+from serve.storage.tables import Event, Handoff, Order, Payment
 from tests.serve.agent_helpers import fixture_catalogue, fixture_frames
 from tests.serve.platform_fixtures import engine, factory, new_customer  # noqa: F401  (fixtures)
 

@@ -8,14 +8,22 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from serve import worker as worker_mod
-from serve.customers import hash_phone
-from serve.db import session_scope, utcnow
-from serve.fake_graph import ServerThread
-from serve.models import Contact, Customer, Message
+from serve.commerce.customers import hash_phone
+from serve.devtools.fake_graph import ServerThread
+from serve.storage.db import session_scope, utcnow
+from serve.storage.tables import Contact, Customer, Message
+from serve.whatsapp import worker as worker_mod
 from tests.serve.messaging_fixtures import (
-    PHONE_NUMBER_ID, VERIFY_TOKEN, EchoAgent, db, inbox_rows, load_asset, make_settings, message_rows,  # noqa: F401
-    post_signed, signed_headers, sqlite_db, webhook_app,
+    PHONE_NUMBER_ID,  # noqa: F401
+    VERIFY_TOKEN,
+    EchoAgent,
+    inbox_rows,
+    load_asset,
+    make_settings,
+    message_rows,
+    post_signed,
+    signed_headers,
+    webhook_app,
 )
 
 ANA = "5511987654321"

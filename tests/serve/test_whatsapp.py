@@ -1,4 +1,4 @@
-"""serve/whatsapp.py: parsing recorded Meta webhooks, signatures, outbound payloads, the client."""
+"""serve/whatsapp/cloud_api.py: parsing recorded Meta webhooks, signatures, outbound payloads, the client."""
 
 import asyncio
 import json
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from serve import whatsapp as wa
-from serve.fake_graph import FakeGraphServer, validate_message
-from serve.messages import ButtonsReply, ImageReply, ListReply, TemplateReply, TextReply
+from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TemplateReply, TextReply
+from serve.devtools.fake_graph import FakeGraphServer, validate_message
+from serve.whatsapp import cloud_api as wa
 
 ASSETS = Path(__file__).parents[1] / "assets" / "whatsapp"
 ANA = "5511987654321"

@@ -1,4 +1,4 @@
-"""serve/worker.py + serve/inbox.py claims: per-customer order, bursts, retries, leases, several workers."""
+"""serve/whatsapp/worker.py + serve/whatsapp/inbox.py claims: per-customer order, bursts, retries, leases, several workers."""
 
 import asyncio
 import itertools
@@ -7,14 +7,21 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from serve import inbox, worker as worker_mod
-from serve import whatsapp as wa
-from serve.db import session_scope, utcnow
-from serve.messages import Inbound
-from serve.models import Customer
-from serve.fake_graph import FakeGraphServer
+from serve.conversation.messages import Inbound
+from serve.devtools.fake_graph import FakeGraphServer
+from serve.storage.db import session_scope, utcnow
+from serve.storage.tables import Customer
+from serve.whatsapp import cloud_api as wa
+from serve.whatsapp import inbox
+from serve.whatsapp import worker as worker_mod
 from tests.serve.messaging_fixtures import (  # noqa: F401
-    PHONE_NUMBER_ID, EchoAgent, db, inbox_rows, make_settings, message_rows, sqlite_db,
+    PHONE_NUMBER_ID,
+    EchoAgent,
+    db,
+    inbox_rows,
+    make_settings,
+    message_rows,
+    sqlite_db,
 )
 
 KEY = make_settings().PHONE_HASH_KEY

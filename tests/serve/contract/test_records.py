@@ -3,7 +3,14 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from serve.contract import SYSTEM_PROMPT, Conversation, CustomerContext, chat_messages, system_prompt, tool_call
+from serve.contract import (
+    SYSTEM_PROMPT,
+    Conversation,
+    CustomerContext,
+    chat_messages,
+    system_prompt,
+    tool_call,
+)
 
 
 def _record(**overrides):

@@ -1,0 +1,198 @@
+"""Payments: one interface (base.PaymentProvider), three gateways (sandbox, mercadopago, stripe),
+and the two operations the bot needs.
+
+    payment = start_payment(session, order, settings)          # checkout tool: link / PIX code
+    result = process_webhook(factory, "stripe", headers, body, query, settings)   # webhook route
+
+The order moves to `paid` only here, only after (1) the webhook's signature was verified,
+(2) the event id was not seen before (payment_events unique key: replays and duplicate deliveries
+are no-ops), (3) the payment was fetched from the gateway and is paid for exactly the amount and
+currency we asked. Then, in the same transaction: payment/order updated, an `order_paid` event
+row, and the caller's `notify(session, order, notice)` ("paid" | "payment_failed"): the webhook
+route queues the customer's WhatsApp message there, so payments never import messaging.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from serve.commerce import orders
+from serve.commerce.payments.base import (
+    CreatedPayment,
+    GatewayEvent,
+    GatewayPayment,
+    PaymentError,
+    PaymentProvider,
+    WebhookVerificationError,
+    idempotency_key,
+)
+from serve.commerce.payments.mercadopago import MercadoPagoProvider
+from serve.commerce.payments.sandbox import SandboxProvider
+from serve.commerce.payments.stripe import StripeProvider
+from serve.core.refusal import Refusal
+from serve.storage.db import lock_customer, run_in_transaction, utcnow
+from serve.storage.tables import Event, Order, Payment, PaymentEvent
+
+log = logging.getLogger(__name__)
+PROVIDERS = ("sandbox", "mercadopago", "stripe")
+
+
+class UnknownProvider(LookupError):
+    pass
+
+
+class PaymentUnavailable(Refusal):
+    """The gateway failed while creating the payment; pt-BR text for the model. The checkout
+    transaction is rolled back (no order without a way to pay it)."""
+
+
+def get_provider(name: str, settings) -> PaymentProvider:
+    """A provider configured from settings (built per call: cheap, and settings may differ per app)."""
+    s = settings
+    if name == "sandbox":
+        return SandboxProvider(s.SANDBOX_WEBHOOK_SECRET, s.PUBLIC_BASE_URL, s.PAYMENT_WEBHOOK_TOLERANCE_S)
+    if name == "mercadopago":
+        return MercadoPagoProvider(s.MERCADOPAGO_ACCESS_TOKEN, s.MERCADOPAGO_WEBHOOK_SECRET, s.PUBLIC_BASE_URL,
+                                   s.MERCADOPAGO_API_BASE_URL, s.PAYMENT_WEBHOOK_TOLERANCE_S)  # fmt: skip
+    if name == "stripe":
+        return StripeProvider(s.STRIPE_API_KEY, s.STRIPE_WEBHOOK_SECRET, s.PUBLIC_BASE_URL,
+                              s.STRIPE_API_BASE_URL, s.PAYMENT_WEBHOOK_TOLERANCE_S)  # fmt: skip
+    raise UnknownProvider(f"unknown payment provider {name!r} (one of {', '.join(PROVIDERS)})")
+
+
+def start_payment(session: Session, order: Order, settings, *, provider: PaymentProvider | None = None) -> Payment:
+    """The payment for `order` with the configured gateway: an existing pending one is returned
+    as is (asking twice gives the same link); otherwise attempt n+1 with key "<code>-<n+1>".
+    Raises PaymentUnavailable when the gateway fails."""
+    provider = provider or get_provider(settings.PAYMENT_PROVIDER, settings)
+    existing = session.scalars(
+        select(Payment).where(Payment.order_id == order.id, Payment.provider == provider.name,
+                              Payment.status == "pending").order_by(Payment.id.desc())  # fmt: skip
+    ).first()
+    if existing is not None and existing.checkout_url:
+        return existing
+    attempts = session.scalar(select(func.count()).select_from(Payment).where(Payment.order_id == order.id))
+    key = idempotency_key(order, attempts + 1)
+    try:
+        created = provider.create_payment(order, key, session=session)
+    except PaymentError as exc:
+        log.warning("payment creation failed", extra={"order": order.code, "provider": provider.name, "error": str(exc)})
+        raise PaymentUnavailable("não consegui gerar o link de pagamento agora; tente de novo em instantes") from exc
+    payment = Payment(
+        order_id=order.id, provider=provider.name, provider_payment_id=created.provider_payment_id,
+        idempotency_key=key, status="pending", amount_cents=order.total_cents,
+        checkout_url=created.checkout_url, pix_qr_code=created.pix_qr_code,
+    )  # fmt: skip
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    status: str  # processed | duplicate | ignored | rejected
+    order_code: str | None = None
+    detail: str = ""
+
+
+Notify = Callable[[Session, Order, str], None]  # (session, order, "paid" | "payment_failed")
+
+
+def _no_notice(session: Session, order: Order, notice: str) -> None:
+    pass
+
+
+def _find_payment(session: Session, provider: str, gp: GatewayPayment) -> Payment | None:
+    if gp.reference:
+        p = session.scalars(select(Payment).where(Payment.provider == provider,
+                                                  Payment.idempotency_key == gp.reference)).first()  # fmt: skip
+        if p is not None:
+            return p
+    return session.scalars(select(Payment).where(Payment.provider == provider,
+                                                 Payment.provider_payment_id == gp.provider_payment_id)).first()  # fmt: skip
+
+
+def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment, notify: Notify = _no_notice) -> WebhookResult:
+    """Bring our payment/order in line with what the gateway reported (already fetched)."""
+    payment = _find_payment(session, provider, gp)
+    if payment is None:
+        log.warning("webhook for an unknown payment", extra={"provider": provider, "payment": gp.provider_payment_id})
+        return WebhookResult("ignored", detail="unknown payment")
+    order = session.get(Order, payment.order_id)
+    lock_customer(session, order.customer_id)  # serialise with checkout and other events of this customer
+    session.refresh(payment)
+    session.refresh(order)
+    if gp.status == "paid" and (gp.amount_cents != payment.amount_cents or (gp.currency or "BRL").upper() != "BRL"):
+        log.error("paid amount differs from the order", extra={"order": order.code, "expected": payment.amount_cents,
+                                                               "got": gp.amount_cents, "currency": gp.currency})  # fmt: skip
+        return WebhookResult("rejected", order.code, "amount or currency mismatch")
+    if gp.provider_payment_id and payment.provider_payment_id != gp.provider_payment_id:
+        payment.provider_payment_id = gp.provider_payment_id  # MP: preference id → the payment's id
+    allowed = {"pending": {"paid", "failed", "refunded"}, "failed": {"paid"}, "paid": {"refunded"}, "refunded": set()}
+    if gp.status == payment.status or gp.status not in allowed[payment.status]:
+        return WebhookResult("ignored", order.code, f"payment already {payment.status}")
+    payment.status = gp.status
+    payment.updated_at = utcnow()
+    if gp.status == "paid":
+        if order.status != "pending_payment":
+            # e.g. paid after the order was canceled: money in, order not moved; a human must look.
+            log.error("payment for an order that is not awaiting payment", extra={"order": order.code, "status": order.status})
+            session.add(Event(customer_id=order.customer_id, name="payment_needs_review",
+                              properties={"order": order.code, "order_status": order.status, "provider": provider}))  # fmt: skip
+            return WebhookResult("processed", order.code, "paid; order not awaiting payment")
+        orders.transition(order, "paid")
+        session.add(Event(customer_id=order.customer_id, name="order_paid",
+                          properties={"order": order.code, "total_cents": order.total_cents, "provider": provider,
+                                      "method": order.payment_method}))  # fmt: skip
+        notify(session, order, "paid")
+    elif gp.status == "failed" and order.status == "pending_payment":
+        notify(session, order, "payment_failed")
+    elif gp.status == "refunded" and order.status == "paid":
+        orders.transition(order, "canceled")
+        session.add(Event(customer_id=order.customer_id, name="order_refunded", properties={"order": order.code}))
+    session.flush()
+    return WebhookResult("processed", order.code, f"payment {gp.status}")
+
+
+def process_webhook(
+    factory: sessionmaker, provider_name: str, headers: Mapping[str, str], body: bytes,
+    query: Mapping[str, str] | None, settings, *, provider: PaymentProvider | None = None,
+    notify: Notify = _no_notice,
+) -> WebhookResult:  # fmt: skip
+    """Verify → dedupe → fetch from the gateway → apply. Raises WebhookVerificationError (answer 4xx,
+    nothing stored), PaymentError (gateway unreachable: answer 5xx so the gateway retries)."""
+    provider = provider or get_provider(provider_name, settings)
+    event = provider.verify_webhook(headers, body, query)
+    fetched: GatewayPayment | None = None
+    if event.provider_payment_id and provider.name != "sandbox":
+        fetched = provider.fetch_payment(event.provider_payment_id)  # network: outside the DB transaction
+
+    def tx(session: Session) -> WebhookResult:
+        seen = session.scalar(select(func.count()).select_from(PaymentEvent).where(
+            PaymentEvent.provider == event.provider, PaymentEvent.event_id == event.event_id))  # fmt: skip
+        if seen:
+            return WebhookResult("duplicate")
+        session.add(PaymentEvent(provider=event.provider, event_id=event.event_id, payload=event.payload, verified=True))
+        session.flush()  # a concurrent twin fails here (unique) and the retry sees it as duplicate
+        if not event.provider_payment_id:
+            return WebhookResult("ignored", detail=f"event type {event.type}")
+        gp = fetched or provider.fetch_payment(event.provider_payment_id, session=session)
+        return apply_gateway_payment(session, provider.name, gp, notify)
+
+    result = run_in_transaction(factory, tx)
+    log.info("payment webhook", extra={"provider": provider.name, "event": event.event_id, "type": event.type,
+                                        "result": result.status, "order": result.order_code})  # fmt: skip
+    return result
+
+
+__all__ = [
+    "PROVIDERS", "CreatedPayment", "GatewayEvent", "GatewayPayment", "PaymentError", "PaymentProvider",
+    "PaymentUnavailable", "UnknownProvider", "WebhookResult", "WebhookVerificationError",
+    "Notify", "apply_gateway_payment", "get_provider", "idempotency_key", "process_webhook",
+    "start_payment",
+]

@@ -1,0 +1,164 @@
+"""The front of a turn: what the customer's button, list choice or classified text asks the server
+to do, as a `Command` (tool calls run without the model, or a navigation answer).
+
+Interactive ids are commands the server runs itself (no model call, deterministic):
+
+    product:<ref>            get_product          (list rows of a search / recommendation)
+    add_to_cart:<ref>        add_to_cart qty 1    ("Adicionar" under a product card)
+    remove_from_cart:<ref>   remove_from_cart
+    view_cart                view_cart
+    recommend[:<ref>]        recommend            (complements of <ref>, or for the customer)
+    recommend_cat:<slug>     recommend category   ("Ver novidades" for a recurring customer)
+    reorder:<ref>x<qty>,...  add_to_cart per item ("Repetir pedido")
+    checkout                 (navigation) choose the payment method
+    checkout:<pix|card|boleto> checkout
+    order_status             order_status
+    human                    handoff_to_human
+
+Free texts whose intent the nlu stage's classifier is sure of (greeting, thanks, "no, thanks", my
+cart, my order, checkout, a person / a complaint) become commands too (INTENT_COMMANDS), and so
+does a follow-up about the product in focus (`focus_command`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from serve.conversation.texts import is_follow_up
+
+
+@dataclass(frozen=True)
+class Command:
+    calls: tuple[tuple[str, dict], ...] = ()  # (tool, arguments) run in order
+    navigation: str | None = None  # "checkout": answer with the payment choice, no tool
+    topic: str | None = None  # what the customer asked about the product: "details" | "shipping"
+
+    @property
+    def tool(self) -> str | None:
+        return self.calls[0][0] if self.calls else None
+
+
+def parse_command(choice_id: str | None) -> Command | None:
+    """The command behind a button/list id; None for ids we do not know (the model reads the title)."""
+    if not choice_id:
+        return None
+    head, _, arg = choice_id.partition(":")
+    arg = arg.strip()
+    simple = {
+        "product": ("get_product", {"product_id": arg}),
+        "add_to_cart": ("add_to_cart", {"product_id": arg, "quantity": 1}),
+        "remove_from_cart": ("remove_from_cart", {"product_id": arg}),
+        "recommend_cat": ("recommend", {"category": arg}),
+        "checkout": ("checkout", {"payment_method": arg}),
+    }
+    if head in simple and arg:
+        return Command(calls=(simple[head],))
+    if head == "checkout":
+        return Command(navigation="checkout")
+    if head == "view_cart":
+        return Command(calls=(("view_cart", {}),))
+    if head == "recommend":
+        return Command(calls=(("recommend", {"product_id": arg} if arg else {}),))
+    if head == "order_status":
+        return Command(calls=(("order_status", {}),))
+    if head == "human":
+        return Command(calls=(("handoff_to_human", {"reason": "cliente pediu atendimento humano pelo botão"}),))
+    if head == "reorder" and arg:
+        calls = []
+        for part in arg.split(","):
+            ref, _, qty = part.partition("x")
+            calls.append(("add_to_cart", {"product_id": ref, "quantity": int(qty) if qty.isdigit() else 1}))
+        return Command(calls=tuple(calls))
+    return None
+
+
+# Customer intents (models/nlu) the server answers itself when the classifier is confident: they
+# need no arguments the model would have to extract, and a 135M model on CPU spends 1-3 s on each
+# (and, in bench/turn_latency.py, answered "obrigado!" with a product search).
+INTENT_COMMANDS = {
+    "greeting": Command(navigation="greeting"),
+    "thanks_goodbye": Command(navigation="thanks"),
+    "decline": Command(navigation="decline"),  # "vou pensar", "não, obrigado": no insisting (system prompt)
+    "view_cart": Command(calls=(("view_cart", {}),)),
+    "order_status": Command(calls=(("order_status", {}),)),
+    "checkout": Command(navigation="checkout"),
+    "human_request": Command(calls=(("handoff_to_human", {"reason": "cliente pediu atendimento humano"}),)),
+    "complaint": Command(calls=(("handoff_to_human", {"reason": "reclamação do cliente"}),)),
+}
+ORDER_CODE = re.compile(r"\b(ZV\d{4,}|[0-9a-f]{32})\b", re.IGNORECASE)
+
+
+def intent_command(intent: str, text: str) -> Command | None:
+    """The server-side command for a confidently classified intent; None → the model answers."""
+    command = INTENT_COMMANDS.get(intent)
+    if intent == "order_status" and (code := ORDER_CODE.search(text)):
+        return Command(calls=(("order_status", {"order_id": code.group(1)}),))
+    return command
+
+
+# Intents whose answer is one tool with arguments only the model can read from the customer's words
+# (a query, a budget, which product): with AGENT_TOOL_FROM_INTENT the server names the tool and the
+# model writes the arguments. The pairs are the ones the training dialogues show (pipelines/synth_*.py).
+INTENT_TOOLS = {
+    "search_product": "search_products", "browse_categories": "recommend", "recommendation": "recommend",
+    "product_details": "get_product", "add_to_cart": "add_to_cart", "remove_from_cart": "remove_from_cart",
+}  # fmt: skip
+
+
+# Follow-up questions about the product just shown: in training the assistant answers each with
+# get_product on that product (pipelines/synth_steps.py: details, synth_flows.py: objections), but
+# the 135M model rarely finds the product id in its context ("qual o valor do frete?" after a card
+# ended in the apology in bench/turn_latency.py). The server knows which product is in focus.
+FOCUS_TOPICS = {"product_details": "details", "objection_quality": "details", "objection_shipping": "shipping"}
+
+
+def listed(result: dict) -> list[dict]:
+    """The products a search/recommend result lists: the reorder offer ("again") first."""
+    return list(result.get("again", [])) + list(result.get("items", []))
+
+
+def focus_product(messages: list[dict]) -> str | None:
+    """The product the conversation is about: the one product named by the latest tool result
+    (a product shown, added, or a search/cart with a single item); None when it named several
+    ("o segundo" needs the list: the model decides) or was about something else (an order)."""
+    for m in reversed(messages):
+        if m.get("role") != "tool":
+            continue
+        try:
+            r = json.loads(m["content"]) if isinstance(m["content"], str) else m["content"]
+        except (TypeError, ValueError):
+            return None
+        if not isinstance(r, dict):
+            return None
+        if "added" in r:
+            return r["added"].get("id")
+        if "id" in r and "price" in r:  # get_product
+            return r["id"]
+        items = listed(r)
+        return items[0].get("id") if len(items) == 1 else None
+    return None
+
+
+def focus_command(intent: str, text: str, messages: list[dict]) -> Command | None:
+    """get_product on the product in focus (`focus_product` of the conversation's `messages`), for
+    a follow-up that names no other product."""
+    topic = FOCUS_TOPICS.get(intent)
+    if topic is None or not is_follow_up(text):
+        return None
+    product_id = focus_product(messages)
+    if not product_id:
+        return None
+    return Command(calls=(("get_product", {"product_id": product_id}),), topic=topic)
+
+
+def fallback_command(intent: str, text: str) -> Command | None:
+    """What to do with the classifier's guess when the model gave no usable answer: the intent's
+    command, or for a product search the customer's own words as the query (the model would
+    also have read a price limit or a category from them; a plain search beats an apology)."""
+    if intent == "search_product" and text.strip():
+        return Command(calls=(("search_products", {"query": text.strip()[:120]}),))
+    if intent == "recommendation":
+        return Command(calls=(("recommend", {}),))
+    return intent_command(intent, text)
