@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -49,27 +49,66 @@ REPO = Path(__file__).resolve().parents[1]
 # (kind, content): "text" → the model answers; "tap" → a button/list id (server-side command).
 # "{ref:<query>}" is replaced by the short id of the first catalogue hit for <query>.
 SCENARIOS: dict[str, list[tuple[str, str]]] = {
-    "quick_purchase": [("text", "oi! vocês têm fone de ouvido bluetooth?"), ("tap", "product:{ref:fone bluetooth}"),
-                       ("tap", "add_to_cart:{ref:fone bluetooth}"), ("tap", "checkout"), ("tap", "checkout:pix")],
-    "exploration": [("text", "boa tarde, quero um presente para minha mãe"), ("text", "algo até 150 reais"),
-                    ("text", "tem perfume?"), ("text", "obrigada, vou pensar")],
-    "cart_edit": [("text", "quero 2 jogos de lençol casal"), ("tap", "add_to_cart:{ref:lençol casal}"),
-                  ("text", "na verdade tira um lençol"), ("tap", "view_cart")],
+    "quick_purchase": [
+        ("text", "oi! vocês têm fone de ouvido bluetooth?"),
+        ("tap", "product:{ref:fone bluetooth}"),
+        ("tap", "add_to_cart:{ref:fone bluetooth}"),
+        ("tap", "checkout"),
+        ("tap", "checkout:pix"),
+    ],
+    "exploration": [
+        ("text", "boa tarde, quero um presente para minha mãe"),
+        ("text", "algo até 150 reais"),
+        ("text", "tem perfume?"),
+        ("text", "obrigada, vou pensar"),
+    ],
+    "cart_edit": [
+        ("text", "quero 2 jogos de lençol casal"),
+        ("tap", "add_to_cart:{ref:lençol casal}"),
+        ("text", "na verdade tira um lençol"),
+        ("tap", "view_cart"),
+    ],
     "order_status": [("text", "oi, cadê meu pedido?"), ("text", "obrigado!")],
-    "complaint_handoff": [("text", "meu produto chegou quebrado, quero falar com um atendente"),
-                          ("tap", "human")],
-    "greeting_first": [("text", "bom dia"), ("text", "preciso de uma panela de pressão"),
-                       ("tap", "product:{ref:panela pressão}"), ("text", "qual o valor do frete?")],
-    "card_checkout": [("text", "quero comprar uma cafeteira elétrica"), ("tap", "add_to_cart:{ref:cafeteira}"),
-                      ("text", "me mostra o carrinho"), ("tap", "checkout"), ("tap", "checkout:card")],
-    "gift_watch": [("text", "procuro um relógio masculino até 300 reais"), ("text", "tem outro modelo?"),
-                   ("tap", "recommend")],
-    "english_shopper": [("text", "hi! do you sell running shoes?"), ("tap", "product:{ref:tênis corrida}"),
-                        ("tap", "add_to_cart:{ref:tênis corrida}"), ("text", "thanks, that's all")],
+    "complaint_handoff": [("text", "meu produto chegou quebrado, quero falar com um atendente"), ("tap", "human")],
+    "greeting_first": [
+        ("text", "bom dia"),
+        ("text", "preciso de uma panela de pressão"),
+        ("tap", "product:{ref:panela pressão}"),
+        ("text", "qual o valor do frete?"),
+    ],
+    "card_checkout": [
+        ("text", "quero comprar uma cafeteira elétrica"),
+        ("tap", "add_to_cart:{ref:cafeteira}"),
+        ("text", "me mostra o carrinho"),
+        ("tap", "checkout"),
+        ("tap", "checkout:card"),
+    ],
+    "gift_watch": [
+        ("text", "procuro um relógio masculino até 300 reais"),
+        ("text", "tem outro modelo?"),
+        ("tap", "recommend"),
+    ],
+    "english_shopper": [
+        ("text", "hi! do you sell running shoes?"),
+        ("tap", "product:{ref:tênis corrida}"),
+        ("tap", "add_to_cart:{ref:tênis corrida}"),
+        ("text", "thanks, that's all"),
+    ],
 }
 # Each scenario is a new customer with its own WhatsApp profile name (it goes into the system prompt).
-CUSTOMER_NAMES = ("Ana Souza", "Bruno Lima", "Carla Dias", "Diego Alves", "Elisa Rocha", "Fábio Melo",
-                  "Gabriela Nunes", "Heitor Campos", "Isabela Costa", "João Pereira", "Karina Lopes")  # fmt: skip
+CUSTOMER_NAMES = (
+    "Ana Souza",
+    "Bruno Lima",
+    "Carla Dias",
+    "Diego Alves",
+    "Elisa Rocha",
+    "Fábio Melo",
+    "Gabriela Nunes",
+    "Heitor Campos",
+    "Isabela Costa",
+    "João Pereira",
+    "Karina Lopes",
+)
 
 
 @dataclass
@@ -103,8 +142,16 @@ def resolve(content: str, catalogue: Catalogue) -> str:
 
 
 class Bench:
-    def __init__(self, bot_url: str, factory, app_secret: str, phone_number_id: str, catalogue: Catalogue,
-                 turn_timeout_s: float = 60, think_s: float = 0.0):  # fmt: skip
+    def __init__(
+        self,
+        bot_url: str,
+        factory,
+        app_secret: str,
+        phone_number_id: str,
+        catalogue: Catalogue,
+        turn_timeout_s: float = 60,
+        think_s: float = 0.0,
+    ):
         self.bot = httpx.Client(base_url=bot_url, timeout=30)
         self.factory, self.secret, self.pnid, self.catalogue = factory, app_secret, phone_number_id, catalogue
         self.turn_timeout_s, self.think_s = turn_timeout_s, think_s
@@ -113,10 +160,15 @@ class Bench:
         if kind == "text":
             msg = inbound_message(phone, "text", {"body": content})
         else:
-            msg = inbound_message(phone, "interactive", {"type": "button_reply", "button_reply": {"id": content, "title": content[:20]}})
+            msg = inbound_message(
+                phone, "interactive", {"type": "button_reply", "button_reply": {"id": content, "title": content[:20]}}
+            )
         raw = json.dumps(webhook_payload(self.pnid, [msg], profile_names={phone: name})).encode()
-        r = self.bot.post("/webhook", content=raw, headers={"X-Hub-Signature-256": sign(raw, self.secret),
-                                                            "Content-Type": "application/json"})  # fmt: skip
+        r = self.bot.post(
+            "/webhook",
+            content=raw,
+            headers={"X-Hub-Signature-256": sign(raw, self.secret), "Content-Type": "application/json"},
+        )
         r.raise_for_status()
         return msg["id"]
 
@@ -126,23 +178,37 @@ class Bench:
             item = s.scalars(select(InboxItem).where(InboxItem.wa_message_id == wamid)).first()
             if item is None or item.status not in ("done", "failed"):
                 return None
-            out = s.scalars(select(Message).where(Message.customer_id == item.customer_id, Message.direction == "out",
-                                                  Message.id > after_message_id).order_by(Message.id)).all()  # fmt: skip
+            out = s.scalars(
+                select(Message)
+                .where(
+                    Message.customer_id == item.customer_id, Message.direction == "out", Message.id > after_message_id
+                )
+                .order_by(Message.id)
+            ).all()
             if not out or any(m.status == "queued" for m in out):
                 return None
-            ev = s.scalars(select(Event).where(Event.customer_id == item.customer_id, Event.name == "turn_latency_ms")
-                           .order_by(Event.id.desc())).first()  # fmt: skip
+            ev = s.scalars(
+                select(Event)
+                .where(Event.customer_id == item.customer_id, Event.name == "turn_latency_ms")
+                .order_by(Event.id.desc())
+            ).first()
             sent = [m.updated_at for m in out if m.status in ("sent", "delivered", "read")]
             last = max(sent) if sent else max(m.updated_at for m in out)
-            return {"total_ms": (last - item.received_at).total_seconds() * 1000,
-                    "send_ms": (last - min(m.created_at for m in out)).total_seconds() * 1000,
-                    "event": ev.properties if ev else {}, "replies": len(out), "last_id": out[-1].id}  # fmt: skip
+            return {
+                "total_ms": (last - item.received_at).total_seconds() * 1000,
+                "send_ms": (last - min(m.created_at for m in out)).total_seconds() * 1000,
+                "event": ev.properties if ev else {},
+                "replies": len(out),
+                "last_id": out[-1].id,
+            }
 
     def last_message_id(self) -> int:
         with session_scope(self.factory) as s:
             return s.scalar(select(Message.id).order_by(Message.id.desc()).limit(1)) or 0
 
-    def run_scenario(self, name: str, steps: list[tuple[str, str]], phone: str, customer: str = "Cliente Bench") -> list[TurnRow]:
+    def run_scenario(
+        self, name: str, steps: list[tuple[str, str]], phone: str, customer: str = "Cliente Bench"
+    ) -> list[TurnRow]:
         rows = []
         for i, (kind, content) in enumerate(steps):
             if i:
@@ -156,25 +222,46 @@ class Bench:
                 time.sleep(0.1)  # our polling shares the 2 cores with vLLM: not faster than the bot's own
             ev = m["event"]
             agent_ms = ev.get("ms")
-            rows.append(TurnRow(name, i, kind, round(m["total_ms"], 1), agent_ms, ev.get("llm_ms"), ev.get("llm_calls"),
-                                ev.get("completion_tokens"), round(m["send_ms"], 1), round(m["total_ms"] - (agent_ms or 0) - m["send_ms"], 1),
-                                m["replies"]))  # fmt: skip
-            print(f"  {name:<18} step {i} {kind:<4} {m['total_ms']:7.0f} ms  (agent {agent_ms or 0:6.0f}, llm "
-                  f"{ev.get('llm_ms', 0) or 0:6.0f} in {ev.get('llm_calls', 0)} calls, send {m['send_ms']:5.0f})", flush=True)
+            rows.append(
+                TurnRow(
+                    name,
+                    i,
+                    kind,
+                    round(m["total_ms"], 1),
+                    agent_ms,
+                    ev.get("llm_ms"),
+                    ev.get("llm_calls"),
+                    ev.get("completion_tokens"),
+                    round(m["send_ms"], 1),
+                    round(m["total_ms"] - (agent_ms or 0) - m["send_ms"], 1),
+                    m["replies"],
+                )
+            )
+            print(
+                f"  {name:<18} step {i} {kind:<4} {m['total_ms']:7.0f} ms  (agent {agent_ms or 0:6.0f}, llm "
+                f"{ev.get('llm_ms', 0) or 0:6.0f} in {ev.get('llm_calls', 0)} calls, send {m['send_ms']:5.0f})",
+                flush=True,
+            )
         return rows
 
 
 def summarise(rows: list[TurnRow]) -> dict:
     out = {}
-    groups = (("all turns", rows), ("text turns", [r for r in rows if r.kind == "text"]),
-              ("text turns that called the model", [r for r in rows if r.kind == "text" and r.llm_calls]),
-              ("button turns", [r for r in rows if r.kind == "tap"]))  # fmt: skip
+    groups = (
+        ("all turns", rows),
+        ("text turns", [r for r in rows if r.kind == "text"]),
+        ("text turns that called the model", [r for r in rows if r.kind == "text" and r.llm_calls]),
+        ("button turns", [r for r in rows if r.kind == "tap"]),
+    )
     for label, sel in groups:
         if not sel:
             continue
         tot = [r.total_ms for r in sel]
         out[label] = {
-            "n": len(sel), "p50_ms": percentile(tot, 50), "p95_ms": percentile(tot, 95), "max_ms": max(tot),
+            "n": len(sel),
+            "p50_ms": percentile(tot, 50),
+            "p95_ms": percentile(tot, 95),
+            "max_ms": max(tot),
             "mean_agent_ms": statistics.mean(r.agent_ms or 0 for r in sel),
             "mean_llm_ms": statistics.mean(r.llm_ms or 0 for r in sel),
             "mean_total_ms": statistics.mean(tot),
@@ -182,28 +269,43 @@ def summarise(rows: list[TurnRow]) -> dict:
             "mean_llm_calls": statistics.mean(r.llm_calls or 0 for r in sel),
             "mean_send_ms": statistics.mean(r.send_ms for r in sel),
             "mean_wait_ms": statistics.mean(r.wait_ms for r in sel),
-        }  # fmt: skip
+        }
     return out
 
 
 def report(summary: dict, rows: list[TurnRow], meta: dict) -> str:
-    lines = ["# Turn latency (bench/turn_latency.py)", "",
-             f"Measured {meta['when']} on {meta['machine']}; model `{meta['model']}`; catalogue {meta['catalogue']} "
-             f"({meta['products']} products); {meta['concurrency']} customer(s) at a time, "
-             f"{meta.get('think_s', 0):g} s between an answer and the customer's next message; bot settings: "
-             + ", ".join(f"{k}={v}" for k, v in meta["settings"].items()) + ".", "",
-             "Turn = webhook stored (`inbox.received_at`) → last reply accepted by the (fake, local) Graph API.", "",
-             "| turns | n | p50 ms | p95 ms | max ms | agent ms (mean) | of which LLM | send ms | wait ms |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "# Turn latency (bench/turn_latency.py)",
+        "",
+        f"Measured {meta['when']} on {meta['machine']}; model `{meta['model']}`; catalogue {meta['catalogue']} "
+        f"({meta['products']} products); {meta['concurrency']} customer(s) at a time, "
+        f"{meta.get('think_s', 0):g} s between an answer and the customer's next message; bot settings: "
+        + ", ".join(f"{k}={v}" for k, v in meta["settings"].items())
+        + ".",
+        "",
+        "Turn = webhook stored (`inbox.received_at`) → last reply accepted by the (fake, local) Graph API.",
+        "",
+        "| turns | n | p50 ms | p95 ms | max ms | agent ms (mean) | of which LLM | send ms | wait ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for label, s in summary.items():
-        lines.append(f"| {label} | {s['n']} | {s['p50_ms']:.0f} | {s['p95_ms']:.0f} | {s['max_ms']:.0f} | "
-                     f"{s['mean_agent_ms']:.0f} | {s['mean_llm_ms']:.0f} | {s['mean_send_ms']:.0f} | {s['mean_wait_ms']:.0f} |")  # fmt: skip
+        lines.append(
+            f"| {label} | {s['n']} | {s['p50_ms']:.0f} | {s['p95_ms']:.0f} | {s['max_ms']:.0f} | "
+            f"{s['mean_agent_ms']:.0f} | {s['mean_llm_ms']:.0f} | {s['mean_send_ms']:.0f} | {s['mean_wait_ms']:.0f} |"
+        )
     lines += ["", "## What dominates", ""] + analysis(summary, rows, meta)
-    lines += ["", "Per turn:", "", "| scenario | step | kind | total ms | agent | LLM | LLM calls | tokens | send | wait | replies |",
-              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        "",
+        "Per turn:",
+        "",
+        "| scenario | step | kind | total ms | agent | LLM | LLM calls | tokens | send | wait | replies |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r.scenario} | {r.step} | {r.kind} | {r.total_ms:.0f} | {r.agent_ms or 0:.0f} | {r.llm_ms or 0:.0f} | "
-                     f"{r.llm_calls or 0} | {r.tokens or 0} | {r.send_ms:.0f} | {r.wait_ms:.0f} | {r.replies} |")  # fmt: skip
+        lines.append(
+            f"| {r.scenario} | {r.step} | {r.kind} | {r.total_ms:.0f} | {r.agent_ms or 0:.0f} | {r.llm_ms or 0:.0f} | "
+            f"{r.llm_calls or 0} | {r.tokens or 0} | {r.send_ms:.0f} | {r.wait_ms:.0f} | {r.replies} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -212,23 +314,34 @@ def analysis(summary: dict, rows: list[TurnRow], meta: dict) -> list[str]:
     out = []
     for label, s in summary.items():
         t = s["mean_total_ms"] or 1
-        out.append(f"- {label}: mean {t:.0f} ms = LLM {s['mean_llm_ms'] / t:.0%} · other agent work "
-                   f"{(s['mean_agent_ms'] - s['mean_llm_ms']) / t:.0%} · burst window + claim {s['mean_wait_ms'] / t:.0%} · "
-                   f"sending {s['mean_send_ms'] / t:.0%} ({s['mean_llm_calls']:.1f} LLM calls, {s['mean_tokens']:.0f} tokens per turn)")  # fmt: skip
+        out.append(
+            f"- {label}: mean {t:.0f} ms = LLM {s['mean_llm_ms'] / t:.0%} · other agent work "
+            f"{(s['mean_agent_ms'] - s['mean_llm_ms']) / t:.0%} · burst window + claim {s['mean_wait_ms'] / t:.0%} · "
+            f"sending {s['mean_send_ms'] / t:.0%} ({s['mean_llm_calls']:.1f} LLM calls, {s['mean_tokens']:.0f} tokens per turn)"
+        )
     c = meta.get("vllm_counters") or {}
     if c.get("prefix_cache_queries_total"):
-        out.append(f"- vLLM prefix cache: {c['prefix_cache_hits_total'] / c['prefix_cache_queries_total']:.0%} of "
-                   f"{c['prefix_cache_queries_total']:.0f} prompt tokens came from the cache "
-                   f"({c.get('generation_tokens_total', 0):.0f} tokens generated)")  # fmt: skip
+        out.append(
+            f"- vLLM prefix cache: {c['prefix_cache_hits_total'] / c['prefix_cache_queries_total']:.0%} of "
+            f"{c['prefix_cache_queries_total']:.0f} prompt tokens came from the cache "
+            f"({c.get('generation_tokens_total', 0):.0f} tokens generated)"
+        )
     gen = [r for r in rows if r.tokens]
     if gen:
         rate = sum(r.llm_ms or 0 for r in gen) / sum(r.tokens for r in gen)
-        out.append(f"- vLLM time per generated token, prefill included: {rate:.1f} ms "
-                   f"(over {sum(r.tokens for r in gen)} tokens in {len(gen)} model turns)")  # fmt: skip
+        out.append(
+            f"- vLLM time per generated token, prefill included: {rate:.1f} ms "
+            f"(over {sum(r.tokens for r in gen)} tokens in {len(gen)} model turns)"
+        )
     return out
 
 
-VLLM_COUNTERS = ("prefix_cache_queries_total", "prefix_cache_hits_total", "prompt_tokens_total", "generation_tokens_total")
+VLLM_COUNTERS = (
+    "prefix_cache_queries_total",
+    "prefix_cache_hits_total",
+    "prompt_tokens_total",
+    "generation_tokens_total",
+)
 
 
 def parse_vllm_counters(metrics_text: str) -> dict[str, float]:
@@ -252,8 +365,13 @@ def bot_settings(args) -> dict:
     """The settings that shape latency, as the bot we measured had them (our override, else env/default)."""
     from serve.settings import Settings
 
-    keys = ("INBOX_BURST_WINDOW_S", "AGENT_REPLY_AFTER_TOOLS", "AGENT_MAX_TOKENS", "AGENT_MAX_STEPS",
-            "OUTBOUND_PER_RECIPIENT_INTERVAL_S")  # fmt: skip
+    keys = (
+        "INBOX_BURST_WINDOW_S",
+        "AGENT_REPLY_AFTER_TOOLS",
+        "AGENT_MAX_TOKENS",
+        "AGENT_MAX_STEPS",
+        "OUTBOUND_PER_RECIPIENT_INTERVAL_S",
+    )
     s = Settings(ENV="development")
     out = {k: getattr(s, k) for k in keys}
     if args.burst_window is not None:
@@ -265,43 +383,86 @@ def start_stack(args, tmp: Path) -> tuple[list, str, str, str, str]:
     """Fake Graph + vLLM + bot as subprocesses (what `make serve` runs, plus the fake Graph API)."""
     procs = []
     graph_port, vllm_port, bot_port = args.graph_port, args.vllm_port, args.port
-    procs.append(subprocess.Popen([sys.executable, "-m", "serve.devtools.fake_graph", "--port", str(graph_port),
-                                   "--media-dir", str(tmp / "graph")], start_new_session=True))  # fmt: skip
+    procs.append(
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "serve.devtools.fake_graph",
+                "--port",
+                str(graph_port),
+                "--media-dir",
+                str(tmp / "graph"),
+            ],
+            start_new_session=True,
+        )
+    )
     vllm = start_vllm(args.model, vllm_port, "zapvendas", log_path=tmp / "vllm.log", max_model_len=args.max_model_len)
     procs.append(vllm)
     db_url = f"sqlite:///{tmp / 'bench.db'}"
-    env = dict(os.environ, ENV="development", DATABASE_URL=db_url, LLM_BASE_URL=f"http://127.0.0.1:{vllm_port}/v1",
-               LLM_MODEL="zapvendas", CATALOGUE_DIR=args.catalogue, MEDIA_DIR=str(tmp / "media"),
-               WHATSAPP_API_BASE_URL=f"http://127.0.0.1:{graph_port}", PUBLIC_BASE_URL=f"http://127.0.0.1:{bot_port}",
-               LOG_LEVEL="WARNING",
-               WHATSAPP_APP_SECRET="bench-app-secret-123", PHONE_HASH_KEY="bench-phone-hash-key")  # fmt: skip
+    env = dict(
+        os.environ,
+        ENV="development",
+        DATABASE_URL=db_url,
+        LLM_BASE_URL=f"http://127.0.0.1:{vllm_port}/v1",
+        LLM_MODEL="zapvendas",
+        CATALOGUE_DIR=args.catalogue,
+        MEDIA_DIR=str(tmp / "media"),
+        WHATSAPP_API_BASE_URL=f"http://127.0.0.1:{graph_port}",
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{bot_port}",
+        LOG_LEVEL="WARNING",
+        WHATSAPP_APP_SECRET="bench-app-secret-123",
+        PHONE_HASH_KEY="bench-phone-hash-key",
+    )
     if args.burst_window is not None:
         env["INBOX_BURST_WINDOW_S"] = str(args.burst_window)
     print(f"bench: waiting for vLLM on {args.model} ...", flush=True)
     waited = wait_http(f"http://127.0.0.1:{vllm_port}/v1/models", 600, vllm, "vLLM")
     print(f"bench: vLLM ready after {waited:.0f} s", flush=True)
-    procs.append(subprocess.Popen([sys.executable, "-m", "serve", "--port", str(bot_port)], env=env, start_new_session=True))
+    procs.append(
+        subprocess.Popen([sys.executable, "-m", "serve", "--port", str(bot_port)], env=env, start_new_session=True)
+    )
     for proc in (procs[0], procs[-1]):  # the fake Graph API and the bot, as `make serve` runs the bot
         keep_off_engine_cores(proc.pid)
     keep_off_engine_cores()  # and this client: in production the customers' phones are elsewhere
     wait_http(f"http://127.0.0.1:{bot_port}/readyz", 120, procs[-1], "bot")
-    return procs, f"http://127.0.0.1:{bot_port}", db_url, env["WHATSAPP_APP_SECRET"], env.get("WHATSAPP_PHONE_NUMBER_ID", "100000000000001")
+    return (
+        procs,
+        f"http://127.0.0.1:{bot_port}",
+        db_url,
+        env["WHATSAPP_APP_SECRET"],
+        env.get("WHATSAPP_PHONE_NUMBER_ID", "100000000000001"),
+    )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="models/export")
     p.add_argument("--label", default=None, help="what the model is, for the report (default: the --model path)")
-    p.add_argument("--catalogue", default=None, help="catalogue dir (default: data/processed/catalogue, else the test fixture)")
+    p.add_argument(
+        "--catalogue", default=None, help="catalogue dir (default: data/processed/catalogue, else the test fixture)"
+    )
     p.add_argument("--bot-url", default=None, help="measure an already running bot instead of starting one")
     p.add_argument("--database-url", default=None, help="the running bot's DATABASE_URL (with --bot-url)")
     p.add_argument("--rounds", type=int, default=1, help="times each scenario is played (new customer each time)")
-    p.add_argument("--concurrency", type=int, default=1,
-                   help="customers talking at the same time (each plays one scenario; the next starts when one ends)")
-    p.add_argument("--think-s", type=float, default=2.0,
-                   help="seconds between an answer and the customer's next message (reading, typing)")
-    p.add_argument("--burst-window", type=float, default=None,
-                   help="INBOX_BURST_WINDOW_S of the bot we start (default: the bot's own default)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="customers talking at the same time (each plays one scenario; the next starts when one ends)",
+    )
+    p.add_argument(
+        "--think-s",
+        type=float,
+        default=2.0,
+        help="seconds between an answer and the customer's next message (reading, typing)",
+    )
+    p.add_argument(
+        "--burst-window",
+        type=float,
+        default=None,
+        help="INBOX_BURST_WINDOW_S of the bot we start (default: the bot's own default)",
+    )
     p.add_argument("--max-model-len", type=int, default=4096)
     p.add_argument("--graph-port", type=int, default=8181)
     p.add_argument("--vllm-port", type=int, default=8100)
@@ -325,7 +486,12 @@ def main() -> None:
             from serve.settings import get_settings
 
             s = get_settings()
-            bot_url, db_url, secret, pnid = args.bot_url, args.database_url or s.DATABASE_URL, s.WHATSAPP_APP_SECRET, s.WHATSAPP_PHONE_NUMBER_ID
+            bot_url, db_url, secret, pnid = (
+                args.bot_url,
+                args.database_url or s.DATABASE_URL,
+                s.WHATSAPP_APP_SECRET,
+                s.WHATSAPP_PHONE_NUMBER_ID,
+            )
         else:
             procs, bot_url, db_url, secret, pnid = start_stack(args, tmp)
         bench = Bench(bot_url, make_session_factory(make_engine(db_url)), secret, pnid, catalogue, think_s=args.think_s)
@@ -333,8 +499,11 @@ def main() -> None:
         cache_before = vllm_counters(vllm_url) if vllm_url else {}
         rows: list[TurnRow] = []
         stamp = int(time.time()) % 10**4
-        jobs = [(name, steps, f"5511{rnd:02d}{k:02d}{stamp:04d}", CUSTOMER_NAMES[(k + rnd) % len(CUSTOMER_NAMES)])
-                for rnd in range(args.rounds) for k, (name, steps) in enumerate(SCENARIOS.items())]  # fmt: skip
+        jobs = [
+            (name, steps, f"5511{rnd:02d}{k:02d}{stamp:04d}", CUSTOMER_NAMES[(k + rnd) % len(CUSTOMER_NAMES)])
+            for rnd in range(args.rounds)
+            for k, (name, steps) in enumerate(SCENARIOS.items())
+        ]
         # N customers at once, each playing one scenario; a new customer starts when one finishes
         from concurrent.futures import ThreadPoolExecutor
 
@@ -346,16 +515,32 @@ def main() -> None:
         for proc in reversed(procs):
             stop(proc)
     summary = summarise(rows)
-    meta = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "model": args.label or args.model,
-            "machine": f"{platform.machine()} · {os.cpu_count()} CPU cores (shared)", "catalogue": args.catalogue,
-            "products": len(catalogue), "concurrency": args.concurrency, "think_s": args.think_s, "vllm_counters": cache, **bot_settings(args)}  # fmt: skip
+    meta = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "model": args.label or args.model,
+        "machine": f"{platform.machine()} · {os.cpu_count()} CPU cores (shared)",
+        "catalogue": args.catalogue,
+        "products": len(catalogue),
+        "concurrency": args.concurrency,
+        "think_s": args.think_s,
+        "vllm_counters": cache,
+        **bot_settings(args),
+    }
     text = report(summary, rows, meta)
     if args.append and Path(args.out).exists():  # several configurations in one results file
-        text = Path(args.out).read_text(encoding="utf-8").rstrip() + "\n\n" + text.replace("# Turn latency", "## Turn latency", 1)
+        text = (
+            Path(args.out).read_text(encoding="utf-8").rstrip()
+            + "\n\n"
+            + text.replace("# Turn latency", "## Turn latency", 1)
+        )
     Path(args.out).write_text(text, encoding="utf-8")
-    Path(args.json).write_text(json.dumps({"meta": meta, "summary": summary, "rows": [asdict(r) for r in rows]}, indent=1))
+    Path(args.json).write_text(
+        json.dumps({"meta": meta, "summary": summary, "rows": [asdict(r) for r in rows]}, indent=1)
+    )
     for label, s in summary.items():
-        print(f"{label}: n={s['n']} p50={s['p50_ms']:.0f} ms p95={s['p95_ms']:.0f} ms (mean LLM {s['mean_llm_ms']:.0f} ms)")
+        print(
+            f"{label}: n={s['n']} p50={s['p50_ms']:.0f} ms p95={s['p95_ms']:.0f} ms (mean LLM {s['mean_llm_ms']:.0f} ms)"
+        )
     print(f"bench: wrote {args.out} and {args.json}")
 
 

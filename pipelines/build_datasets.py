@@ -79,10 +79,15 @@ def scrub_record(record: dict, counts: Counter | None = None) -> dict:
             calls = []
             for call in msg["tool_calls"]:
                 args = json.loads(call["function"]["arguments"] or "{}")
-                clean = {k: scrub_pii(v, counts) if k in FREE_TEXT_ARGS and isinstance(v, str) else v
-                         for k, v in args.items()}  # fmt: skip
+                clean = {
+                    k: scrub_pii(v, counts) if k in FREE_TEXT_ARGS and isinstance(v, str) else v
+                    for k, v in args.items()
+                }
                 if clean != args:  # re-serialise only when changed: keeps the record byte-identical
-                    call = {**call, "function": {**call["function"], "arguments": json.dumps(clean, ensure_ascii=False)}}
+                    call = {
+                        **call,
+                        "function": {**call["function"], "arguments": json.dumps(clean, ensure_ascii=False)},
+                    }
                 calls.append(call)
             msg["tool_calls"] = calls
         messages.append(msg)
@@ -155,8 +160,11 @@ def assign_splits(records: list[dict], validation_share: float, test_share: floa
             room[split] -= len(group)
         assignment.update((rid, split) for rid in group)
     sizes = sorted((len(g) for g in ordered), reverse=True)
-    return assignment, {"groups": len(sizes), "largest_group": sizes[0], "keyed_conversations": sum(
-        1 for r in records if leakage_keys(r))}
+    return assignment, {
+        "groups": len(sizes),
+        "largest_group": sizes[0],
+        "keyed_conversations": sum(1 for r in records if leakage_keys(r)),
+    }
 
 
 # ---------------------------------------------------------------- stage
@@ -172,8 +180,11 @@ def conversation_stats(records: list[dict]) -> dict:
         "mean_messages": round(len(msgs) / n, 2),
         "mean_user_turns": round(sum(m["role"] == "user" for m in msgs) / n, 2),
         "mean_tool_calls": round(sum(len(m.get("tool_calls") or []) for m in msgs) / n, 2),
-        "mean_user_chars": round(sum(len(m["content"]) for m in msgs if m["role"] == "user")
-                                 / max(1, sum(m["role"] == "user" for m in msgs)), 1),  # fmt: skip
+        "mean_user_chars": round(
+            sum(len(m["content"]) for m in msgs if m["role"] == "user")
+            / max(1, sum(m["role"] == "user" for m in msgs)),
+            1,
+        ),
         "tools": dict(sorted(Counter(name for r in records for name, _ in tool_calls(r)).items())),
         "intents": dict(sorted(Counter(m["intent"] for m in msgs if m.get("intent")).items())),
         "techniques": dict(sorted(Counter(m["technique"] for m in msgs if m.get("technique")).items())),
@@ -208,23 +219,39 @@ def main(argv: list[str] | None = None) -> dict:
     for split in SPLITS:
         part = [r for r in records if assignment[r["id"]] == split]
         keys_by_split[split] = set().union(*(leakage_keys(r) for r in part)) if part else set()
-        cands = [c for r in tqdm(part, desc=f"preference {split}", mininterval=5)
-                 for c in preference_candidates(r, bank, pool, seed)]  # fmt: skip
+        cands = [
+            c
+            for r in tqdm(part, desc=f"preference {split}", mininterval=5)
+            for c in preference_candidates(r, bank, pool, seed)
+        ]
         pairs = balance(cands, params.get("max_pairs_per_kind"), seed)
-        for sub, rows in (("sft", [{"id": r["id"], "scenario": r["scenario"], "language": r["language"],
-                                    "messages": chat_messages(r)} for r in part]),
-                          ("preference", [row for row, _ in pairs]), ("records", part)):  # fmt: skip
+        for sub, rows in (
+            (
+                "sft",
+                [
+                    {"id": r["id"], "scenario": r["scenario"], "language": r["language"], "messages": chat_messages(r)}
+                    for r in part
+                ],
+            ),
+            ("preference", [row for row, _ in pairs]),
+            ("records", part),
+        ):
             (out / sub).mkdir(parents=True, exist_ok=True)
             write_jsonl(out / sub / f"{split}.jsonl", rows)
-        stats["splits"][split] = {**conversation_stats(part), "preference": dict(Counter(row["kind"] for row, _ in pairs)),
-                                  "preference_candidates": dict(Counter(row["kind"] for row, _ in cands))}  # fmt: skip
+        stats["splits"][split] = {
+            **conversation_stats(part),
+            "preference": dict(Counter(row["kind"] for row, _ in pairs)),
+            "preference_candidates": dict(Counter(row["kind"] for row, _ in cands)),
+        }
         for row, variant in pairs:
             stats["preference_variants"].setdefault(row["kind"], Counter())[variant] += 1
         missing = sorted({r["scenario"] for r in records} - {r["scenario"] for r in part})
         if missing:  # whole groups only: a scenario whose conversations all sit in big groups stays in train
             stats["splits"][split]["missing_scenarios"] = missing
-            print(f"build_datasets: warning: {split} has no {missing} conversations (their leakage groups are "
-                  f"larger than the split; largest group {groups['largest_group']})")
+            print(
+                f"build_datasets: warning: {split} has no {missing} conversations (their leakage groups are "
+                f"larger than the split; largest group {groups['largest_group']})"
+            )
     # the invariant the split exists for, checked on the output rather than assumed
     shared = [(a, b) for a in SPLITS for b in SPLITS if a < b and keys_by_split[a] & keys_by_split[b]]
     if shared:
@@ -233,10 +260,15 @@ def main(argv: list[str] | None = None) -> dict:
     (out / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2, default=dict), encoding="utf-8")
 
     overall = conversation_stats(records)
-    metrics = {"conversations": len(records), "pii_replacements": sum(pii.values()), **groups,
-               **{f"{s}_conversations": stats["splits"][s]["conversations"] for s in SPLITS},
-               **{f"{s}_preference_pairs": sum(stats["splits"][s]["preference"].values()) for s in SPLITS},
-               "mean_messages": overall["mean_messages"], "mean_tool_calls": overall["mean_tool_calls"]}  # fmt: skip
+    metrics = {
+        "conversations": len(records),
+        "pii_replacements": sum(pii.values()),
+        **groups,
+        **{f"{s}_conversations": stats["splits"][s]["conversations"] for s in SPLITS},
+        **{f"{s}_preference_pairs": sum(stats["splits"][s]["preference"].values()) for s in SPLITS},
+        "mean_messages": overall["mean_messages"],
+        "mean_tool_calls": overall["mean_tool_calls"],
+    }
     Path(args.metrics).parent.mkdir(parents=True, exist_ok=True)
     Path(args.metrics).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(metrics))

@@ -39,7 +39,9 @@ from pipelines.train_utils import (
 COLUMNS = ("prompt", "chosen", "rejected")
 
 
-def build_trainer(stage: StageArguments, data_args: DataArguments, args: DPOConfig, model_args: ModelConfig, callbacks=()):
+def build_trainer(
+    stage: StageArguments, data_args: DataArguments, args: DPOConfig, model_args: ModelConfig, callbacks=()
+):
     from datasets import Dataset
 
     tokenizer = AutoTokenizer.from_pretrained(stage.base)
@@ -61,7 +63,9 @@ def build_trainer(stage: StageArguments, data_args: DataArguments, args: DPOConf
     if "ref" not in trainer.model.peft_config:
         raise RuntimeError("TRL did not keep a frozen copy of the SFT adapter: the reference would be the raw base")
     if data_args.shared_prefix and trainer.accelerator.num_processes == 1 and not args.gradient_checkpointing:
-        outputs = ("log_probs", "entropy", "mean_logits", "is_top1") + (("log_sum_sq_probs",) if args.use_weighting else ())
+        outputs = ("log_probs", "entropy", "mean_logits", "is_top1") + (
+            ("log_sum_sq_probs",) if args.use_weighting else ()
+        )
         prefix_sharing.install(trainer.model.get_base_model(), outputs=outputs)  # what DPOTrainer requests
     return trainer
 
@@ -91,10 +95,15 @@ def main(argv: list[str] | None = None) -> None:
     args.output_dir = stage.checkpoints
     resolve_kernels(args, model_args)
     set_seed(args.seed)
-    fingerprint = {"recipe": recipe, "adapter": file_digest(Path(stage.adapter) / "adapter_model.safetensors"),
-                   "data": file_digest(stage.data)}
+    fingerprint = {
+        "recipe": recipe,
+        "adapter": file_digest(Path(stage.adapter) / "adapter_model.safetensors"),
+        "data": file_digest(stage.data),
+    }
     inputs = {"base": stage.base, "sft_adapter": stage.adapter, "data": stage.data}
-    with tracking.stage_run("dpo", inputs=inputs, params_path=stage.params, recipe=recipe, upstream=stage.adapter) as run:
+    with tracking.stage_run(
+        "dpo", inputs=inputs, params_path=stage.params, recipe=recipe, upstream=stage.adapter
+    ) as run:
         progress = ProgressCallback("dpo", tracking.step_logger())
         trainer = build_trainer(stage, data_args, args, model_args, callbacks=[progress])
         start = time.perf_counter()
@@ -110,13 +119,15 @@ def main(argv: list[str] | None = None) -> None:
         rows = progress.train_rows()
         last = rows[-1] if rows else {}
         summary = train_summary(
-            trainer, result, wall,
+            trainer,
+            result,
+            wall,
             final_loss=last.get("loss"),
             final_reward_accuracy=last.get("rewards/accuracies"),
             final_reward_margin=last.get("rewards/margins"),
             eval_loss=metrics.get("eval_loss"),
             eval_reward_accuracy=metrics.get("eval_rewards/accuracies"),
-        )  # fmt: skip
+        )
         tracking.log_trained_adapter(run, summary, recipe, stage.out)
     write_json(stage.metrics, summary)
     write_json(stage.plots, rows)

@@ -39,8 +39,56 @@ from serve.contract import TOOLS, ToolCallError, parse_brl_cents, parse_tool_arg
 TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>|<tool_call>(.*)", re.DOTALL)
 REAIS = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:reais|conto|pila)", re.IGNORECASE)
 STOPWORDS = {
-    "pt": {"você", "voce", "não", "nao", "que", "de", "para", "pra", "com", "é", "um", "uma", "o", "a", "os", "no", "na", "seu", "sua", "quer", "tem", "mais", "aqui", "posso", "obrigado", "claro"},
-    "en": {"you", "the", "to", "and", "is", "for", "with", "it", "your", "want", "have", "this", "can", "would", "of", "in", "i", "here", "thanks", "sure"},
+    "pt": {
+        "você",
+        "voce",
+        "não",
+        "nao",
+        "que",
+        "de",
+        "para",
+        "pra",
+        "com",
+        "é",
+        "um",
+        "uma",
+        "o",
+        "a",
+        "os",
+        "no",
+        "na",
+        "seu",
+        "sua",
+        "quer",
+        "tem",
+        "mais",
+        "aqui",
+        "posso",
+        "obrigado",
+        "claro",
+    },
+    "en": {
+        "you",
+        "the",
+        "to",
+        "and",
+        "is",
+        "for",
+        "with",
+        "it",
+        "your",
+        "want",
+        "have",
+        "this",
+        "can",
+        "would",
+        "of",
+        "in",
+        "i",
+        "here",
+        "thanks",
+        "sure",
+    },
 }
 
 
@@ -88,7 +136,14 @@ def cases(rows: list[dict], max_cases: int | None, seed: int) -> list[dict]:
     for row in rows:
         for i, m in enumerate(row["messages"]):
             if m["role"] == "assistant":
-                found.append({"id": f"{row['id']}#{i}", "language": row["language"], "prompt": row["messages"][:i], "expected": m})
+                found.append(
+                    {
+                        "id": f"{row['id']}#{i}",
+                        "language": row["language"],
+                        "prompt": row["messages"][:i],
+                        "expected": m,
+                    }
+                )
     if max_cases is not None and max_cases < len(found):
         found = random.Random(seed).sample(found, max_cases)
     return found
@@ -140,12 +195,22 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = ["valid_tool_call_rate", "correct_tool_rate", "exact_call_rate", "price_grounding_rate", "language_match_rate"]
+    keys = [
+        "valid_tool_call_rate",
+        "correct_tool_rate",
+        "exact_call_rate",
+        "price_grounding_rate",
+        "language_match_rate",
+    ]
     fig, ax = plt.subplots(figsize=(8, 3.5))
     width = 0.8 / len(summary)
     for i, (name, metrics) in enumerate(summary.items()):
         ax.bar([k + i * width for k in range(len(keys))], [metrics[k] or 0 for k in keys], width, label=name)
-    ax.set_xticks([k + width * (len(summary) - 1) / 2 for k in range(len(keys))], [k.removesuffix("_rate") for k in keys], fontsize=8)
+    ax.set_xticks(
+        [k + width * (len(summary) - 1) / 2 for k in range(len(keys))],
+        [k.removesuffix("_rate") for k in keys],
+        fontsize=8,
+    )
     ax.set_ylim(0, 1)
     ax.legend()
     fig.tight_layout()
@@ -174,7 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     todo, prompts = [], []
     limit = settings.get("max_prompt_tokens")  # the cpu profile trains on 1,024-token windows: score turns inside them
     for case in cases(read_jsonl(test), None, 0):
-        ids = tokenizer.apply_chat_template(case["prompt"], tools=TOOLS, add_generation_prompt=True, return_dict=True)["input_ids"]
+        ids = tokenizer.apply_chat_template(case["prompt"], tools=TOOLS, add_generation_prompt=True, return_dict=True)[
+            "input_ids"
+        ]
         if limit is None or len(ids) <= limit:
             todo.append(case)
             prompts.append(ids)
@@ -188,14 +255,21 @@ def main(argv: list[str] | None = None) -> None:
     if settings.get("bf16") and not bf16:
         print("evaluate: this CPU has no native bf16: decoding in fp32", flush=True)
     dtype = torch.bfloat16 if bf16 else torch.float32
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(args.base, dtype=dtype), args.sft, adapter_name="sft")
+    model = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(args.base, dtype=dtype), args.sft, adapter_name="sft"
+    )
     model.load_adapter(args.dpo, adapter_name="dpo")
     model.eval()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary, timings = {}, {}
-    with tracking.stage_run("evaluate", inputs={"base": args.base, "sft_adapter": args.sft, "dpo_adapter": args.dpo, "data": args.data},
-                            params_path=args.params, recipe={"evaluate": settings}, upstream=args.dpo) as run:
+    with tracking.stage_run(
+        "evaluate",
+        inputs={"base": args.base, "sft_adapter": args.sft, "dpo_adapter": args.dpo, "data": args.data},
+        params_path=args.params,
+        recipe={"evaluate": settings},
+        upstream=args.dpo,
+    ) as run:
         for name in ("base", "sft", "dpo"):
             start = time.perf_counter()
             if name == "base":
@@ -214,7 +288,9 @@ def main(argv: list[str] | None = None) -> None:
 
         for name, metrics in summary.items():
             mlflow.log_metrics({f"{name}.{k}": float(v) for k, v in metrics.items() if v is not None})
-        mlflow.log_metrics({f"{name}.generate_seconds": t for name, t in timings.items()} | {"peak_rss_mb": peak_rss_mb()})
+        mlflow.log_metrics(
+            {f"{name}.generate_seconds": t for name, t in timings.items()} | {"peak_rss_mb": peak_rss_mb()}
+        )
         png = Path(args.plots).with_suffix(".png") if args.plots else out / "rates.png"
         png.parent.mkdir(parents=True, exist_ok=True)
         plot(summary, png)

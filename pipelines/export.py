@@ -39,8 +39,12 @@ CHECK_PROMPTS = [
 def greedy_tokens(model, tokenizer, max_new_tokens: int) -> list[list[int]]:
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     prompts = [
-        tokenizer.apply_chat_template([{"role": "system", "content": system_prompt()}] + msgs, tools=TOOLS,
-                                      add_generation_prompt=True, return_dict=True)["input_ids"]
+        tokenizer.apply_chat_template(
+            [{"role": "system", "content": system_prompt()}] + msgs,
+            tools=TOOLS,
+            add_generation_prompt=True,
+            return_dict=True,
+        )["input_ids"]
         for msgs in CHECK_PROMPTS
     ]
     return generate(model, prompts, eos, max_new_tokens, batch_size=len(prompts))
@@ -48,30 +52,56 @@ def greedy_tokens(model, tokenizer, max_new_tokens: int) -> list[list[int]]:
 
 def model_card(out: Path, params: dict, card_metrics: dict, stats: dict | None, check: dict) -> str:
     lines = [
-        "---", "license: apache-2.0", "base_model: HuggingFaceTB/SmolLM2-135M-Instruct", "language: [pt, en]",
-        "tags: [zapvendas, tool-calling, sft, dpo, trl, peft]", "---", "",
-        "# zapvendas sales agent", "",
+        "---",
+        "license: apache-2.0",
+        "base_model: HuggingFaceTB/SmolLM2-135M-Instruct",
+        "language: [pt, en]",
+        "tags: [zapvendas, tool-calling, sft, dpo, trl, peft]",
+        "---",
+        "",
+        "# zapvendas sales agent",
+        "",
         "A WhatsApp sales assistant for a Brazilian e-commerce catalogue: SmolLM2 (or the base named in the",
         "params below) fine-tuned with LoRA SFT then DPO (TRL + PEFT), adapter merged. It answers in pt-BR",
-        "(English when the customer writes English) and calls the store's tools in the hermes format.", "",
-        "## Serving", "",
-        "```", f"python -m vllm.entrypoints.openai.api_server --model {out} --chat-template {out}/chat_template.jinja \\",
-        "    --enable-auto-tool-choice --tool-call-parser hermes", "```", "",
+        "(English when the customer writes English) and calls the store's tools in the hermes format.",
+        "",
+        "## Serving",
+        "",
+        "```",
+        f"python -m vllm.entrypoints.openai.api_server --model {out} --chat-template {out}/chat_template.jinja \\",
+        "    --enable-auto-tool-choice --tool-call-parser hermes",
+        "```",
+        "",
         "Prices, stock and totals come from the tools, never from the model; every tool call is validated",
-        "by the server (`serve.contract.parse_tool_arguments`).", "",
-        "## Data", "",
+        "by the server (`serve.contract.parse_tool_arguments`).",
+        "",
+        "## Data",
+        "",
         "Synthetic pt-BR/English sales dialogues grounded in the Olist Brazilian e-commerce public dataset",
         "(CC BY-NC-SA 4.0: non-commercial, share-alike) and the Bitext customer-support sample",
-        "(CDLA-Sharing-1.0). The weights inherit the non-commercial terms of the Olist data.", "",
+        "(CDLA-Sharing-1.0). The weights inherit the non-commercial terms of the Olist data.",
+        "",
     ]
     if stats:
         lines += ["```json", json.dumps(stats, indent=2, ensure_ascii=False)[:3000], "```", ""]
-    lines += ["## Parameters", "", "```yaml", yaml.safe_dump(params, sort_keys=False, allow_unicode=True).strip(), "```", ""]
+    lines += [
+        "## Parameters",
+        "",
+        "```yaml",
+        yaml.safe_dump(params, sort_keys=False, allow_unicode=True).strip(),
+        "```",
+        "",
+    ]
     lines += ["## Metrics", ""]
     for name, metrics in card_metrics.items():
         lines += [f"### {name}", "", "```json", json.dumps(metrics, indent=2), "```", ""]
-    lines += ["## Merge check", "", f"Greedy tokens of merged vs base + adapter on {check['prompts']} fixed prompts: "
-              f"{'identical' if check['identical'] else 'DIFFERENT'}.", ""]
+    lines += [
+        "## Merge check",
+        "",
+        f"Greedy tokens of merged vs base + adapter on {check['prompts']} fixed prompts: "
+        f"{'identical' if check['identical'] else 'DIFFERENT'}.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -91,15 +121,25 @@ def main(argv: list[str] | None = None) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(args.base)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(args.base, dtype=torch.float32), args.adapter).eval()
+    model = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(args.base, dtype=torch.float32), args.adapter
+    ).eval()
     max_new = settings.get("check_new_tokens", 24)
-    with tracking.stage_run("export", inputs={"base": args.base, "adapter": args.adapter}, params_path=args.params,
-                            recipe={"export": settings}, upstream=args.adapter) as run:
+    with tracking.stage_run(
+        "export",
+        inputs={"base": args.base, "adapter": args.adapter},
+        params_path=args.params,
+        recipe={"export": settings},
+        upstream=args.adapter,
+    ) as run:
         with_adapter = greedy_tokens(model, tokenizer, max_new)
         merged = model.merge_and_unload()
         after_merge = greedy_tokens(merged, tokenizer, max_new)
-        check = {"prompts": len(CHECK_PROMPTS), "identical": with_adapter == after_merge,
-                 "tokens_compared": sum(map(len, with_adapter))}
+        check = {
+            "prompts": len(CHECK_PROMPTS),
+            "identical": with_adapter == after_merge,
+            "tokens_compared": sum(map(len, with_adapter)),
+        }
         if not check["identical"]:
             diffs = [i for i, (a, b) in enumerate(zip(with_adapter, after_merge)) if a != b]
             raise SystemExit(f"export: merged model differs from base + adapter on prompts {diffs}")

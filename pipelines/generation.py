@@ -38,7 +38,12 @@ def greedy_batch(model, prompts: list[list[int]], eos_id: int, max_new_tokens: i
     done = torch.zeros(n, dtype=torch.bool)
     for _ in range(max_new_tokens):
         output = model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
         )
         cache = output.past_key_values
         nxt = output.logits[:, -1].argmax(-1)
@@ -56,7 +61,9 @@ def greedy_batch(model, prompts: list[list[int]], eos_id: int, max_new_tokens: i
     return out
 
 
-def generate(model, prompts: list[list[int]], eos_id: int, max_new_tokens: int, batch_size: int = 8, progress=None) -> list[list[int]]:
+def generate(
+    model, prompts: list[list[int]], eos_id: int, max_new_tokens: int, batch_size: int = 8, progress=None
+) -> list[list[int]]:
     """greedy_batch over batches of prompts sorted by their first 64 tokens (similar prefixes batch together)."""
     order = sorted(range(len(prompts)), key=lambda i: (prompts[i][:64], len(prompts[i])))
     results: list[list[int]] = [[] for _ in prompts]

@@ -28,12 +28,32 @@ from pipelines.pii import scrub_pii
 
 log = logging.getLogger("ingest")
 PRODUCT_COLUMNS = (
-    "product_id", "category", "category_pt", "category_en", "name", "description", "price_cents",
-    "freight_cents", "review_count", "review_score", "stock", "sales_count", "sales_rank",
-    "weight_g", "length_cm", "height_cm", "width_cm", "photos_qty",
-)  # fmt: skip
-ATTRS = {"product_weight_g": "weight_g", "product_length_cm": "length_cm", "product_height_cm": "height_cm",
-         "product_width_cm": "width_cm", "product_photos_qty": "photos_qty"}  # fmt: skip
+    "product_id",
+    "category",
+    "category_pt",
+    "category_en",
+    "name",
+    "description",
+    "price_cents",
+    "freight_cents",
+    "review_count",
+    "review_score",
+    "stock",
+    "sales_count",
+    "sales_rank",
+    "weight_g",
+    "length_cm",
+    "height_cm",
+    "width_cm",
+    "photos_qty",
+)
+ATTRS = {
+    "product_weight_g": "weight_g",
+    "product_length_cm": "length_cm",
+    "product_height_cm": "height_cm",
+    "product_width_cm": "width_cm",
+    "product_photos_qty": "photos_qty",
+}
 # Names: after "meu nome é"/"me chamo" (any case, up to 3 words that are not common words, so
 # "meu nome está incorreto" and "meu nome e o endereço" stay), or capitalised after "sou o/a",
 # "aqui é o/a" or a sign-off ("Att.", "Atenciosamente,"). The trigger words are kept.
@@ -42,8 +62,10 @@ _NOT += r"sou|moro|comprei|fiz|pedi|recebi|quero|gostaria|tenho|incorreto|errado
 _CAP = r"[A-ZÀ-Ý][a-zà-ÿ]+"
 NAME_PATTERNS = (
     re.compile(rf"(?i)(\b(?:meu nome [ée]|me chamo)\s+){_NOT}[a-zà-ÿ]+(?:\s+(?:d[aeo]s?\s+)?{_NOT}[a-zà-ÿ]+){{0,3}}"),
-    re.compile(rf"(\b(?i:sou|aqui [ée]) [oa]\s+|\b(?i:att|atenciosamente)[.,:]?\s+)(?!Natal\b){_CAP}"
-               rf"(?:\s+(?:d[aeo]s?\s+)?{_CAP}){{0,3}}"),
+    re.compile(
+        rf"(\b(?i:sou|aqui [ée]) [oa]\s+|\b(?i:att|atenciosamente)[.,:]?\s+)(?!Natal\b){_CAP}"
+        rf"(?:\s+(?:d[aeo]s?\s+)?{_CAP}){{0,3}}"
+    ),
 )
 
 
@@ -141,49 +163,73 @@ def build(olist: Path, params: dict) -> tuple[dict[str, pd.DataFrame], dict]:
 
     # histories: items whose order (and that order's customer) is in this release
     hist = items.merge(orders, on="order_id").merge(customers, on="customer_id")
-    histories = pd.DataFrame({
-        "customer_unique_id": hist["customer_unique_id"], "order_id": hist["order_id"],
-        "product_id": hist["product_id"], "purchased_at": hist.get("order_purchase_timestamp"),
-        "price_cents": hist["price"].map(to_cents).astype(int), "order_status": hist.get("order_status"),
-        "estimated_delivery": hist.get("order_estimated_delivery_date"),
-        "delivered_at": hist.get("order_delivered_customer_date"),
-    }).sort_values(["customer_unique_id", "purchased_at", "order_id"], ignore_index=True)  # fmt: skip
+    histories = pd.DataFrame(
+        {
+            "customer_unique_id": hist["customer_unique_id"],
+            "order_id": hist["order_id"],
+            "product_id": hist["product_id"],
+            "purchased_at": hist.get("order_purchase_timestamp"),
+            "price_cents": hist["price"].map(to_cents).astype(int),
+            "order_status": hist.get("order_status"),
+            "estimated_delivery": hist.get("order_estimated_delivery_date"),
+            "delivered_at": hist.get("order_delivered_customer_date"),
+        }
+    ).sort_values(["customer_unique_id", "purchased_at", "order_id"], ignore_index=True)
 
     in_catalogue = set(catalogue["product_id"])
-    copurchase = pd.concat([pair_counts(order_products, "order_id"),
-                            pair_counts(histories, "customer_unique_id", distinct="order_id")])  # fmt: skip
+    copurchase = pd.concat(
+        [pair_counts(order_products, "order_id"), pair_counts(histories, "customer_unique_id", distinct="order_id")]
+    )
     copurchase = copurchase.groupby(["product_id", "other_product_id"], as_index=False)["count"].sum()
-    copurchase = copurchase[copurchase["product_id"].isin(in_catalogue) & copurchase["other_product_id"].isin(in_catalogue)]
+    copurchase = copurchase[
+        copurchase["product_id"].isin(in_catalogue) & copurchase["other_product_id"].isin(in_catalogue)
+    ]
 
     pii = Counter()
-    review_rows = pd.DataFrame({
-        "product_id": reviewed["product_id"], "review_score": reviewed["review_score"].astype(int),
-        "comment": [scrub_comment(t, m, pii) for t, m in zip(reviewed.get("review_comment_title", []),
-                                                             reviewed.get("review_comment_message", []))],
-        "created_at": reviewed.get("review_creation_date"),
-    })  # fmt: skip
+    review_rows = pd.DataFrame(
+        {
+            "product_id": reviewed["product_id"],
+            "review_score": reviewed["review_score"].astype(int),
+            "comment": [
+                scrub_comment(t, m, pii)
+                for t, m in zip(reviewed.get("review_comment_title", []), reviewed.get("review_comment_message", []))
+            ],
+            "created_at": reviewed.get("review_creation_date"),
+        }
+    )
     review_rows = review_rows[review_rows["product_id"].isin(in_catalogue)].reset_index(drop=True)
 
     item_orders = order_products["order_id"].drop_duplicates()
     metrics = {
-        "products": len(catalogue), "categories": int(catalogue["category"].nunique()),
-        "items": len(items), "item_products_not_in_products_file": int(unknown_ids.sum()),
-        "orders_in_file": len(orders), "orders_in_items": len(item_orders),
+        "products": len(catalogue),
+        "categories": int(catalogue["category"].nunique()),
+        "items": len(items),
+        "item_products_not_in_products_file": int(unknown_ids.sum()),
+        "orders_in_file": len(orders),
+        "orders_in_items": len(item_orders),
         "items_with_order_share": share(int(items["order_id"].isin(orders["order_id"]).sum()), len(items)),
-        "orders_with_customer_share": share(int(orders["customer_id"].isin(customers["customer_id"]).sum()), len(orders)),
+        "orders_with_customer_share": share(
+            int(orders["customer_id"].isin(customers["customer_id"]).sum()), len(orders)
+        ),
         "reviews_in_file": len(reviews),
         "reviews_joined_share": share(int(reviews["order_id"].isin(item_orders).sum()), len(reviews)),
         "item_orders_with_review_share": share(int(item_orders.isin(reviews["order_id"]).sum()), len(item_orders)),
         "products_with_reviews_share": share(int((catalogue["review_count"] > 0).sum()), len(catalogue)),
-        "review_rows": len(review_rows), "review_rows_with_comment": int((review_rows["comment"] != "").sum()),
+        "review_rows": len(review_rows),
+        "review_rows_with_comment": int((review_rows["comment"] != "").sum()),
         "pii_replaced": dict(sorted(pii.items())),
-        "history_rows": len(histories), "history_customers": int(histories["customer_unique_id"].nunique()),
+        "history_rows": len(histories),
+        "history_customers": int(histories["customer_unique_id"].nunique()),
         "copurchase_pairs": len(copurchase) // 2,
         "low_stock_products": int((catalogue["stock"] <= params["low_stock_threshold"]).sum()),
         "median_price_cents": int(catalogue["price_cents"].median()) if len(catalogue) else 0,
-    }  # fmt: skip
-    tables = {"products": catalogue, "histories": histories, "copurchase": copurchase.reset_index(drop=True),
-              "reviews": review_rows}  # fmt: skip
+    }
+    tables = {
+        "products": catalogue,
+        "histories": histories,
+        "copurchase": copurchase.reset_index(drop=True),
+        "reviews": review_rows,
+    }
     return tables, metrics
 
 
@@ -206,9 +252,15 @@ def main(argv: list[str] | None = None) -> dict:
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     args.metrics.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     log.info("joins: %s", {k: v for k, v in metrics.items() if k.endswith("share")})
-    log.info("wrote %d products, %d history rows, %d co-purchase pairs, %d reviews to %s in %.1f s",
-             metrics["products"], metrics["history_rows"], metrics["copurchase_pairs"], metrics["review_rows"],
-             args.out, metrics["seconds"])  # fmt: skip
+    log.info(
+        "wrote %d products, %d history rows, %d co-purchase pairs, %d reviews to %s in %.1f s",
+        metrics["products"],
+        metrics["history_rows"],
+        metrics["copurchase_pairs"],
+        metrics["review_rows"],
+        args.out,
+        metrics["seconds"],
+    )
     return metrics
 
 

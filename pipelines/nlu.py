@@ -92,12 +92,31 @@ def split_support(support: pd.DataFrame, eval_share: float, seed: int) -> tuple[
 def build_model(params: dict) -> Pipeline:
     """TF-IDF (char_wb 2-5 + word 1-2, accents stripped) → linear classifier."""
     max_features = int(params.get("max_features", 20000))
-    features = FeatureUnion([
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), strip_accents="unicode",
-                                 sublinear_tf=True, max_features=max_features)),
-        ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), strip_accents="unicode",
-                                 token_pattern=r"(?u)\b\w+\b", sublinear_tf=True, max_features=max_features)),
-    ])  # fmt: skip
+    features = FeatureUnion(
+        [
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    strip_accents="unicode",
+                    sublinear_tf=True,
+                    max_features=max_features,
+                ),
+            ),
+            (
+                "word",
+                TfidfVectorizer(
+                    analyzer="word",
+                    ngram_range=(1, 2),
+                    strip_accents="unicode",
+                    token_pattern=r"(?u)\b\w+\b",
+                    sublinear_tf=True,
+                    max_features=max_features,
+                ),
+            ),
+        ]
+    )
     kind = params.get("classifier", "logreg")
     if kind == "logreg":  # probabilities: the bot can fall back when confidence is low
         clf = LogisticRegression(C=float(params.get("C", 10.0)), max_iter=2000, class_weight="balanced")
@@ -113,8 +132,10 @@ def evaluate(model: Pipeline, test: pd.DataFrame, labels: list[str]) -> dict:
     pred = model.predict(test["text"].tolist())
     present = [label for label in labels if label in set(test["intent"])]
     report = classification_report(test["intent"], pred, labels=present, output_dict=True, zero_division=0)
-    by_lang = {f"accuracy_{lang}": round(float(accuracy_score(g["intent"], pred[g.index])), 4)
-               for lang, g in test.reset_index(drop=True).groupby("language")}  # fmt: skip
+    by_lang = {
+        f"accuracy_{lang}": round(float(accuracy_score(g["intent"], pred[g.index])), 4)
+        for lang, g in test.reset_index(drop=True).groupby("language")
+    }
     return {
         "accuracy": round(float(accuracy_score(test["intent"], pred)), 4),
         "macro_f1": round(float(f1_score(test["intent"], pred, labels=present, average="macro", zero_division=0)), 4),
@@ -150,8 +171,14 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     model.fit(fit["text"].tolist(), fit["intent"].tolist())
     train_s = time.perf_counter() - t0
-    metrics = {**evaluate(model, test, labels), "n_train": len(train), "n_support": len(support),
-               "n_test": len(test), "n_labels": len(labels), "train_seconds": round(train_s, 2)}  # fmt: skip
+    metrics = {
+        **evaluate(model, test, labels),
+        "n_train": len(train),
+        "n_support": len(support),
+        "n_test": len(test),
+        "n_labels": len(labels),
+        "train_seconds": round(train_s, 2),
+    }
     if len(holdout):
         held = evaluate(model, holdout, labels)
         metrics["support_holdout"] = {k: v for k, v in held.items() if k != "f1"} | {"n": len(holdout)}
@@ -159,8 +186,11 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, out / MODEL_FILE)
-    (out / LABELS_FILE).write_text(json.dumps({"labels": labels, "label_field": label_field,
-                                               "classifier": params.get("classifier", "logreg")}, indent=2))  # fmt: skip
+    (out / LABELS_FILE).write_text(
+        json.dumps(
+            {"labels": labels, "label_field": label_field, "classifier": params.get("classifier", "logreg")}, indent=2
+        )
+    )
     Path(args.metrics).parent.mkdir(parents=True, exist_ok=True)
     Path(args.metrics).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in metrics.items() if k != "f1"}, ensure_ascii=False))

@@ -30,12 +30,20 @@ OUT = FIXTURE_DIR  # where `write` puts files; set by write_fixture
 rng = random.Random(SEED)
 
 CATEGORIES = {  # slug → English (pc_gamer has no English name, as in the real translation file)
-    "cama_mesa_banho": "bed_bath_table", "beleza_saude": "health_beauty", "esporte_lazer": "sports_leisure",
-    "informatica_acessorios": "computers_accessories", "moveis_decoracao": "furniture_decor",
-    "utilidades_domesticas": "housewares", "relogios_presentes": "watches_gifts", "brinquedos": "toys",
-    "telefonia": "telephony", "pet_shop": "pet_shop", "bebes": "baby", "livros_tecnicos": "books_technical",
+    "cama_mesa_banho": "bed_bath_table",
+    "beleza_saude": "health_beauty",
+    "esporte_lazer": "sports_leisure",
+    "informatica_acessorios": "computers_accessories",
+    "moveis_decoracao": "furniture_decor",
+    "utilidades_domesticas": "housewares",
+    "relogios_presentes": "watches_gifts",
+    "brinquedos": "toys",
+    "telefonia": "telephony",
+    "pet_shop": "pet_shop",
+    "bebes": "baby",
+    "livros_tecnicos": "books_technical",
     "pc_gamer": None,
-}  # fmt: skip
+}
 COMMENTS = [  # (score, title, message): written for this fixture
     (5, None, "Produto excelente, chegou antes do prazo."),
     (5, "Recomendo", "Adorei o jogo de cama, tecido muito macio!"),
@@ -43,7 +51,11 @@ COMMENTS = [  # (score, title, message): written for this fixture
     (4, None, "Muito bom, igual ao anúncio. Só a cor é um pouco mais clara."),
     (5, "Ótimo", "Comprei para presente e a pessoa amou"),
     (4, None, "Tudo certo, entrega dentro do prazo"),
-    (1, "Não recebi", "Ainda não recebi o produto e o prazo já passou. Meu nome é Carla Mendes, me liguem no (21) 99876-5432"),
+    (
+        1,
+        "Não recebi",
+        "Ainda não recebi o produto e o prazo já passou. Meu nome é Carla Mendes, me liguem no (21) 99876-5432",
+    ),
     (2, None, "Veio faltando uma peça, quero a troca. Meu e-mail é joana.p@exemplo.com.br"),
     (1, None, "Produto diferente do anunciado, cor errada. CPF 529.982.247-25 para o estorno"),
     (3, None, "Qualidade razoável pelo preço. Att. Roberto Lima"),
@@ -51,19 +63,81 @@ COMMENTS = [  # (score, title, message): written for this fixture
     (5, "Super indico", None),
 ]
 CLASSIFIED = {  # subclass → (class, lowercase texts without punctuation, as in the real file)
-    "satisfeito": ("satisfeito_com_pedido", ["produto muito bom chegou certinho", "adorei recomendo a todos", "tudo perfeito obrigado", "gostei muito do produto e da loja"]),
-    "antes_prazo": ("satisfeito_com_pedido", ["chegou bem antes do prazo parabens", "entrega super rapida antes da data prevista", "recebi em tres dias otimo"]),
-    "atrasado": ("problemas_de_entrega", ["ainda nao recebi meu pedido e ja passou do prazo", "a entrega atrasou mais de uma semana", "o rastreio parou e o pedido nao chega"]),
-    "entrega_parcial": ("problemas_de_entrega", ["comprei dois itens e so recebi um", "veio faltando o segundo volume do pedido", "pedi quatro unidades e chegaram so duas"]),
-    "outro_entrega": ("problemas_de_entrega", ["tive que buscar nos correios nao entregaram em casa", "entregaram no endereco errado"]),
-    "baixa_qualidade": ("problemas_de_qualidade", ["material fraco quebrou no primeiro uso", "qualidade bem inferior ao esperado", "o tecido e muito fino e descosturou"]),
-    "diferente_do_anunciado": ("problemas_de_qualidade", ["veio cor diferente da que eu pedi", "o produto nao e o mesmo da foto", "tamanho diferente do informado no anuncio"]),
-    "devolucao": ("problemas_de_qualidade", ["quero devolver e receber meu dinheiro de volta meu email e ana@exemplo.com", "solicitei a troca e ninguem respondeu", "quero cancelar a compra e o estorno no cartao"]),
-    "outro_pedido": ("problemas_de_qualidade", ["fui cobrado duas vezes pelo mesmo pedido", "a nota fiscal veio com o nome errado"]),
-}  # fmt: skip
+    "satisfeito": (
+        "satisfeito_com_pedido",
+        [
+            "produto muito bom chegou certinho",
+            "adorei recomendo a todos",
+            "tudo perfeito obrigado",
+            "gostei muito do produto e da loja",
+        ],
+    ),
+    "antes_prazo": (
+        "satisfeito_com_pedido",
+        [
+            "chegou bem antes do prazo parabens",
+            "entrega super rapida antes da data prevista",
+            "recebi em tres dias otimo",
+        ],
+    ),
+    "atrasado": (
+        "problemas_de_entrega",
+        [
+            "ainda nao recebi meu pedido e ja passou do prazo",
+            "a entrega atrasou mais de uma semana",
+            "o rastreio parou e o pedido nao chega",
+        ],
+    ),
+    "entrega_parcial": (
+        "problemas_de_entrega",
+        [
+            "comprei dois itens e so recebi um",
+            "veio faltando o segundo volume do pedido",
+            "pedi quatro unidades e chegaram so duas",
+        ],
+    ),
+    "outro_entrega": (
+        "problemas_de_entrega",
+        ["tive que buscar nos correios nao entregaram em casa", "entregaram no endereco errado"],
+    ),
+    "baixa_qualidade": (
+        "problemas_de_qualidade",
+        [
+            "material fraco quebrou no primeiro uso",
+            "qualidade bem inferior ao esperado",
+            "o tecido e muito fino e descosturou",
+        ],
+    ),
+    "diferente_do_anunciado": (
+        "problemas_de_qualidade",
+        [
+            "veio cor diferente da que eu pedi",
+            "o produto nao e o mesmo da foto",
+            "tamanho diferente do informado no anuncio",
+        ],
+    ),
+    "devolucao": (
+        "problemas_de_qualidade",
+        [
+            "quero devolver e receber meu dinheiro de volta meu email e ana@exemplo.com",
+            "solicitei a troca e ninguem respondeu",
+            "quero cancelar a compra e o estorno no cartao",
+        ],
+    ),
+    "outro_pedido": (
+        "problemas_de_qualidade",
+        ["fui cobrado duas vezes pelo mesmo pedido", "a nota fiscal veio com o nome errado"],
+    ),
+}
 SUBCLASSES = list(CLASSIFIED)
-CITIES = [("sao paulo", "SP", 1151), ("rio de janeiro", "RJ", 20031), ("belo horizonte", "MG", 30140),
-          ("curitiba", "PR", 80010), ("campinas", "SP", 13023), ("salvador", "BA", 40020)]  # fmt: skip
+CITIES = [
+    ("sao paulo", "SP", 1151),
+    ("rio de janeiro", "RJ", 20031),
+    ("belo horizonte", "MG", 30140),
+    ("curitiba", "PR", 80010),
+    ("campinas", "SP", 13023),
+    ("salvador", "BA", 40020),
+]
 
 
 def hex32() -> str:
@@ -88,7 +162,14 @@ def q(value: object, mode: str = "minimal") -> str:
     return s
 
 
-def write(name: str, header: list[str], rows: list[list[str]], quote_header: bool = False, crlf: bool = False, bom: bool = False) -> None:
+def write(
+    name: str,
+    header: list[str],
+    rows: list[list[str]],
+    quote_header: bool = False,
+    crlf: bool = False,
+    bom: bool = False,
+) -> None:
     eol = "\r\n" if crlf else "\n"
     head = ",".join(q(h, "always" if quote_header else "minimal") for h in header)
     text = eol.join([head, *(",".join(r) for r in rows)]) + eol
@@ -101,8 +182,13 @@ def write_fixture(out: Path = FIXTURE_DIR) -> Path:
     OUT, rng = Path(out), random.Random(SEED)
     OUT.mkdir(parents=True, exist_ok=True)
     cats = list(CATEGORIES)
-    write("product_category_name_translation.csv", ["product_category_name", "product_category_name_english"],
-          [[c, e] for c, e in CATEGORIES.items() if e], crlf=True, bom=True)  # fmt: skip
+    write(
+        "product_category_name_translation.csv",
+        ["product_category_name", "product_category_name_english"],
+        [[c, e] for c, e in CATEGORIES.items() if e],
+        crlf=True,
+        bom=True,
+    )
 
     products = []  # (id, category|None, photos, weight, l, h, w)
     for i in range(40):
@@ -114,14 +200,38 @@ def write_fixture(out: Path = FIXTURE_DIR) -> Path:
     rows = []
     for pid, cat, photos, weight, length, height, width in products:
         meta = [rng.randint(20, 60), rng.randint(100, 1500), photos] if cat else ["", "", ""]
-        rows.append([q(pid, "sometimes"), cat or "", *map(str, meta), *("" if v is None else str(v) for v in (weight, length, height, width))])
-    write("olist_products_dataset.csv", ["product_id", "product_category_name", "product_name_lenght",
-          "product_description_lenght", "product_photos_qty", "product_weight_g", "product_length_cm",
-          "product_height_cm", "product_width_cm"], rows, quote_header=True)  # fmt: skip
+        rows.append(
+            [
+                q(pid, "sometimes"),
+                cat or "",
+                *map(str, meta),
+                *("" if v is None else str(v) for v in (weight, length, height, width)),
+            ]
+        )
+    write(
+        "olist_products_dataset.csv",
+        [
+            "product_id",
+            "product_category_name",
+            "product_name_lenght",
+            "product_description_lenght",
+            "product_photos_qty",
+            "product_weight_g",
+            "product_length_cm",
+            "product_height_cm",
+            "product_width_cm",
+        ],
+        rows,
+        quote_header=True,
+    )
 
     sellers = [(hex32(), *rng.choice(CITIES)) for _ in range(6)]
-    write("olist_sellers_dataset.csv", ["seller_id", "seller_zip_code_prefix", "seller_city", "seller_state"],
-          [[q(s, "sometimes"), q(f"{z:05d}", "always"), c, st] for s, c, st, z in sellers], quote_header=True)  # fmt: skip
+    write(
+        "olist_sellers_dataset.csv",
+        ["seller_id", "seller_zip_code_prefix", "seller_city", "seller_state"],
+        [[q(s, "sometimes"), q(f"{z:05d}", "always"), c, st] for s, c, st, z in sellers],
+        quote_header=True,
+    )
 
     # 30 people place 45 orders (some come back: recurring customers); 38 of the 40 products sell
     people = [hex32() for _ in range(30)]
@@ -134,32 +244,88 @@ def write_fixture(out: Path = FIXTURE_DIR) -> Path:
         customers.append([cid, person, str(zip_), city, state])
         bought = datetime(2017, 1, 5) + timedelta(days=n * 13 + rng.randint(0, 5), seconds=rng.randint(0, 86399))
         status = "delivered" if n % 9 else rng.choice(["shipped", "canceled", "invoiced"])
-        delivered = bought + timedelta(days=rng.randint(3, 15), hours=rng.randint(1, 20)) if status == "delivered" else None
-        orders.append([oid, cid, status, bought, delivered, (bought + timedelta(days=20)).replace(hour=0, minute=0, second=0)])
-        picks = [sold[(n * 7) % 38]] + ([sold[(n * 7 + 5) % 38]] if n % 3 == 0 else []) + ([sold[(n * 7) % 38]] if n % 5 == 0 else [])
+        delivered = (
+            bought + timedelta(days=rng.randint(3, 15), hours=rng.randint(1, 20)) if status == "delivered" else None
+        )
+        orders.append(
+            [oid, cid, status, bought, delivered, (bought + timedelta(days=20)).replace(hour=0, minute=0, second=0)]
+        )
+        picks = (
+            [sold[(n * 7) % 38]]
+            + ([sold[(n * 7 + 5) % 38]] if n % 3 == 0 else [])
+            + ([sold[(n * 7) % 38]] if n % 5 == 0 else [])
+        )
         for k, pid in enumerate(picks, start=1):
             seller = sellers[int(pid, 16) % 6][0]
             price = base_price[pid] * rng.choice([1, 1, 1, 0.9, 1.1])
-            items.append([oid, str(k), pid, seller, ts(bought + timedelta(days=4)), money(round(price, 2)), money(round(rng.uniform(7, 40), 2))])
-    write("olist_order_items_dataset.csv", ["order_id", "order_item_id", "product_id", "seller_id",
-          "shipping_limit_date", "price", "freight_value"], items)  # fmt: skip
-    write("olist_customers_dataset.csv", ["customer_id", "customer_unique_id", "customer_zip_code_prefix",
-          "customer_city", "customer_state"], customers)  # fmt: skip
-    pay = [[o[0], "1", rng.choice(["credit_card", "credit_card", "boleto", "debit_card"]), str(rng.randint(1, 10)),
-            money(sum(float(i[5]) + float(i[6]) for i in items if i[0] == o[0]))] for o in orders]  # fmt: skip
+            items.append(
+                [
+                    oid,
+                    str(k),
+                    pid,
+                    seller,
+                    ts(bought + timedelta(days=4)),
+                    money(round(price, 2)),
+                    money(round(rng.uniform(7, 40), 2)),
+                ]
+            )
+    write(
+        "olist_order_items_dataset.csv",
+        ["order_id", "order_item_id", "product_id", "seller_id", "shipping_limit_date", "price", "freight_value"],
+        items,
+    )
+    write(
+        "olist_customers_dataset.csv",
+        ["customer_id", "customer_unique_id", "customer_zip_code_prefix", "customer_city", "customer_state"],
+        customers,
+    )
+    pay = [
+        [
+            o[0],
+            "1",
+            rng.choice(["credit_card", "credit_card", "boleto", "debit_card"]),
+            str(rng.randint(1, 10)),
+            money(sum(float(i[5]) + float(i[6]) for i in items if i[0] == o[0])),
+        ]
+        for o in orders
+    ]
     pay.append([orders[4][0], "2", "voucher", "1", "15"])
-    write("olist_order_payments_dataset.csv", ["order_id", "payment_sequential", "payment_type",
-          "payment_installments", "payment_value"], pay)  # fmt: skip
+    write(
+        "olist_order_payments_dataset.csv",
+        ["order_id", "payment_sequential", "payment_type", "payment_installments", "payment_value"],
+        pay,
+    )
 
     # PARTIAL orders file: first 16 and last 12 orders of the release (+ one order with no items)
     kept = orders[:16] + orders[-12:]
     ghost = hex32()
     kept.append([ghost, hex32(), "unavailable", datetime(2018, 8, 1, 10, 0, 0), None, datetime(2018, 8, 25)])
-    write("olist_orders_dataset.csv", ["order_id", "customer_id", "order_status", "order_purchase_timestamp",
-          "order_approved_at", "order_delivered_carrier_date", "order_delivered_customer_date",
-          "order_estimated_delivery_date"],
-          [[q(o, "sometimes"), q(c, "sometimes"), st, ts(b), ts(b + timedelta(minutes=12)),
-            ts(d - timedelta(days=2)) if d else "", ts(d), ts(est)] for o, c, st, b, d, est in kept])  # fmt: skip
+    write(
+        "olist_orders_dataset.csv",
+        [
+            "order_id",
+            "customer_id",
+            "order_status",
+            "order_purchase_timestamp",
+            "order_approved_at",
+            "order_delivered_carrier_date",
+            "order_delivered_customer_date",
+            "order_estimated_delivery_date",
+        ],
+        [
+            [
+                q(o, "sometimes"),
+                q(c, "sometimes"),
+                st,
+                ts(b),
+                ts(b + timedelta(minutes=12)),
+                ts(d - timedelta(days=2)) if d else "",
+                ts(d),
+                ts(est),
+            ]
+            for o, c, st, b, d, est in kept
+        ],
+    )
 
     # PARTIAL reviews: 26 of the 45 orders (some outside the orders file) + one for an order without items
     reviews = []
@@ -169,33 +335,95 @@ def write_fixture(out: Path = FIXTURE_DIR) -> Path:
         reviews.append([hex32(), oid, score, title, msg, created])
     reviews.append([reviews[2][0], orders[-1][0], 5, None, None, reviews[2][5]])  # a review_id shared by two orders
     reviews.append([hex32(), ghost, 1, None, "Pedido cancelado sem aviso", datetime(2018, 8, 20)])
-    write("olist_order_reviews_dataset.csv", ["review_id", "order_id", "review_score", "review_comment_title",
-          "review_comment_message", "review_creation_date", "review_answer_timestamp"],
-          [[q(r, "always"), q(o, "always"), str(s), q(t), q(m), ts(c), ts(c + timedelta(days=1, hours=7, minutes=13))]
-           for r, o, s, t, m, c in reviews], quote_header=True)  # fmt: skip
+    write(
+        "olist_order_reviews_dataset.csv",
+        [
+            "review_id",
+            "order_id",
+            "review_score",
+            "review_comment_title",
+            "review_comment_message",
+            "review_creation_date",
+            "review_answer_timestamp",
+        ],
+        [
+            [q(r, "always"), q(o, "always"), str(s), q(t), q(m), ts(c), ts(c + timedelta(days=1, hours=7, minutes=13))]
+            for r, o, s, t, m, c in reviews
+        ],
+        quote_header=True,
+    )
 
-    header = ["", "id", "order_status", "order_products_value", "order_freight_value", "order_items_qty",
-              "order_sellers_qty", "order_purchase_timestamp", "order_aproved_at", "order_estimated_delivery_date",
-              "order_delivered_customer_date", "customer_city", "customer_state", "customer_zip_code_prefix",
-              "product_category_name", "product_name_lenght", "product_description_lenght", "product_photos_qty",
-              "review_score", "review_comment_title", "review_comment_message", "review_creation_date",
-              "review_answer_timestamp", *(f"votes_{s}" for s in sorted(SUBCLASSES)), "most_voted_subclass",
-              "most_voted_class"]  # fmt: skip
+    header = [
+        "",
+        "id",
+        "order_status",
+        "order_products_value",
+        "order_freight_value",
+        "order_items_qty",
+        "order_sellers_qty",
+        "order_purchase_timestamp",
+        "order_aproved_at",
+        "order_estimated_delivery_date",
+        "order_delivered_customer_date",
+        "customer_city",
+        "customer_state",
+        "customer_zip_code_prefix",
+        "product_category_name",
+        "product_name_lenght",
+        "product_description_lenght",
+        "product_photos_qty",
+        "review_score",
+        "review_comment_title",
+        "review_comment_message",
+        "review_creation_date",
+        "review_answer_timestamp",
+        *(f"votes_{s}" for s in sorted(SUBCLASSES)),
+        "most_voted_subclass",
+        "most_voted_class",
+    ]
     rows = []
-    texts = [(s, t) for s, (_, ts_) in CLASSIFIED.items() for t in ts_] + [(None, "vieram em caixas separadas e em datas diferentes"), (None, "chegou mas a caixa estava amassada")]
+    texts = [(s, t) for s, (_, ts_) in CLASSIFIED.items() for t in ts_] + [
+        (None, "vieram em caixas separadas e em datas diferentes"),
+        (None, "chegou mas a caixa estava amassada"),
+    ]
     for n, (sub, text) in enumerate(texts):
         bought = datetime(2017, 3, 1, 8) + timedelta(days=9 * n, minutes=37 * n)
         city, state, zip_ = CITIES[n % len(CITIES)]
         score = 5 if sub in ("satisfeito", "antes_prazo") else 4 if sub is None else rng.choice([1, 2, 3])
-        votes = [3 if s == sub else (1 if sub is None and s in ("entrega_parcial", "outro_entrega") else 0) for s in sorted(SUBCLASSES)]
-        rows.append([str(n), str(n + 1), "delivered", money(rng.choice([39.9, 89.99, 149.0])), money(rng.uniform(8, 30)),
-                     "1", "1", ts(bought, True), ts(bought + timedelta(minutes=15, microseconds=412233), True),
-                     ts((bought + timedelta(days=21)).replace(hour=0, minute=0), True),
-                     ts(bought + timedelta(days=8, microseconds=93120), True), city.title(), state, str(zip_ // 100),
-                     cats[n % 12], str(40 + n), str(300 + 11 * n), str(1 + n % 4), str(score), "", q(text),
-                     ts((bought + timedelta(days=9)).replace(hour=0, minute=0), True),
-                     (bought + timedelta(days=10, hours=3)).strftime("%Y-%m-%d %H:%M:%S+00:00"), *map(str, votes),
-                     sub or "", CLASSIFIED[sub][0] if sub else ""])  # fmt: skip
+        votes = [
+            3 if s == sub else (1 if sub is None and s in ("entrega_parcial", "outro_entrega") else 0)
+            for s in sorted(SUBCLASSES)
+        ]
+        rows.append(
+            [
+                str(n),
+                str(n + 1),
+                "delivered",
+                money(rng.choice([39.9, 89.99, 149.0])),
+                money(rng.uniform(8, 30)),
+                "1",
+                "1",
+                ts(bought, True),
+                ts(bought + timedelta(minutes=15, microseconds=412233), True),
+                ts((bought + timedelta(days=21)).replace(hour=0, minute=0), True),
+                ts(bought + timedelta(days=8, microseconds=93120), True),
+                city.title(),
+                state,
+                str(zip_ // 100),
+                cats[n % 12],
+                str(40 + n),
+                str(300 + 11 * n),
+                str(1 + n % 4),
+                str(score),
+                "",
+                q(text),
+                ts((bought + timedelta(days=9)).replace(hour=0, minute=0), True),
+                (bought + timedelta(days=10, hours=3)).strftime("%Y-%m-%d %H:%M:%S+00:00"),
+                *map(str, votes),
+                sub or "",
+                CLASSIFIED[sub][0] if sub else "",
+            ]
+        )
     write("olist_classified_public_dataset.csv", header, rows)
     return OUT
 

@@ -30,29 +30,47 @@ KAGGLE_HINT = "kaggle datasets download -d olistbr/brazilian-ecommerce"
 
 SCHEMAS: dict[str, dict[str, str]] = {
     "products": {
-        "product_id": "id", "product_category_name": "str?", "product_photos_qty": "int?",
-        "product_weight_g": "num?", "product_length_cm": "num?", "product_height_cm": "num?",
+        "product_id": "id",
+        "product_category_name": "str?",
+        "product_photos_qty": "int?",
+        "product_weight_g": "num?",
+        "product_length_cm": "num?",
+        "product_height_cm": "num?",
         "product_width_cm": "num?",
     },
     "order_items": {
-        "order_id": "id", "order_item_id": "int", "product_id": "id", "seller_id": "id",
-        "price": "num", "freight_value": "num",
+        "order_id": "id",
+        "order_item_id": "int",
+        "product_id": "id",
+        "seller_id": "id",
+        "price": "num",
+        "freight_value": "num",
     },
     "orders": {
-        "order_id": "id", "customer_id": "id", "order_status": "str", "order_purchase_timestamp": "time",
-        "order_delivered_customer_date": "time?", "order_estimated_delivery_date": "time?",
+        "order_id": "id",
+        "customer_id": "id",
+        "order_status": "str",
+        "order_purchase_timestamp": "time",
+        "order_delivered_customer_date": "time?",
+        "order_estimated_delivery_date": "time?",
     },
     "customers": {"customer_id": "id", "customer_unique_id": "id"},
     "order_reviews": {
-        "review_id": "id", "order_id": "id", "review_score": "score", "review_comment_title": "text?",
-        "review_comment_message": "text?", "review_creation_date": "time",
+        "review_id": "id",
+        "order_id": "id",
+        "review_score": "score",
+        "review_comment_title": "text?",
+        "review_comment_message": "text?",
+        "review_creation_date": "time",
     },
     "category_translation": {"product_category_name": "id", "product_category_name_english": "id"},
     "classified": {
-        "review_score": "score", "review_comment_message": "text?", "most_voted_class": "str?",
+        "review_score": "score",
+        "review_comment_message": "text?",
+        "most_voted_class": "str?",
         "most_voted_subclass": "str?",
     },
-}  # fmt: skip
+}
 
 
 class SchemaError(ValueError):
@@ -104,7 +122,9 @@ def read_checked(path: Path, schema: dict[str, str]) -> pd.DataFrame:
     missing = [c for c in schema if c not in df.columns]
     if missing:
         header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns.tolist()
-        raise SchemaError(f"{path.name}: missing column(s) {', '.join(map(repr, missing))} (found: {', '.join(header)})")
+        raise SchemaError(
+            f"{path.name}: missing column(s) {', '.join(map(repr, missing))} (found: {', '.join(header)})"
+        )
     return pd.DataFrame({col: convert_column(df, col, kind, path.name) for col, kind in schema.items()})
 
 

@@ -120,10 +120,14 @@ def main(argv: list[str] | None = None) -> dict[str, list[str]] | None:
     done = sync(src_dir, dest, origin)
     for name in done["absent"]:
         if name in OPTIONAL:
-            print(f"olist_source: warning: {src_dir} has no {name}; the support stage runs without Olist complaints",
-                  file=sys.stderr)  # fmt: skip
-    print(f"olist_source: {origin} → {dest}: copied {len(done['copied'])}, unchanged {len(done['unchanged'])}, "
-          f"removed {len(done['removed'])}")  # fmt: skip
+            print(
+                f"olist_source: warning: {src_dir} has no {name}; the support stage runs without Olist complaints",
+                file=sys.stderr,
+            )
+    print(
+        f"olist_source: {origin} → {dest}: copied {len(done['copied'])}, unchanged {len(done['unchanged'])}, "
+        f"removed {len(done['removed'])}"
+    )
     return done
 
 

@@ -35,7 +35,9 @@ from serve.contract.money import BRL_PATTERN
 
 KINDS = ("wrong_tool", "wrong_arguments", "invented_price", "pushy", "fake_scarcity", "wrong_language")
 DEFAULT_BANK = Path(__file__).resolve().parents[1] / "configs" / "preference_bank.yaml"
-SCARCITY_WORDS = re.compile(r"últim|ultim|restam|acabando|poucas unidades|only \d+|last \d+|left in stock|selling out", re.I)
+SCARCITY_WORDS = re.compile(
+    r"últim|ultim|restam|acabando|poucas unidades|only \d+|last \d+|left in stock|selling out", re.I
+)
 
 
 def _walk(obj):
@@ -77,7 +79,11 @@ def turn_context(prompt: list[dict], raw_user: dict | None) -> dict:
 
 def _first_call(msg: dict):
     call = (msg.get("tool_calls") or [None])[0]
-    return (call, call["function"]["name"], json.loads(call["function"]["arguments"] or "{}")) if call else (None, None, None)
+    return (
+        (call, call["function"]["name"], json.loads(call["function"]["arguments"] or "{}"))
+        if call
+        else (None, None, None)
+    )
 
 
 def _with_call(msg: dict, name: str, args: dict) -> dict:
@@ -92,8 +98,11 @@ WRONG_TOOL = {  # a plausible confusion for each tool, with arguments valid for 
     "add_to_cart": lambda a: ("get_product", {"product_id": a["product_id"]}),
     "remove_from_cart": lambda a: ("add_to_cart", {"product_id": a["product_id"], "quantity": a.get("quantity") or 1}),
     "view_cart": lambda a: ("checkout", {"payment_method": "pix"}),
-    "recommend": lambda a: ("get_product", {"product_id": a["product_id"]}) if a.get("product_id")
-    else ("search_products", {"query": a.get("category") or "mais vendidos", "sort": "best_selling"}),
+    "recommend": lambda a: (
+        ("get_product", {"product_id": a["product_id"]})
+        if a.get("product_id")
+        else ("search_products", {"query": a.get("category") or "mais vendidos", "sort": "best_selling"})
+    ),
     "checkout": lambda a: ("view_cart", {}),
     "order_status": lambda a: ("view_cart", {}),
     "handoff_to_human": lambda a: ("order_status", {}),
@@ -125,7 +134,12 @@ def make_wrong_arguments(msg, ctx, lang, bank, rng, pool):
         q = args.get("quantity") or 1
         options.append(("wrong_quantity", {**args, "quantity": q + rng.choice((1, 2, 4)) if q < 95 else 1}))
     if name == "checkout":
-        options.append(("wrong_payment", {"payment_method": rng.choice([m for m in ("pix", "card", "boleto") if m != args["payment_method"]])}))
+        options.append(
+            (
+                "wrong_payment",
+                {"payment_method": rng.choice([m for m in ("pix", "card", "boleto") if m != args["payment_method"]])},
+            )
+        )
     if name == "search_products":
         if args.get("max_price"):
             options.append(("wrong_max_price", {**args, "max_price": args["max_price"] * 10}))
@@ -182,7 +196,9 @@ def make_wrong_language(msg, ctx, lang, bank, rng, pool):
     if not msg.get("content") or msg.get("tool_calls"):
         return None
     other = bank["wrong_language"]["en" if lang == "pt" else "pt"]
-    return {"role": "assistant", "content": rng.choice(other.get(ctx["intent"]) or other["default"])}, ctx["intent"] or "default"
+    return {"role": "assistant", "content": rng.choice(other.get(ctx["intent"]) or other["default"])}, ctx[
+        "intent"
+    ] or "default"
 
 
 MAKERS = {kind: globals()[f"make_{kind}"] for kind in KINDS}
@@ -212,7 +228,13 @@ def preference_candidates(record: dict, bank: dict, pool: dict, seed: int) -> li
     for kind in KINDS:
         if eligible[kind]:
             k, rejected, variant = rng.choice(eligible[kind])
-            row = {"id": f"{record['id']}:{k}:{kind}", "kind": kind, "prompt": msgs[:k], "chosen": [msgs[k]], "rejected": [rejected]}
+            row = {
+                "id": f"{record['id']}:{k}:{kind}",
+                "kind": kind,
+                "prompt": msgs[:k],
+                "chosen": [msgs[k]],
+                "rejected": [rejected],
+            }
             rows.append((row, variant))
     return rows
 

@@ -63,7 +63,11 @@ def prefix_tree(decoder, input_ids: torch.Tensor, limits: list[int], min_shared:
             return
         end = min(limits[r] for r in rows)
         ref = input_ids[rows[0]]
-        ext = plen + min(common_prefix_len(ref[plen:end], input_ids[r, plen:end]) for r in rows[1:]) if end > plen else plen
+        ext = (
+            plen + min(common_prefix_len(ref[plen:end], input_ids[r, plen:end]) for r in rows[1:])
+            if end > plen
+            else plen
+        )
         if ext - plen >= min_shared:
             past = DynamicCache(ddp_cache_data=kv) if kv else None
             positions = torch.arange(plen, ext, device=input_ids.device)[None]
@@ -122,7 +126,9 @@ def _suffix_pass(decoder, input_ids, supervised, lengths, leaves, rows: list[int
         kv, plen = leaves[r]
         if id(kv) not in nodes:
             nodes[id(kv)] = len(padded)
-            padded.append(None if kv is None else [(_left_pad(k, p_max - plen), _left_pad(v, p_max - plen)) for k, v in kv])
+            padded.append(
+                None if kv is None else [(_left_pad(k, p_max - plen), _left_pad(v, p_max - plen)) for k, v in kv]
+            )
         row_node.append(nodes[id(kv)])
     cache = None
     if p_max:
@@ -198,7 +204,9 @@ def install(model, outputs: tuple[str, ...] = ("log_probs",), min_shared: int = 
     def forward(self, *args, fused_lm_head=False, labels=None, num_items_in_batch=None, **kwargs):
         extra = {k for k, v in kwargs.items() if v is not None} - HANDLED_KWARGS  # PEFT passes e.g. inputs_embeds=None
         if args or not fused_lm_head or labels is None or kwargs.get("attention_mask") is None or extra:
-            return trl_forward(*args, fused_lm_head=fused_lm_head, labels=labels, num_items_in_batch=num_items_in_batch, **kwargs)
+            return trl_forward(
+                *args, fused_lm_head=fused_lm_head, labels=labels, num_items_in_batch=num_items_in_batch, **kwargs
+            )
         input_ids, attention_mask = kwargs["input_ids"], kwargs["attention_mask"]
         hidden = suffix_hidden_states(self.get_decoder(), input_ids, attention_mask, labels, min_shared)
         shifted = labels[:, 1:]

@@ -49,7 +49,9 @@ def load_model(path: str, model_args: ModelConfig):
     )
 
 
-def build_trainer(stage: StageArguments, data_args: DataArguments, args: SFTConfig, model_args: ModelConfig, callbacks=()):
+def build_trainer(
+    stage: StageArguments, data_args: DataArguments, args: SFTConfig, model_args: ModelConfig, callbacks=()
+):
     tokenizer = AutoTokenizer.from_pretrained(stage.base)
     from datasets import Dataset
 
@@ -78,8 +80,14 @@ def main(argv: list[str] | None = None) -> None:
     args.output_dir = stage.checkpoints
     resolve_kernels(args, model_args)
     set_seed(args.seed)
-    fingerprint = {"recipe": recipe, "base": file_digest(Path(stage.base) / "config.json"), "data": file_digest(stage.data)}
-    with tracking.stage_run("sft", inputs={"base": stage.base, "data": stage.data}, params_path=stage.params, recipe=recipe) as run:
+    fingerprint = {
+        "recipe": recipe,
+        "base": file_digest(Path(stage.base) / "config.json"),
+        "data": file_digest(stage.data),
+    }
+    with tracking.stage_run(
+        "sft", inputs={"base": stage.base, "data": stage.data}, params_path=stage.params, recipe=recipe
+    ) as run:
         progress = ProgressCallback("sft", tracking.step_logger())
         trainer = build_trainer(stage, data_args, args, model_args, callbacks=[progress])
         start = time.perf_counter()
@@ -90,11 +98,13 @@ def main(argv: list[str] | None = None) -> None:
         finish_checkpoints(stage.checkpoints)
         train_rows = progress.train_rows()
         summary = train_summary(
-            trainer, result, wall,
+            trainer,
+            result,
+            wall,
             final_loss=train_rows[-1]["loss"] if train_rows else None,
             eval_loss=metrics.get("eval_loss"),
             eval_mean_token_accuracy=metrics.get("eval_mean_token_accuracy"),
-        )  # fmt: skip
+        )
         tracking.log_trained_adapter(run, summary, recipe, stage.out)
     write_json(stage.metrics, summary)
     write_json(stage.plots, train_rows)

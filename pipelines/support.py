@@ -47,11 +47,16 @@ BITEXT_INTENTS = {
 }
 # most_voted_subclass → intent: praise reads as a thank-you in a chat; every problem is a complaint
 COMPLAINT_INTENTS = {
-    "satisfeito": "thanks_goodbye", "antes_prazo": "thanks_goodbye",
-    "atrasado": "complaint", "entrega_parcial": "complaint", "outro_entrega": "complaint",
-    "baixa_qualidade": "complaint", "diferente_do_anunciado": "complaint", "devolucao": "complaint",
+    "satisfeito": "thanks_goodbye",
+    "antes_prazo": "thanks_goodbye",
+    "atrasado": "complaint",
+    "entrega_parcial": "complaint",
+    "outro_entrega": "complaint",
+    "baixa_qualidade": "complaint",
+    "diferente_do_anunciado": "complaint",
+    "devolucao": "complaint",
     "outro_pedido": "complaint",
-}  # fmt: skip
+}
 INTENT_INFO = {  # intent → (description, category)
     "order_status": ("Where is my order / my refund, when does it arrive", "post_sale"),
     "complaint": ("A problem with an order (late, partial, wrong, faulty) or a cancel/refund request", "post_sale"),
@@ -71,8 +76,14 @@ def bitext_example(instruction: str, intent: str, response: str | None) -> dict 
     if mapped is None:
         return None
     text = scrub_comment(None, instruction)
-    return {"text": text, "intent": mapped, "language": "en", "source": "bitext",
-            "response": (response or "").replace("\r\n", "\n").strip(), "original_intent": intent}  # fmt: skip
+    return {
+        "text": text,
+        "intent": mapped,
+        "language": "en",
+        "source": "bitext",
+        "response": (response or "").replace("\r\n", "\n").strip(),
+        "original_intent": intent,
+    }
 
 
 def complaint_example(message: str | None, klass: str | None, subclass: str | None) -> dict | None:
@@ -81,8 +92,14 @@ def complaint_example(message: str | None, klass: str | None, subclass: str | No
     mapped = COMPLAINT_INTENTS.get(subclass or "")
     if not text or mapped is None:
         return None
-    return {"text": text, "intent": mapped, "language": "pt", "source": "olist_complaints", "response": "",
-            "original_intent": f"{klass}/{subclass}"}  # fmt: skip
+    return {
+        "text": text,
+        "intent": mapped,
+        "language": "pt",
+        "source": "olist_complaints",
+        "response": "",
+        "original_intent": f"{klass}/{subclass}",
+    }
 
 
 def cap(examples: pd.DataFrame, per_group: int, seed: int) -> pd.DataFrame:
@@ -100,8 +117,10 @@ def build(bitext: Path, complaints: Path, params: dict) -> tuple[pd.DataFrame, d
     input_rows = {"bitext": len(raw)}
     if complaints.exists():
         comp = read_checked(complaints, SCHEMAS["classified"])
-        got = [complaint_example(m, c, s) for m, c, s in
-               zip(comp["review_comment_message"], comp["most_voted_class"], comp["most_voted_subclass"])]  # fmt: skip
+        got = [
+            complaint_example(m, c, s)
+            for m, c, s in zip(comp["review_comment_message"], comp["most_voted_class"], comp["most_voted_subclass"])
+        ]
         unmapped["olist_complaints:unlabelled_or_empty"] = sum(r is None for r in got)
         rows += got
         input_rows["olist_complaints"] = len(comp)
@@ -113,25 +132,32 @@ def build(bitext: Path, complaints: Path, params: dict) -> tuple[pd.DataFrame, d
 
     counts = examples.groupby("intent").size()
     intents = {
-        intent: {"description": INTENT_INFO[intent][0], "count": int(counts[intent]), "category": INTENT_INFO[intent][1],
-                 "sources": examples[examples["intent"] == intent].groupby("source").size().astype(int).to_dict()}
+        intent: {
+            "description": INTENT_INFO[intent][0],
+            "count": int(counts[intent]),
+            "category": INTENT_INFO[intent][1],
+            "sources": examples[examples["intent"] == intent].groupby("source").size().astype(int).to_dict(),
+        }
         for intent in counts.index
-    }  # fmt: skip
+    }
     metrics = {
-        "examples": len(examples), "input_rows": input_rows,
+        "examples": len(examples),
+        "input_rows": input_rows,
         "by_intent": {k: int(v) for k, v in counts.items()},
         "by_source": {k: int(v) for k, v in examples.groupby("source").size().items()},
         "by_language": {k: int(v) for k, v in examples.groupby("language").size().items()},
         "by_intent_source": {f"{i}/{s}": int(v) for (i, s), v in examples.groupby(["intent", "source"]).size().items()},
         "dropped_unmapped": dict(sorted(unmapped.items())),
-    }  # fmt: skip
+    }
     return examples, intents, metrics
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bitext", type=Path, required=True, help="Bitext customer-support CSV")
-    ap.add_argument("--complaints", type=Path, required=True, help="olist_classified_public_dataset.csv (optional file)")
+    ap.add_argument(
+        "--complaints", type=Path, required=True, help="olist_classified_public_dataset.csv (optional file)"
+    )
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -146,7 +172,9 @@ def main(argv: list[str] | None = None) -> dict:
     metrics["seconds"] = round(time.perf_counter() - start, 2)
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     args.metrics.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
-    log.info("wrote %d examples (%s) to %s in %.1f s", len(examples), metrics["by_source"], args.out, metrics["seconds"])
+    log.info(
+        "wrote %d examples (%s) to %s in %.1f s", len(examples), metrics["by_source"], args.out, metrics["seconds"]
+    )
     return metrics
 
 

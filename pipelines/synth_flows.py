@@ -23,9 +23,17 @@ from pipelines.synth_steps import (
 from serve.contract import format_brl, parse_brl_cents
 
 DEFAULT_WEIGHTS = {  # share of conversations per scenario (params.yaml synthesize.scenario_weights overrides)
-    "exploration": 0.13, "quick_purchase": 0.16, "undecided": 0.14, "recurring": 0.11, "cart_edit": 0.10,
-    "support": 0.08, "handoff": 0.06, "off_topic": 0.07, "lgpd": 0.06, "order_status": 0.09,
-}  # fmt: skip
+    "exploration": 0.13,
+    "quick_purchase": 0.16,
+    "undecided": 0.14,
+    "recurring": 0.11,
+    "cart_edit": 0.10,
+    "support": 0.08,
+    "handoff": 0.06,
+    "off_topic": 0.07,
+    "lgpd": 0.06,
+    "order_status": 0.09,
+}
 
 
 # --- the scenarios ------------------------------------------------------------------------------
@@ -84,7 +92,11 @@ def undecided(d) -> None:
     if objection == "price":
         d.user("objection_price", "objection_price")
         cheapest = min(parse_brl_cents(i["price"])[0] for i in items)
-        args = {"query": d.last_query, "max_price": max(cheapest // 100 - 1, 1), "sort": "price_asc"}  # reais, below all shown
+        args = {
+            "query": d.last_query,
+            "max_price": max(cheapest // 100 - 1, 1),
+            "sort": "price_asc",
+        }  # reais, below all shown
         found = d.call("consultiva:pergunta", ("search_products", args))[0].get("items", [])
         if found:
             present(d, found, "cheaper")
@@ -106,7 +118,12 @@ def undecided(d) -> None:
         p = d.call("aida:interesse", ("get_product", {"product_id": item["id"]}))[0]
         key = "shipping_free" if p["freight"] == format_brl(0) else "shipping"
         if key == "shipping" and d.rng.random() < 0.5:  # a useful tip before asking (true of FreightRule)
-            d.say("cialdini:reciprocidade", d.text(key, name=p["name"], freight=p["freight"]), d.text("freight_tip"), d.text("ask_add"))
+            d.say(
+                "cialdini:reciprocidade",
+                d.text(key, name=p["name"], freight=p["freight"]),
+                d.text("freight_tip"),
+                d.text("ask_add"),
+            )
         else:
             d.say("aida:interesse", d.text(key, name=p["name"], freight=p["freight"]), d.text("ask_add"))
     if d.rng.random() < 0.5 and not item.get("sold_out"):
@@ -180,12 +197,18 @@ def support(d) -> None:
     if kind == "delivery" and d.orders:
         r = d.call("suporte", ("order_status", {}), content=d.text("sorry"))[0]
         if "error" in r or r["status"] in ("delivered", "canceled"):  # the records contradict the customer
-            d.call("suporte", ("handoff_to_human", {"reason": reason}), content=f"{status_line(d, r)} {d.text('will_handoff')}")
+            d.call(
+                "suporte",
+                ("handoff_to_human", {"reason": reason}),
+                content=f"{status_line(d, r)} {d.text('will_handoff')}",
+            )
             d.say("suporte", d.text("handoff_done"))
         else:
             d.say("suporte", status_line(d, r))
     else:
-        d.call("suporte", ("handoff_to_human", {"reason": reason}), content=f"{d.text('sorry')} {d.text('will_handoff')}")
+        d.call(
+            "suporte", ("handoff_to_human", {"reason": reason}), content=f"{d.text('sorry')} {d.text('will_handoff')}"
+        )
         d.say("suporte", d.text("handoff_done"))
     maybe_bye(d, 0.2)
 
@@ -244,5 +267,18 @@ def order_status(d) -> None:
     maybe_bye(d, 0.4)
 
 
-FLOWS = {f.__name__: f for f in (exploration, quick_purchase, undecided, recurring, cart_edit, support, handoff,
-                                 off_topic, lgpd, order_status)}  # fmt: skip
+FLOWS = {
+    f.__name__: f
+    for f in (
+        exploration,
+        quick_purchase,
+        undecided,
+        recurring,
+        cart_edit,
+        support,
+        handoff,
+        off_topic,
+        lgpd,
+        order_status,
+    )
+}

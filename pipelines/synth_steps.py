@@ -100,10 +100,19 @@ def add(d, item: dict, qty: int = 1, key: str = "add_this", idx: int = 0, comple
         d.say("suporte", d.text("stock_error", error=res[0]["error"]))
         qty = item.get("stock", 1)
         d.user("add_to_cart", "add_fix_qty", qty=qty)
-        res = d.call("aida:acao", ("add_to_cart", {"product_id": item["id"], "quantity": qty} if qty > 1 else {"product_id": item["id"]}))
+        res = d.call(
+            "aida:acao",
+            ("add_to_cart", {"product_id": item["id"], "quantity": qty} if qty > 1 else {"product_id": item["id"]}),
+        )
     r = res[0]
-    added = d.text("added_free" if r.get("free_shipping") else "added", qty=r["added"]["qty"], name=r["added"]["name"],
-                   total=r["total"], subtotal=r["subtotal"], freight=r["freight"])  # fmt: skip
+    added = d.text(
+        "added_free" if r.get("free_shipping") else "added",
+        qty=r["added"]["qty"],
+        name=r["added"]["name"],
+        total=r["total"],
+        subtotal=r["subtotal"],
+        freight=r["freight"],
+    )
     if complement and res[1].get("items"):
         c = res[1]["items"][0]
         d.say("aida:desejo", added, d.text("complement", cname=c["name"], cprice=c["price"]))
@@ -132,9 +141,11 @@ def known_customer(d) -> bool:
     orders = d.pick(d.w.customers)
     past = [p for p, _ in orders]
     d.context = CustomerContext(
-        name=d.pick(d.b.NAMES), recurring=True, last_order=order_summary(past[0], d.w.cat),
+        name=d.pick(d.b.NAMES),
+        recurring=True,
+        last_order=order_summary(past[0], d.w.cat),
         preferred_categories=preferred_categories([], past, d.w.cat),
-    )  # fmt: skip
+    )
     d.history = history_product_ids(past)
     for k, (_, info) in enumerate(orders):
         code = f"ZV{d.rng.randrange(10000, 100000)}"

@@ -75,8 +75,9 @@ def noisy(text: str, rng: random.Random, bank) -> str:
 class World:
     """What conversations draw from: the catalogue, shoppable products, real orders, real complaint texts."""
 
-    def __init__(self, catalogue: Catalogue, histories: pd.DataFrame | None, support: pd.DataFrame | None,
-                 pool_size: int = 1500):  # fmt: skip
+    def __init__(
+        self, catalogue: Catalogue, histories: pd.DataFrame | None, support: pd.DataFrame | None, pool_size: int = 1500
+    ):
         self.cat = catalogue
         # products a customer may ask for: best sellers in stock, keyword pre-checked against search
         self.queries: dict[str, list[tuple[str, str]]] = {"pt": [], "en": []}
@@ -110,8 +111,14 @@ class World:
                 continue
             r, when = o["row"], pd.Timestamp(o["row"].purchased_at).to_pydatetime()
             past = PastOrder(str(oid), when, tuple(o["items"]), tuple(o["items"].values()), "olist")
-            info = tr.OrderInfo("", str(r.order_status), when, r.estimated_delivery, r.delivered_at,
-                                [self.cat.get(x).name for x in o["items"]])  # fmt: skip
+            info = tr.OrderInfo(
+                "",
+                str(r.order_status),
+                when,
+                r.estimated_delivery,
+                r.delivered_at,
+                [self.cat.get(x).name for x in o["items"]],
+            )
             by_customer[o["customer"]].append((past, info))
         return [sorted(v, key=lambda x: x[0].purchased_at, reverse=True) for _, v in sorted(by_customer.items())]
 
@@ -123,7 +130,9 @@ class World:
             return out
         labels = df["original_intent"].fillna(df["intent"]) if "original_intent" in df.columns else df["intent"]
         for text, label, lang in zip(df["text"], labels.astype(str), df["language"]):
-            text = re.sub(r"\{\{[^}]*\}\}|\b\d{6,}\b", "{code}", " ".join(str(text).split()))  # Bitext slots, order numbers
+            text = re.sub(
+                r"\{\{[^}]*\}\}|\b\d{6,}\b", "{code}", " ".join(str(text).split())
+            )  # Bitext slots, order numbers
             kind = next((k for k, hints in REAL_TEXT_KINDS if any(h in label for h in hints)), None)
             if kind and 12 <= len(text) <= 140 and "{" not in text.replace("{code}", ""):
                 out[(lang, kind)].append(text)
@@ -172,8 +181,14 @@ class Dialogue:
         """One assistant message with these tool calls, each answered by running the real tool logic."""
         n = sum(m["role"] == "tool" for m in self.msgs)
         ids = [f"call_{n + k + 1}" for k in range(len(calls))]
-        self.msgs.append({"role": "assistant", "content": content, "technique": technique,
-                          "tool_calls": [tool_call(i, name, args) for i, (name, args) in zip(ids, calls)]})  # fmt: skip
+        self.msgs.append(
+            {
+                "role": "assistant",
+                "content": content,
+                "technique": technique,
+                "tool_calls": [tool_call(i, name, args) for i, (name, args) in zip(ids, calls)],
+            }
+        )
         results = []
         for i, (name, args) in zip(ids, calls):
             result = self.run(name, parse_tool_arguments(name, args))

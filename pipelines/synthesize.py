@@ -34,8 +34,15 @@ from serve.contract import Conversation, parse_brl_cents, write_jsonl
 from serve.core.catalog import Catalogue
 
 log = logging.getLogger("synthesize")
-HISTORY_COLUMNS = ("customer_unique_id", "order_id", "product_id", "purchased_at", "order_status",
-                   "estimated_delivery", "delivered_at")  # fmt: skip
+HISTORY_COLUMNS = (
+    "customer_unique_id",
+    "order_id",
+    "product_id",
+    "purchased_at",
+    "order_status",
+    "estimated_delivery",
+    "delivered_at",
+)
 SUPPORT_COLUMNS = ("text", "intent", "language")  # + optional original_intent
 
 
@@ -67,7 +74,13 @@ def generate(world: World, n: int, english_share: float, seed: int, weights: dic
         d = Dialogue(world, rng, lang)
         FLOWS[scenario](d)
         ctx = d.context.model_dump() if d.context is not None else None
-        yield {"id": f"c{i:06d}", "scenario": scenario, "language": lang, "context": ctx, "messages": trim(d.msgs, max_replies)}
+        yield {
+            "id": f"c{i:06d}",
+            "scenario": scenario,
+            "language": lang,
+            "context": ctx,
+            "messages": trim(d.msgs, max_replies),
+        }
 
 
 def metrics(rows: list[dict], seconds: float) -> dict:
@@ -85,9 +98,15 @@ def metrics(rows: list[dict], seconds: float) -> dict:
             for call in m.get("tool_calls") or []:
                 c["tool"][call["function"]["name"]] += 1
     n = max(len(rows), 1)
-    return {"conversations": len(rows), "seconds": round(seconds, 2),
-            "mean_assistant_replies": round(sum(replies) / n, 3), "max_assistant_replies": max(replies, default=0),
-            "mean_assistant_messages": round(sum(turns) / n, 3), "max_assistant_messages": max(turns, default=0), **{k: dict(sorted(v.items())) for k, v in c.items()}}  # fmt: skip
+    return {
+        "conversations": len(rows),
+        "seconds": round(seconds, 2),
+        "mean_assistant_replies": round(sum(replies) / n, 3),
+        "max_assistant_replies": max(replies, default=0),
+        "mean_assistant_messages": round(sum(turns) / n, 3),
+        "max_assistant_messages": max(turns, default=0),
+        **{k: dict(sorted(v.items())) for k, v in c.items()},
+    }
 
 
 def read_inputs(catalogue_dir: Path, support_dir: Path | None):

@@ -49,7 +49,10 @@ def git_tags() -> dict:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
     commit = git("rev-parse", "HEAD")
-    return {"git.commit": commit or "unknown", "git.dirty": str(bool(git("status", "--porcelain", "--untracked-files=no")))}
+    return {
+        "git.commit": commit or "unknown",
+        "git.dirty": str(bool(git("status", "--porcelain", "--untracked-files=no"))),
+    }
 
 
 def dvc_lock_md5s(lock_path: Path) -> dict[str, str]:
@@ -92,7 +95,9 @@ def read_run_file(model_dir: str | Path | None) -> dict:
 
 
 @contextmanager
-def stage_run(stage: str, *, inputs: dict, params_path: str | Path, recipe: dict | None = None, upstream: str | Path | None = None):
+def stage_run(
+    stage: str, *, inputs: dict, params_path: str | Path, recipe: dict | None = None, upstream: str | Path | None = None
+):
     """An MLflow child run for `stage` under the pipeline parent found in `upstream` (or a new one).
 
     Yields the active run; writes nothing itself: call `run_file(...)` to hand the ids downstream.
@@ -109,12 +114,19 @@ def stage_run(stage: str, *, inputs: dict, params_path: str | Path, recipe: dict
         except Exception:  # another store (MLFLOW_TRACKING_URI changed) or a deleted run
             parent_id = None
     if not parent_id:
-        parent = client.create_run(experiment_id, run_name="pipeline", tags={"zapvendas.stage": "pipeline", **git_tags()})
+        parent = client.create_run(
+            experiment_id, run_name="pipeline", tags={"zapvendas.stage": "pipeline", **git_tags()}
+        )
         parent_id = parent.info.run_id
         client.set_terminated(parent_id)
     params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8")) or {}
-    tags = {"zapvendas.stage": stage, "zapvendas.pipeline_run": parent_id, "zapvendas.profile": str(params.get("profile")),
-            **git_tags(), **lineage_tags(inputs)}
+    tags = {
+        "zapvendas.stage": stage,
+        "zapvendas.pipeline_run": parent_id,
+        "zapvendas.profile": str(params.get("profile")),
+        **git_tags(),
+        **lineage_tags(inputs),
+    }
     with mlflow.start_run(experiment_id=experiment_id, run_name=stage, parent_run_id=parent_id, tags=tags) as run:
         logged = {f"params.{k}": v for k, v in flatten(params).items()}
         logged.update({f"recipe.{k}": v for k, v in flatten(recipe or {}).items()})
@@ -126,8 +138,12 @@ def stage_run(stage: str, *, inputs: dict, params_path: str | Path, recipe: dict
 
 def run_file(out_dir: str | Path, run) -> None:
     """Record the pipeline parent and this run in the stage's output, for the next stage to nest under."""
-    data = {"pipeline_run": run.data.tags["zapvendas.pipeline_run"], "run_id": run.info.run_id,
-            "experiment_id": run.info.experiment_id, "tracking_uri": tracking_uri()}
+    data = {
+        "pipeline_run": run.data.tags["zapvendas.pipeline_run"],
+        "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
+        "tracking_uri": tracking_uri(),
+    }
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     (Path(out_dir) / RUN_FILE).write_text(json.dumps(data, indent=2) + "\n")
 

@@ -50,7 +50,9 @@ class StageArguments:
 class DataArguments:
     """Recipe keys of ours (next to TRL's)."""
 
-    max_train_samples: int | None = field(default=None, metadata={"help": "use the first N training rows (after shuffling)"})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "use the first N training rows (after shuffling)"}
+    )
     max_eval_samples: int | None = field(default=None, metadata={"help": "use the first N validation rows"})
     shared_prefix: bool = field(default=True, metadata={"help": "pipelines.prefix_sharing forward (single process)"})
 
@@ -76,7 +78,9 @@ def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None 
     parser = TrlParser(dataclass_types)
     unknown = parser.set_defaults_with_config(**recipe)
     if unknown:
-        raise SystemExit(f"{stage} recipe ({known.config}, {profile_file}, {known.params}): unknown keys {unknown[::2]}")
+        raise SystemExit(
+            f"{stage} recipe ({known.config}, {profile_file}, {known.params}): unknown keys {unknown[::2]}"
+        )
     parsed = parser.parse_args_into_dataclasses(args=rest + ["--params", known.params, "--profiles", known.profiles])
     # the recipe as it ends up, for logging: recipe keys plus what the command line set
     resolved = dict(recipe)
@@ -198,7 +202,10 @@ class ProgressCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
         now = time.perf_counter()
-        row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float)) and math.isfinite(v)}}
+        row = {
+            "step": state.global_step,
+            **{k: v for k, v in logs.items() if isinstance(v, (int, float)) and math.isfinite(v)},
+        }
         if "loss" in logs and "num_tokens" in logs:
             tokens = logs["num_tokens"]
             row["tokens_per_second"] = (tokens - self._last_tokens) / max(now - self._last_t, 1e-9)
@@ -207,7 +214,9 @@ class ProgressCallback(TrainerCallback):
         done = state.global_step - self._first_step
         eta = (now - self._t0) / done * (state.max_steps - state.global_step) if done else float("nan")
         if "loss" in logs or "eval_loss" in logs:
-            shown = {k: row[k] for k in ("loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second") if k in row}
+            shown = {
+                k: row[k] for k in ("loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second") if k in row
+            }
             text = " ".join(f"{k}={v:.4g}" for k, v in shown.items())
             print(f"[{self.stage}] step {state.global_step}/{state.max_steps} {text} ETA {eta:.0f}s", flush=True)
             self.rows.append(row)

@@ -19,9 +19,25 @@ DEV_SECRET_PREFIX = "dev-insecure-"
 
 # Values people leave in .env files by mistake; compared lowercase, after stripping.
 PLACEHOLDERS = {
-    "", "changeme", "change-me", "change_me", "changethis", "secret", "password", "xxx", "todo",
-    "token", "none", "null", "test", "example", "placeholder", "your-token", "your_token",
-    "<secret>", "...",
+    "",
+    "changeme",
+    "change-me",
+    "change_me",
+    "changethis",
+    "secret",
+    "password",
+    "xxx",
+    "todo",
+    "token",
+    "none",
+    "null",
+    "test",
+    "example",
+    "placeholder",
+    "your-token",
+    "your_token",
+    "<secret>",
+    "...",
 }
 
 
@@ -134,9 +150,15 @@ class Settings(BaseSettings):
         if self.ENV in ("development", "test"):
             # Fill what is missing with marked dev values; every secret, not just the needed ones,
             # so switching PAYMENT_PROVIDER in a test needs no extra setup.
-            for name in ("WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_ACCESS_TOKEN",
-                         "PHONE_HASH_KEY", "SANDBOX_WEBHOOK_SECRET", "MERCADOPAGO_WEBHOOK_SECRET",
-                         "STRIPE_WEBHOOK_SECRET"):
+            for name in (
+                "WHATSAPP_APP_SECRET",
+                "WHATSAPP_VERIFY_TOKEN",
+                "WHATSAPP_ACCESS_TOKEN",
+                "PHONE_HASH_KEY",
+                "SANDBOX_WEBHOOK_SECRET",
+                "MERCADOPAGO_WEBHOOK_SECRET",
+                "STRIPE_WEBHOOK_SECRET",
+            ):
                 if not getattr(self, name).strip():
                     setattr(self, name, DEV_SECRET_PREFIX + name.lower().replace("_", "-"))
             if not self.WHATSAPP_PHONE_NUMBER_ID:

@@ -95,8 +95,11 @@ def test_training_sees_only_the_contract_and_the_core(graph):
 
 
 def test_devtools_are_not_part_of_the_app(graph):
-    users = [m for m in graph.files if not m.startswith("serve.devtools") and any(
-        t.startswith("serve.devtools") for t in graph.targets(m))]
+    users = [
+        m
+        for m in graph.files
+        if not m.startswith("serve.devtools") and any(t.startswith("serve.devtools") for t in graph.targets(m))
+    ]
     assert users == []
 
 

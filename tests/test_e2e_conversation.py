@@ -72,22 +72,73 @@ def smoke_export(tmp: Path, catalogue: Path) -> Path:
     prof, conf = root / "configs/profiles", root / "configs"
     train = ["--params", p, "--profiles", prof]
     stages = [
-        ["synthesize", "--catalogue", catalogue, "--out", tmp / "conversations.jsonl", "--metrics", tmp / "synthesize.json",
-         "--params", p, "--n", "60"],
-        ["build_datasets", "--conversations", tmp / "conversations.jsonl", "--out", tmp / "datasets",
-         "--metrics", tmp / "datasets.json", "--params", p],
+        [
+            "synthesize",
+            "--catalogue",
+            catalogue,
+            "--out",
+            tmp / "conversations.jsonl",
+            "--metrics",
+            tmp / "synthesize.json",
+            "--params",
+            p,
+            "--n",
+            "60",
+        ],
+        [
+            "build_datasets",
+            "--conversations",
+            tmp / "conversations.jsonl",
+            "--out",
+            tmp / "datasets",
+            "--metrics",
+            tmp / "datasets.json",
+            "--params",
+            p,
+        ],
         ["nlu", "--datasets", tmp / "datasets", "--out", tmp / "nlu", "--metrics", tmp / "nlu.json", "--params", p],
         ["base_model", "--out", tmp / "base", *train],
-        ["sft", "--config", conf / "sft.yaml", "--base", tmp / "base", "--data", tmp / "datasets/sft", "--out", tmp / "sft",
-         "--checkpoints", tmp / "checkpoints/sft", *train],
-        ["dpo", "--config", conf / "dpo.yaml", "--base", tmp / "base", "--adapter", tmp / "sft",
-         "--data", tmp / "datasets/preference", "--out", tmp / "dpo", "--checkpoints", tmp / "checkpoints/dpo", *train],
+        [
+            "sft",
+            "--config",
+            conf / "sft.yaml",
+            "--base",
+            tmp / "base",
+            "--data",
+            tmp / "datasets/sft",
+            "--out",
+            tmp / "sft",
+            "--checkpoints",
+            tmp / "checkpoints/sft",
+            *train,
+        ],
+        [
+            "dpo",
+            "--config",
+            conf / "dpo.yaml",
+            "--base",
+            tmp / "base",
+            "--adapter",
+            tmp / "sft",
+            "--data",
+            tmp / "datasets/preference",
+            "--out",
+            tmp / "dpo",
+            "--checkpoints",
+            tmp / "checkpoints/dpo",
+            *train,
+        ],
         ["export", "--base", tmp / "base", "--adapter", tmp / "dpo", "--out", tmp / "export", *train],
-    ]  # fmt: skip
+    ]
     env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'mlflow.db'}")
     for stage in stages:
-        r = subprocess.run([sys.executable, "-m", f"pipelines.{stage[0]}", *map(str, stage[1:])], cwd=tmp, env=env,
-                           capture_output=True, text=True)  # fmt: skip
+        r = subprocess.run(
+            [sys.executable, "-m", f"pipelines.{stage[0]}", *map(str, stage[1:])],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, f"stage {stage[0]} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
     return tmp / "export"
 
@@ -117,12 +168,21 @@ def test_conversation_from_greeting_to_paid_order(tmp_path):
     try:
         with FakeGraphServer(tmp_path / "graph") as graph:
             settings = Settings(
-                ENV="test", DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}", LOG_LEVEL="WARNING",
-                LLM_BASE_URL=f"http://127.0.0.1:{vllm_port}/v1", LLM_MODEL="zapvendas", LLM_TIMEOUT_S=30,
-                CATALOGUE_DIR=str(catalogue), MEDIA_DIR=str(tmp_path / "media"),
-                WHATSAPP_API_BASE_URL=graph.base_url, PUBLIC_BASE_URL=bot_url, PAYMENT_PROVIDER="sandbox",
-                INBOX_BURST_WINDOW_S=0.3, OUTBOUND_PER_RECIPIENT_INTERVAL_S=0.05, NLU_DIR=str(model.parent / "nlu"),
-            )  # fmt: skip
+                ENV="test",
+                DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
+                LOG_LEVEL="WARNING",
+                LLM_BASE_URL=f"http://127.0.0.1:{vllm_port}/v1",
+                LLM_MODEL="zapvendas",
+                LLM_TIMEOUT_S=30,
+                CATALOGUE_DIR=str(catalogue),
+                MEDIA_DIR=str(tmp_path / "media"),
+                WHATSAPP_API_BASE_URL=graph.base_url,
+                PUBLIC_BASE_URL=bot_url,
+                PAYMENT_PROVIDER="sandbox",
+                INBOX_BURST_WINDOW_S=0.3,
+                OUTBOUND_PER_RECIPIENT_INTERVAL_S=0.05,
+                NLU_DIR=str(model.parent / "nlu"),
+            )
             with AppThread(create_app(settings), bot_port):
                 wait_http(f"{bot_url}/healthz", 60, what="bot")
                 wait_http(f"http://127.0.0.1:{vllm_port}/v1/models", 300, vllm, "vLLM")
@@ -139,13 +199,22 @@ def converse(settings: Settings, graph: FakeGraphServer, bot_url: str) -> None:
     seen = 0
 
     def post(kind: str, body: dict) -> None:
-        payload = webhook_payload(settings.WHATSAPP_PHONE_NUMBER_ID, [inbound_message(PHONE, kind, body)],
-                                  profile_names={PHONE: "Joana Silva"})  # fmt: skip
+        payload = webhook_payload(
+            settings.WHATSAPP_PHONE_NUMBER_ID,
+            [inbound_message(PHONE, kind, body)],
+            profile_names={PHONE: "Joana Silva"},
+        )
         raw = json.dumps(payload).encode()
         bad = httpx.post(f"{bot_url}/webhook", content=raw, headers={"X-Hub-Signature-256": "sha256=" + "0" * 64})
         assert bad.status_code == 403  # unsigned deliveries are refused and stored nowhere
-        r = httpx.post(f"{bot_url}/webhook", content=raw, headers={
-            "X-Hub-Signature-256": sign(raw, settings.WHATSAPP_APP_SECRET), "Content-Type": "application/json"})
+        r = httpx.post(
+            f"{bot_url}/webhook",
+            content=raw,
+            headers={
+                "X-Hub-Signature-256": sign(raw, settings.WHATSAPP_APP_SECRET),
+                "Content-Type": "application/json",
+            },
+        )
         assert r.status_code == 200 and r.json()["stored"] == 1
 
     def turn(kind: str, body: dict) -> list[dict]:
@@ -156,8 +225,11 @@ def converse(settings: Settings, graph: FakeGraphServer, bot_url: str) -> None:
         while time.monotonic() < deadline:
             with session_scope(factory) as s:
                 open_inbox = s.scalar(select(func.count()).select_from(InboxItem).where(InboxItem.status != "done"))
-                queued = s.scalar(select(func.count()).select_from(Message).where(
-                    Message.direction == "out", Message.status == "queued"))  # fmt: skip
+                queued = s.scalar(
+                    select(func.count())
+                    .select_from(Message)
+                    .where(Message.direction == "out", Message.status == "queued")
+                )
             if not open_inbox and not queued and len(graph.state.messages) > seen:
                 new = graph.state.messages[seen:]
                 seen = len(graph.state.messages)
@@ -170,8 +242,12 @@ def converse(settings: Settings, graph: FakeGraphServer, bot_url: str) -> None:
         return "\n".join(m["text"]["body"] if m["type"] == "text" else json.dumps(m, ensure_ascii=False) for m in out)
 
     def button_ids(out: list[dict]) -> list[str]:
-        return [b["reply"]["id"] for m in out if m["type"] == "interactive" and m["interactive"]["type"] == "button"
-                for b in m["interactive"]["action"]["buttons"]]  # fmt: skip
+        return [
+            b["reply"]["id"]
+            for m in out
+            if m["type"] == "interactive" and m["interactive"]["type"] == "button"
+            for b in m["interactive"]["action"]["buttons"]
+        ]
 
     def outbound_since(i: int) -> list[dict]:
         return [m["payload"] for m in graph.state.messages[i:]]
@@ -209,7 +285,10 @@ def converse(settings: Settings, graph: FakeGraphServer, bot_url: str) -> None:
     assert "checkout" in button_ids(out)
     # 5-6. checkout → payment method → order + sandbox payment link
     assert button_ids(turn("interactive", tap("checkout", "Finalizar compra"))) == [
-        "checkout:pix", "checkout:card", "checkout:boleto"]
+        "checkout:pix",
+        "checkout:card",
+        "checkout:boleto",
+    ]
     out = turn("interactive", tap("checkout:pix", "PIX"))
     link = re.search(rf"{re.escape(bot_url)}/pay/[\w-]+", texts(out)).group(0)
     code = re.search(r"ZV\d+", texts(out)).group(0)
@@ -229,12 +308,28 @@ def converse(settings: Settings, graph: FakeGraphServer, bot_url: str) -> None:
         payment = s.scalars(select(Payment)).one()
         assert (order.code, order.status, order.payment_method) == (code, "paid", "pix")
         assert (order.subtotal_cents, order.freight_cents, order.total_cents) == (
-            totals.subtotal_cents, totals.freight_cents, totals.total_cents)
-        assert [(i.product_id, i.quantity, i.unit_price_cents) for i in order.items] == [(p.product_id, 1, p.price_cents)]
+            totals.subtotal_cents,
+            totals.freight_cents,
+            totals.total_cents,
+        )
+        assert [(i.product_id, i.quantity, i.unit_price_cents) for i in order.items] == [
+            (p.product_id, 1, p.price_cents)
+        ]
         assert (payment.order_id, payment.provider, payment.status, payment.amount_cents) == (
-            order.id, "sandbox", "paid", totals.total_cents)
+            order.id,
+            "sandbox",
+            "paid",
+            totals.total_cents,
+        )
         names = set(s.scalars(select(Event.name)))
-        assert {"conversation_started", "product_viewed", "cart_add", "checkout_started", "order_paid", "turn_latency_ms"} <= names
+        assert {
+            "conversation_started",
+            "product_viewed",
+            "cart_add",
+            "checkout_started",
+            "order_paid",
+            "turn_latency_ms",
+        } <= names
         failed = s.scalar(select(func.count()).select_from(Message).where(Message.status == "failed"))
         assert failed == 0
     engine.dispose()

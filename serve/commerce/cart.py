@@ -101,15 +101,23 @@ def _view(cart: Cart | None, catalogue: Catalogue, coupons: Mapping[str, Coupon]
     lines, dropped = _lines(cart, catalogue)
     coupon = find_coupon(cart.coupon_code if cart else None, coupons)
     return CartView(
-        cart_id=cart.id if cart else None, lines=lines, coupon=coupon, totals=price_cart(lines, rule, coupon),
-        version=cart.version if cart else 0, dropped=dropped,
+        cart_id=cart.id if cart else None,
+        lines=lines,
+        coupon=coupon,
+        totals=price_cart(lines, rule, coupon),
+        version=cart.version if cart else 0,
+        dropped=dropped,
     )
 
 
 def view_cart(
-    session: Session, customer_id: int, catalogue: Catalogue, *,
-    coupons: Mapping[str, Coupon] = COUPONS, rule: FreightRule = FREIGHT_RULE,
-) -> CartView:  # fmt: skip
+    session: Session,
+    customer_id: int,
+    catalogue: Catalogue,
+    *,
+    coupons: Mapping[str, Coupon] = COUPONS,
+    rule: FreightRule = FREIGHT_RULE,
+) -> CartView:
     """The open cart priced from the catalogue (read only; an empty view when there is no cart)."""
     return _view(get_open_cart(session, customer_id), catalogue, coupons, rule)
 
@@ -157,9 +165,15 @@ def _sync(session: Session, cart: Cart, lines: tuple[CartLine, ...]) -> None:
 
 
 def add_item(
-    session: Session, customer_id: int, catalogue: Catalogue, product_id: str, quantity: int = 1, *,
-    coupons: Mapping[str, Coupon] = COUPONS, rule: FreightRule = FREIGHT_RULE,
-) -> CartView:  # fmt: skip
+    session: Session,
+    customer_id: int,
+    catalogue: Catalogue,
+    product_id: str,
+    quantity: int = 1,
+    *,
+    coupons: Mapping[str, Coupon] = COUPONS,
+    rule: FreightRule = FREIGHT_RULE,
+) -> CartView:
     """Add `quantity` units (merged with units already in the cart). Raises CartError (pt-BR) for an
     unknown product, a bad quantity or not enough stock; CartConflict on a lost race."""
     p = catalogue.get(product_id)
@@ -181,9 +195,15 @@ def add_item(
 
 
 def remove_item(
-    session: Session, customer_id: int, catalogue: Catalogue, product_id: str, quantity: int | None = None, *,
-    coupons: Mapping[str, Coupon] = COUPONS, rule: FreightRule = FREIGHT_RULE,
-) -> CartView:  # fmt: skip
+    session: Session,
+    customer_id: int,
+    catalogue: Catalogue,
+    product_id: str,
+    quantity: int | None = None,
+    *,
+    coupons: Mapping[str, Coupon] = COUPONS,
+    rule: FreightRule = FREIGHT_RULE,
+) -> CartView:
     """Remove `quantity` units of the product (all of them when None)."""
     if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1):
         raise CartError("a quantidade deve ser pelo menos 1")
@@ -203,9 +223,15 @@ def remove_item(
 
 
 def set_quantity(
-    session: Session, customer_id: int, catalogue: Catalogue, product_id: str, quantity: int, *,
-    coupons: Mapping[str, Coupon] = COUPONS, rule: FreightRule = FREIGHT_RULE,
-) -> CartView:  # fmt: skip
+    session: Session,
+    customer_id: int,
+    catalogue: Catalogue,
+    product_id: str,
+    quantity: int,
+    *,
+    coupons: Mapping[str, Coupon] = COUPONS,
+    rule: FreightRule = FREIGHT_RULE,
+) -> CartView:
     """Set the product's quantity (0 removes it); stock checked like add_item."""
     if quantity == 0:
         try:
@@ -236,9 +262,14 @@ def clear_cart(session: Session, customer_id: int) -> None:
 
 
 def apply_coupon(
-    session: Session, customer_id: int, catalogue: Catalogue, code: str, *,
-    coupons: Mapping[str, Coupon] = COUPONS, rule: FreightRule = FREIGHT_RULE,
-) -> CartView:  # fmt: skip
+    session: Session,
+    customer_id: int,
+    catalogue: Catalogue,
+    code: str,
+    *,
+    coupons: Mapping[str, Coupon] = COUPONS,
+    rule: FreightRule = FREIGHT_RULE,
+) -> CartView:
     """Store a coupon on the cart. Raises CartError (pt-BR) when the code is unknown or the cart
     does not qualify yet (the coupon is not stored then)."""
     coupon = find_coupon(code, coupons)
@@ -255,9 +286,13 @@ def apply_coupon(
 
 
 def lock_for_checkout(
-    session: Session, customer_id: int, catalogue: Catalogue, *,
-    coupons: Mapping[str, Coupon] = COUPONS, rule: FreightRule = FREIGHT_RULE,
-) -> tuple[Cart | None, CartView]:  # fmt: skip
+    session: Session,
+    customer_id: int,
+    catalogue: Catalogue,
+    *,
+    coupons: Mapping[str, Coupon] = COUPONS,
+    rule: FreightRule = FREIGHT_RULE,
+) -> tuple[Cart | None, CartView]:
     """The locked open cart and its view, stock re-checked against the catalogue (serve/commerce/orders.py)."""
     cart = _locked_cart(session, customer_id, create=False)
     view = _view(cart, catalogue, coupons, rule)
@@ -268,7 +303,18 @@ def lock_for_checkout(
 
 
 __all__ = [
-    "COUPONS", "CartConflict", "CartError", "CartView", "StockError",
-    "add_item", "apply_coupon", "clear_cart", "find_coupon", "get_open_cart", "lock_for_checkout",
-    "remove_item", "set_quantity", "view_cart",
+    "COUPONS",
+    "CartConflict",
+    "CartError",
+    "CartView",
+    "StockError",
+    "add_item",
+    "apply_coupon",
+    "clear_cart",
+    "find_coupon",
+    "get_open_cart",
+    "lock_for_checkout",
+    "remove_item",
+    "set_quantity",
+    "view_cart",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -95,23 +95,22 @@ def past_orders(session: Session, customer: Customer, olist: OlistHistory | None
     ).all()
     for order in bot_orders:
         items = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).all()
-        out.append(PastOrder(order.code, order.created_at, tuple(i.product_id for i in items),
-                             tuple(i.quantity for i in items), "bot"))  # fmt: skip
+        out.append(
+            PastOrder(
+                order.code,
+                order.created_at,
+                tuple(i.product_id for i in items),
+                tuple(i.quantity for i in items),
+                "bot",
+            )
+        )
     if olist is not None and customer.olist_customer_unique_id:
         out += olist.orders(customer.olist_customer_unique_id)
     return sorted(out, key=lambda o: _utc(o.purchased_at), reverse=True)
 
 
-
-
 def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
-
-
-
-
-
-
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
 def customer_context(customer: Customer, orders: list[PastOrder], catalogue: Catalogue) -> CustomerContext:

@@ -31,8 +31,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "canceled": frozenset(),
 }
 # Bot states → Olist order_status words (what the model saw in training for order_status results).
-OLIST_STATUS = {"pending_payment": "created", "paid": "approved", "shipped": "shipped",
-                "delivered": "delivered", "canceled": "canceled"}  # fmt: skip
+OLIST_STATUS = {
+    "pending_payment": "created",
+    "paid": "approved",
+    "shipped": "shipped",
+    "delivered": "delivered",
+    "canceled": "canceled",
+}
 CODE_PREFIX = "ZV"
 
 
@@ -69,9 +74,16 @@ def new_order_code(session: Session) -> str:
 
 
 def create_order(
-    session: Session, customer_id: int, catalogue: Catalogue, payment_method: str, settings=None, *,
-    today: date | None = None, coupons=COUPONS, rule=FREIGHT_RULE,
-) -> Order:  # fmt: skip
+    session: Session,
+    customer_id: int,
+    catalogue: Catalogue,
+    payment_method: str,
+    settings=None,
+    *,
+    today: date | None = None,
+    coupons=COUPONS,
+    rule=FREIGHT_RULE,
+) -> Order:
     """The customer's open cart becomes an order (status pending_payment) and the cart is closed.
     Prices, stock and totals are re-read from the catalogue now, once; the order keeps them.
     Raises EmptyCartError / StockError / OrderError (pt-BR)."""
@@ -83,13 +95,20 @@ def create_order(
     days = settings.ORDER_DELIVERY_DAYS if settings is not None else 7
     t = view.totals
     order = Order(
-        code=new_order_code(session), customer_id=customer_id, status="pending_payment",
-        payment_method=payment_method, subtotal_cents=t.subtotal_cents, freight_cents=t.freight_cents,
-        discount_cents=t.discount_cents, total_cents=t.total_cents,
+        code=new_order_code(session),
+        customer_id=customer_id,
+        status="pending_payment",
+        payment_method=payment_method,
+        subtotal_cents=t.subtotal_cents,
+        freight_cents=t.freight_cents,
+        discount_cents=t.discount_cents,
+        total_cents=t.total_cents,
         estimated_delivery=add_business_days(today or utcnow().date(), days),
-        items=[OrderItem(product_id=x.product_id, name=x.name, quantity=x.quantity, unit_price_cents=x.unit_price_cents)
-               for x in view.lines],
-    )  # fmt: skip
+        items=[
+            OrderItem(product_id=x.product_id, name=x.name, quantity=x.quantity, unit_price_cents=x.unit_price_cents)
+            for x in view.lines
+        ],
+    )
     session.add(order)
     cart.status = "checked_out"
     cart.updated_at = utcnow()
@@ -122,10 +141,14 @@ SHORT_OLIST_ID = 8  # Olist order ids are 32 hex characters; customers see (and 
 
 
 def order_status(
-    session: Session, customer_id: int, code: str | None = None, *,
-    olist: OlistHistory | None = None, catalogue: Catalogue | None = None,
-) -> OrderInfo | None:  # fmt: skip
-    """"Where is my order": the customer's order `code` (or the latest one when None) as an OrderInfo
+    session: Session,
+    customer_id: int,
+    code: str | None = None,
+    *,
+    olist: OlistHistory | None = None,
+    catalogue: Catalogue | None = None,
+) -> OrderInfo | None:
+    """ "Where is my order": the customer's order `code` (or the latest one when None) as an OrderInfo
     with Olist-like status words and dates; falls back to the linked Olist history. None if nothing."""
     q = select(Order).where(Order.customer_id == customer_id).options(selectinload(Order.items))
     if code:
@@ -133,10 +156,13 @@ def order_status(
     order = session.scalars(q.order_by(Order.created_at.desc(), Order.id.desc())).first()
     if order is not None:
         return OrderInfo(
-            order.code, OLIST_STATUS[order.status], order.created_at,
+            order.code,
+            OLIST_STATUS[order.status],
+            order.created_at,
             estimated_delivery=order.estimated_delivery if order.status != "canceled" else None,
-            delivered_at=order.delivered_at, items=[i.name for i in order.items],
-        )  # fmt: skip
+            delivered_at=order.delivered_at,
+            items=[i.name for i in order.items],
+        )
     customer = session.get(Customer, customer_id)
     if olist is None or customer is None or not customer.olist_customer_unique_id:
         return None
@@ -145,6 +171,12 @@ def order_status(
         if wanted and not (len(wanted) >= 6 and o.order_id.startswith(wanted)):
             continue
         names = [p.name for p in (catalogue.get(x) for x in o.product_ids) if p] if catalogue else []
-        return OrderInfo(o.order_id[:SHORT_OLIST_ID], o.status, o.purchased_at,
-                         estimated_delivery=o.estimated_delivery, delivered_at=o.delivered_at, items=names)  # fmt: skip
+        return OrderInfo(
+            o.order_id[:SHORT_OLIST_ID],
+            o.status,
+            o.purchased_at,
+            estimated_delivery=o.estimated_delivery,
+            delivered_at=o.delivered_at,
+            items=names,
+        )
     return None

@@ -61,7 +61,10 @@ def suggest(
         for p in catalogue.complements(pid, limit=limit):
             if take(p):
                 return out
-    pools = [catalogue.popular(slug, limit=limit + len(seen)) for slug in category_affinity(catalogue, list(history), list(preferred))]
+    pools = [
+        catalogue.popular(slug, limit=limit + len(seen))
+        for slug in category_affinity(catalogue, list(history), list(preferred))
+    ]
     for rank in range(max((len(p) for p in pools), default=0)):
         for pool in pools:
             if rank < len(pool) and take(pool[rank]):

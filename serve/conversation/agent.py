@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 
 SESSION_GAP = timedelta(hours=12)  # a message after this much silence starts a new conversation (greeting offer)
 REGENERATE_TEMPERATURE = 0.7  # the second draft after an ungrounded price must differ from the first
+
+
 @dataclass
 class Turn:
     """State of one customer turn (what the model saw, what ran, what to persist)."""
@@ -135,7 +137,7 @@ class Agent:
         not reachable; the bot works without it."""
         try:
             await self._chat([{"role": "system", "content": system_prompt()}, {"role": "user", "content": "oi"}], 1)
-        except (openai.APIError, openai.APITimeoutError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, openai.APIError, openai.APITimeoutError) as exc:
             log.warning("llm warm-up failed", extra={"error": type(exc).__name__})
             return False
         return True
@@ -143,8 +145,14 @@ class Agent:
     async def _chat(self, messages: list[dict], max_tokens: int, temperature: float = 0.0, **kwargs):
         """One chat completion with the contract's tools (every request the bot makes to vLLM)."""
         return await self.client.chat.completions.create(
-            model=self.settings.LLM_MODEL, messages=messages, tools=TOOLS, tool_choice="auto",
-            max_tokens=max_tokens, temperature=temperature, **kwargs)  # fmt: skip
+            model=self.settings.LLM_MODEL,
+            messages=messages,
+            tools=TOOLS,
+            tool_choice="auto",
+            max_tokens=max_tokens,
+            temperature=temperature,
+            **kwargs,
+        )
 
     # ------------------------------------------------------------------------------ entry
     async def respond(self, session_factory, customer_id: int, inbound: list[Inbound]) -> list[Reply]:
@@ -159,11 +167,28 @@ class Agent:
             turn.events.append(("fallback_reply", {"reason": type(exc).__name__}))
             replies = fallback_replies()
         ms = round((time.monotonic() - started) * 1000, 1)
-        turn.events.append(("turn_latency_ms", {"ms": ms, "llm_ms": round(turn.llm_ms, 1), "llm_calls": turn.llm_calls,
-                                                "completion_tokens": turn.completion_tokens}))  # fmt: skip
+        turn.events.append(
+            (
+                "turn_latency_ms",
+                {
+                    "ms": ms,
+                    "llm_ms": round(turn.llm_ms, 1),
+                    "llm_calls": turn.llm_calls,
+                    "completion_tokens": turn.completion_tokens,
+                },
+            )
+        )
         await asyncio.to_thread(self._persist, session_factory, turn)
-        log.info("turn done", extra={"customer_id": customer_id, "ms": ms, "llm_calls": turn.llm_calls,
-                                     "tools": [o.name for o in turn.outcomes], "replies": len(replies)})  # fmt: skip
+        log.info(
+            "turn done",
+            extra={
+                "customer_id": customer_id,
+                "ms": ms,
+                "llm_calls": turn.llm_calls,
+                "tools": [o.name for o in turn.outcomes],
+                "replies": len(replies),
+            },
+        )
         if self.settings.AGENT_PREFILL_BETWEEN_TURNS:
             task = asyncio.create_task(self.prefill(session_factory, customer_id))
             self._background.add(task)  # a reference, or the task may be collected mid-flight
@@ -215,7 +240,7 @@ class Agent:
         if self.intents is None or not text.strip():
             return None
         try:
-            (intent, confidence), = self.intents.predict_with_confidence([text])
+            ((intent, confidence),) = self.intents.predict_with_confidence([text])
         except Exception:  # a broken classifier must not cost the customer an answer
             log.exception("intent classifier failed")
             return None
@@ -252,7 +277,9 @@ class Agent:
             while history and history[0].get("role") != "user":  # never start mid tool-exchange
                 history.pop(0)
             lines = self.tools.cart_lines(s, customer_id)
-            turn = Turn(customer_id, messages=[{"role": "system", "content": system_prompt(context)}], name=context.name)
+            turn = Turn(
+                customer_id, messages=[{"role": "system", "content": system_prompt(context)}], name=context.name
+            )
             if lines and not any(m.get("name") in ("view_cart", "add_to_cart", "remove_from_cart") for m in history):
                 # the cart outlived the window: show it the way the model saw carts in training
                 cart = self.tools.view_cart_result(lines)
@@ -315,8 +342,10 @@ class Agent:
                 final = tidy(content, truncated=choice.finish_reason == "length")
                 break
             turn.add({"role": "assistant", "content": content or None, "tool_calls": calls})
-            ran = [await self._execute(session_factory, turn, c["id"], c["function"]["name"], c["function"]["arguments"])
-                   for c in calls]  # fmt: skip
+            ran = [
+                await self._execute(session_factory, turn, c["id"], c["function"]["name"], c["function"]["arguments"])
+                for c in calls
+            ]
             executed = [o for o in ran if not o.refused]
             if executed and self.settings.AGENT_REPLY_AFTER_TOOLS == "server":
                 # The tools ran: word the result ourselves (grounded by construction) instead of a
@@ -324,8 +353,9 @@ class Agent:
                 # fix its arguments.
                 final = server_text(([o for o in executed if o.ok] or executed)[-1], turn.lang)
                 turn.add({"role": "assistant", "content": final})
-                return self.presenter.replies(turn.outcomes[first_outcome:], text=final, worded_by_server=True,
-                                              lang=turn.lang)  # fmt: skip
+                return self.presenter.replies(
+                    turn.outcomes[first_outcome:], text=final, worded_by_server=True, lang=turn.lang
+                )
         else:
             turn.events.append(("agent_steps_exhausted", {"steps": self.settings.AGENT_MAX_STEPS}))
         outcomes = turn.outcomes[first_outcome:]
@@ -359,10 +389,18 @@ class Agent:
         started = time.monotonic()
         try:
             async with asyncio.timeout(remaining), self.llm_slots:  # waiting for a slot counts too
-                response = await self._chat(messages, self.settings.AGENT_MAX_TOKENS, temperature=temperature,
-                                            timeout=max(deadline - time.monotonic(), 0.05), stop=stop, **extra)  # fmt: skip
-        except (openai.APIError, openai.APITimeoutError, asyncio.TimeoutError, ValueError) as exc:
-            turn.events.append(("llm_error", {"error": type(exc).__name__, "status": getattr(exc, "status_code", None)}))
+                response = await self._chat(
+                    messages,
+                    self.settings.AGENT_MAX_TOKENS,
+                    temperature=temperature,
+                    timeout=max(deadline - time.monotonic(), 0.05),
+                    stop=stop,
+                    **extra,
+                )
+        except (TimeoutError, openai.APIError, openai.APITimeoutError, ValueError) as exc:
+            turn.events.append(
+                ("llm_error", {"error": type(exc).__name__, "status": getattr(exc, "status_code", None)})
+            )
             log.warning("llm call failed", extra={"customer_id": turn.customer_id, "error": type(exc).__name__})
             return None
         finally:
@@ -392,8 +430,15 @@ class Agent:
         """Validate then run one call for turn.customer_id; refused calls are answered, never executed."""
         if call_id.startswith("cmd_"):
             args_text = json.dumps(arguments, ensure_ascii=False)
-            turn.add({"role": "assistant", "content": None, "tool_calls": [
-                {"id": call_id, "type": "function", "function": {"name": name, "arguments": args_text}}]})  # fmt: skip
+            turn.add(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": call_id, "type": "function", "function": {"name": name, "arguments": args_text}}
+                    ],
+                }
+            )
         try:
             args = self.tools.validate(name, arguments)
         except ToolCallError as exc:
@@ -447,10 +492,15 @@ class Agent:
 
 def _exchange(call_id: str, name: str, args: dict, result: dict) -> list[dict]:
     return [
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+            ],
+        },
         {"role": "tool", "tool_call_id": call_id, "name": name, "content": dumps(result)},
-    ]  # fmt: skip
+    ]
 
 
 def _items(data) -> list[dict]:
@@ -489,13 +539,19 @@ def _tool_calls(message, prefix: str | None = None) -> tuple[str | None, list[di
             text += ARGUMENTS_END + "\n</tool_call>"
     elif message.tool_calls:
         calls = [
-            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments or "{}"}}
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.function.name, "arguments": c.function.arguments or "{}"},
+            }
             for c in message.tool_calls
         ]
         return message.content, calls
     content, parsed = extract_tool_calls(text)
-    calls = [{"id": f"call_{i}_{int(time.time() * 1000) % 10**8}", "type": "function", "function": c}
-             for i, c in enumerate(parsed)]  # fmt: skip
+    calls = [
+        {"id": f"call_{i}_{int(time.time() * 1000) % 10**8}", "type": "function", "function": c}
+        for i, c in enumerate(parsed)
+    ]
     return (content.strip() if content else None), calls
 
 

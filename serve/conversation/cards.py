@@ -30,11 +30,19 @@ BAND_H = 96
 VERSION = "1"  # bump when the layout changes: invalidates cached cards
 # Colour per main Olist category; any other slug gets a stable colour from PALETTE.
 CATEGORY_COLOURS = {
-    "cama_mesa_banho": "#3b6fb6", "beleza_saude": "#c2407a", "esporte_lazer": "#2e8b57",
-    "moveis_decoracao": "#8b5a2b", "informatica_acessorios": "#4b4f9c", "utilidades_domesticas": "#d2691e",
-    "relogios_presentes": "#7a5195", "telefonia": "#00838f", "ferramentas_jardim": "#558b2f",
-    "automotivo": "#455a64", "brinquedos": "#f4511e", "bebes": "#5c9ded",
-}  # fmt: skip
+    "cama_mesa_banho": "#3b6fb6",
+    "beleza_saude": "#c2407a",
+    "esporte_lazer": "#2e8b57",
+    "moveis_decoracao": "#8b5a2b",
+    "informatica_acessorios": "#4b4f9c",
+    "utilidades_domesticas": "#d2691e",
+    "relogios_presentes": "#7a5195",
+    "telefonia": "#00838f",
+    "ferramentas_jardim": "#558b2f",
+    "automotivo": "#455a64",
+    "brinquedos": "#f4511e",
+    "bebes": "#5c9ded",
+}
 PALETTE = ("#1565c0", "#6a1b9a", "#00897b", "#ef6c00", "#ad1457", "#2e7d32", "#4e342e", "#283593")
 STAR_ON, STAR_OFF = "#f5a623", "#d9d9d9"
 
@@ -153,8 +161,17 @@ def render(product: Product, low_stock: bool) -> Image.Image:
 
 
 def card_key(product: Product, low_stock: bool) -> str:
-    parts = (VERSION, product.product_id, product.price_cents, product.review_score, product.review_count,
-             low_stock and product.stock, product.name, product.category, product.category_pt)  # fmt: skip
+    parts = (
+        VERSION,
+        product.product_id,
+        product.price_cents,
+        product.review_score,
+        product.review_count,
+        low_stock and product.stock,
+        product.name,
+        product.category,
+        product.category_pt,
+    )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 

@@ -115,7 +115,9 @@ class Tools:
         carts.remove_item(s, cid, self.catalogue, p.product_id, args.quantity)
         _, result = tool_results.remove_from_cart(self.catalogue, before.lines, args, FREIGHT_RULE, before.coupon)
         qty = result.get("removed", {}).get("qty", 0)
-        return ToolOutcome("remove_from_cart", result, events=[("cart_remove", {"product_id": p.product_id, "quantity": qty})])
+        return ToolOutcome(
+            "remove_from_cart", result, events=[("cart_remove", {"product_id": p.product_id, "quantity": qty})]
+        )
 
     def _view_cart(self, s: Session, cid: int, args) -> ToolOutcome:
         return ToolOutcome("view_cart", self._cart(carts.view_cart(s, cid, self.catalogue)))
@@ -127,8 +129,12 @@ class Tools:
         order = orders.create_order(s, cid, self.catalogue, args.payment_method, self.settings)
         payment = payments.start_payment(s, order, self.settings)
         result = tool_results.checkout_result(order.code, order.total_cents, args.payment_method, payment.checkout_url)
-        props = {"order": order.code, "total_cents": order.total_cents, "method": args.payment_method,
-                 "provider": payment.provider}  # fmt: skip
+        props = {
+            "order": order.code,
+            "total_cents": order.total_cents,
+            "method": args.payment_method,
+            "provider": payment.provider,
+        }
         return ToolOutcome("checkout", result, events=[("checkout_started", props)], pix_code=payment.pix_qr_code)
 
     def _order_status(self, s: Session, cid: int, args) -> ToolOutcome:
@@ -137,10 +143,14 @@ class Tools:
 
     def _handoff_to_human(self, s: Session, cid: int, args) -> ToolOutcome:
         view = carts.view_cart(s, cid, self.catalogue)
-        checkout = s.scalar(select(func.count()).select_from(Order)
-                            .where(Order.customer_id == cid, Order.status == "pending_payment"))  # fmt: skip
-        paid = s.scalar(select(func.count()).select_from(Order)
-                        .where(Order.customer_id == cid, Order.status.in_(("paid", "shipped", "delivered"))))  # fmt: skip
+        checkout = s.scalar(
+            select(func.count()).select_from(Order).where(Order.customer_id == cid, Order.status == "pending_payment")
+        )
+        paid = s.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.customer_id == cid, Order.status.in_(("paid", "shipped", "delivered")))
+        )
         signals = queue.HandoffSignals(args.reason, view.totals.total_cents, len(view.lines), bool(checkout), paid or 0)
         score = queue.priority_score(signals)
         existing = s.scalars(select(Handoff).where(Handoff.customer_id == cid, Handoff.status == "waiting")).first()
@@ -148,8 +158,15 @@ class Tools:
             existing.reason, existing.priority_score = args.reason, max(score, existing.priority_score)
             existing.estimated_value_cents = view.totals.total_cents
         else:
-            s.add(Handoff(customer_id=cid, reason=args.reason, priority_score=score,
-                          estimated_value_cents=view.totals.total_cents, status="waiting"))  # fmt: skip
+            s.add(
+                Handoff(
+                    customer_id=cid,
+                    reason=args.reason,
+                    priority_score=score,
+                    estimated_value_cents=view.totals.total_cents,
+                    status="waiting",
+                )
+            )
         props = {"priority_score": score, **{k: round(v, 3) for k, v in queue.parts(signals).items()}}
         return ToolOutcome("handoff_to_human", tool_results.handoff_result(), events=[("handoff", props)])
 
@@ -166,7 +183,9 @@ class Tools:
         buttons = []
         if again:
             buttons.append(("reorder:" + ",".join(f"{p.ref}x{q}" for p, q in again), say(lang, "b_reorder")))
-        slug = self.catalogue.resolve_category(context.preferred_categories[0]) if context.preferred_categories else None
+        slug = (
+            self.catalogue.resolve_category(context.preferred_categories[0]) if context.preferred_categories else None
+        )
         if slug:
             buttons.append((f"recommend_cat:{slug}", say(lang, "b_news")))
         if not buttons:
@@ -179,8 +198,9 @@ class Tools:
     def card(self, product: Product) -> str | None:
         """PNG product card (serve/conversation/cards.py), cached in MEDIA_DIR; None if rendering fails."""
         try:
-            return str(cards.render_card(product, self.settings.MEDIA_DIR, low_stock=self.catalogue.is_low_stock(product)))
+            return str(
+                cards.render_card(product, self.settings.MEDIA_DIR, low_stock=self.catalogue.is_low_stock(product))
+            )
         except Exception:
             log.exception("product card failed", extra={"product_id": product.product_id})
             return None
-

@@ -113,7 +113,7 @@ def rewrite(text: str, facts: PriceFacts) -> Rewrite:
             continue
         price = format_brl(facts.products[named[0]])
         for m in reversed(bad):
-            sentence = sentence[: m.start()] + price + sentence[m.end():]
+            sentence = sentence[: m.start()] + price + sentence[m.end() :]
             replaced += 1
         out.append(sentence)
     return Rewrite(" ".join(s for s in out if s.strip()).strip(), replaced, dropped)

@@ -23,7 +23,7 @@ STOP = ["<tool_response>", "<|im_start|>"]
 STOPWORDS = frozenset(
     "a o e é de da do que em um uma para pra com não nao no na os as se por mais você voce seu sua "
     "the to and of is you your in it for we i".split()
-)  # fmt: skip
+)
 
 
 def looks_like_garbage(text: str | None) -> bool:
@@ -79,7 +79,8 @@ def customer_language(user_texts: list[str], default: str | None = "pt") -> str 
 def written_language(session: Session, customer_id: int, last: int = 10) -> str:
     """The language the customer wrote in lately (their chat turns), for messages sent outside a
     turn (payment confirmations); inside a turn the agent reads it from the history it loads."""
-    rows = session.scalars(select(ChatTurn.message).where(ChatTurn.customer_id == customer_id)
-                           .order_by(ChatTurn.id.desc()).limit(4 * last)).all()  # fmt: skip
+    rows = session.scalars(
+        select(ChatTurn.message).where(ChatTurn.customer_id == customer_id).order_by(ChatTurn.id.desc()).limit(4 * last)
+    ).all()
     said = [m.get("content") for m in reversed(rows) if isinstance(m, dict) and m.get("role") == "user"]
     return customer_language(said[-last:])

@@ -6,8 +6,8 @@ grounded by construction; it is worded in the customer's language from serve/con
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from serve.contract import format_brl
 from serve.contract.prompt import STORE_NAME
@@ -30,9 +30,16 @@ def shipping_text(r: dict, lang: str) -> str:
     """A get_product result's freight, with the cart's free-shipping rule when it is not free."""
     if r["freight"] == format_brl(0):
         return say(lang, "shipping_free", name=r["name"])
-    return say(lang, "shipping", name=r["name"], freight=r["freight"]) + "\n" + say(
-        lang, "freight_tip", free_above=format_brl(FREIGHT_RULE.free_above_cents),
-        extra_pct=FREIGHT_RULE.extra_unit_bp // 100)
+    return (
+        say(lang, "shipping", name=r["name"], freight=r["freight"])
+        + "\n"
+        + say(
+            lang,
+            "freight_tip",
+            free_above=format_brl(FREIGHT_RULE.free_above_cents),
+            extra_pct=FREIGHT_RULE.extra_unit_bp // 100,
+        )
+    )
 
 
 def server_text(outcome, lang: str = "pt", topic: str | None = None) -> str:
@@ -40,7 +47,9 @@ def server_text(outcome, lang: str = "pt", topic: str | None = None) -> str:
     `topic` (Command.topic) picks what a product answer is about."""
     r, name = outcome.result, outcome.name
     if "error" in r:
-        return say(lang, "no_orders") if name == "order_status" else say(lang, "error", error=tool_error(lang, r["error"]))
+        return (
+            say(lang, "no_orders") if name == "order_status" else say(lang, "error", error=tool_error(lang, r["error"]))
+        )
     if name == "get_product" and topic == "shipping":
         return shipping_text(r, lang)
     if name == "get_product":
@@ -72,9 +81,15 @@ def server_text(outcome, lang: str = "pt", topic: str | None = None) -> str:
         lines = "".join(f"• {i['qty']}x {i['name']} — {i['price']}\n" for i in r.get("items", []))
         discount = say(lang, "discount", discount=r["discount"]) if r.get("discount") else ""
         freight = say(lang, "free") if r.get("free_shipping") else r["freight"]
-        return head + lines + say(lang, "totals", subtotal=r["subtotal"], freight=freight, discount=discount, total=r["total"])
+        return (
+            head
+            + lines
+            + say(lang, "totals", subtotal=r["subtotal"], freight=freight, discount=discount, total=r["total"])
+        )
     if name == "checkout":
-        return say(lang, "order_created", order=r["order"], total=r["total"], pay=word(lang, "pay", r["pay"]), link=r["link"])
+        return say(
+            lang, "order_created", order=r["order"], total=r["total"], pay=word(lang, "pay", r["pay"]), link=r["link"]
+        )
     if name == "order_status":
         text = say(lang, "order_line", order=r["order"], status=word(lang, "st", r["status"]), bought=r["bought"])
         if r.get("delivered"):
@@ -95,7 +110,10 @@ def buttons(lang: str, *pairs: tuple[str, str]) -> tuple[tuple[str, str], ...]:
 def fallback_replies(lang: str = "pt") -> list[Reply]:
     return [
         TextReply(say(lang, "fallback")),
-        ButtonsReply(say(lang, "help_with"), buttons(lang, ("recommend", "b_best"), ("view_cart", "b_cart"), ("human", "b_human"))),
+        ButtonsReply(
+            say(lang, "help_with"),
+            buttons(lang, ("recommend", "b_best"), ("view_cart", "b_cart"), ("human", "b_human")),
+        ),
     ]
 
 
@@ -113,13 +131,17 @@ def navigation_replies(navigation: str, name: str | None = None, lang: str = "pt
 
 
 def payment_buttons(lang: str = "pt") -> ButtonsReply:
-    return ButtonsReply(say(lang, "how_pay"), buttons(lang, ("checkout:pix", "b_pix"), ("checkout:card", "b_card"),
-                                                      ("checkout:boleto", "b_boleto")))  # fmt: skip
+    return ButtonsReply(
+        say(lang, "how_pay"),
+        buttons(lang, ("checkout:pix", "b_pix"), ("checkout:card", "b_card"), ("checkout:boleto", "b_boleto")),
+    )
 
 
 def product_buttons(p: Product, lang: str = "pt") -> ButtonsReply:
-    return ButtonsReply(say(lang, "want_it", name=p.name[:60]), buttons(
-        lang, (f"add_to_cart:{p.ref}", "b_add"), (f"recommend:{p.ref}", "b_pairs"), ("view_cart", "b_cart")))
+    return ButtonsReply(
+        say(lang, "want_it", name=p.name[:60]),
+        buttons(lang, (f"add_to_cart:{p.ref}", "b_add"), (f"recommend:{p.ref}", "b_pairs"), ("view_cart", "b_cart")),
+    )
 
 
 def product_list(items: list[dict], lang: str = "pt") -> ListReply:
@@ -142,8 +164,15 @@ class Presenter:
         path = self.card(p) if self.card else None
         return [ImageReply(str(path), caption[:BODY_MAX_CHARS], p.product_id)] if path else []
 
-    def replies(self, outcomes: list, text: str | None = None, command=None, worded_by_server: bool = False,
-                name: str | None = None, lang: str = "pt") -> list[Reply]:  # fmt: skip
+    def replies(
+        self,
+        outcomes: list,
+        text: str | None = None,
+        command=None,
+        worded_by_server: bool = False,
+        name: str | None = None,
+        lang: str = "pt",
+    ) -> list[Reply]:
         """The messages of one answer, in `lang`. `worded_by_server`: `text` is server_text of the
         outcomes, so it may become a card caption (it already names the product and its price).
         `name`: the customer's name, for the greeting."""
@@ -167,8 +196,12 @@ class Presenter:
         if last.name in ("add_to_cart", "remove_from_cart", "view_cart") and (r.get("items") or r.get("units")):
             anchor = r.get("added", {}).get("id") or (r.get("items") or [{}])[-1].get("id")
             body = say(lang, "cart_next") if text and r["total"] in text else say(lang, "cart_total", total=r["total"])
-            choices = buttons(lang, ("checkout", "b_checkout"), ("view_cart", "b_cart"),
-                              (f"recommend:{anchor}" if anchor else "recommend", "b_more"))  # fmt: skip
+            choices = buttons(
+                lang,
+                ("checkout", "b_checkout"),
+                ("view_cart", "b_cart"),
+                (f"recommend:{anchor}" if anchor else "recommend", "b_more"),
+            )
             return out + [ButtonsReply(body, choices)]
         if last.name == "get_product":
             p = self.catalogue.get(r["id"])

@@ -102,9 +102,13 @@ def intent_command(intent: str, text: str) -> Command | None:
 # (a query, a budget, which product): with AGENT_TOOL_FROM_INTENT the server names the tool and the
 # model writes the arguments. The pairs are the ones the training dialogues show (pipelines/synth_*.py).
 INTENT_TOOLS = {
-    "search_product": "search_products", "browse_categories": "recommend", "recommendation": "recommend",
-    "product_details": "get_product", "add_to_cart": "add_to_cart", "remove_from_cart": "remove_from_cart",
-}  # fmt: skip
+    "search_product": "search_products",
+    "browse_categories": "recommend",
+    "recommendation": "recommend",
+    "product_details": "get_product",
+    "add_to_cart": "add_to_cart",
+    "remove_from_cart": "remove_from_cart",
+}
 
 
 # Follow-up questions about the product just shown: in training the assistant answers each with

@@ -17,11 +17,11 @@ PT_WORDS = frozenset(
     "o os as um uma de da do das dos que não nao é eu você voce vocês voces tem têm quero queria "
     "para pra com meu minha seu sua isso esse essa esta este obrigado obrigada oi olá ola bom boa "
     "dia tarde noite cadê cade qual quanto quando onde como mais por favor sim tudo pedido carrinho".split()
-)  # fmt: skip
+)
 EN_WORDS = frozenset(
     "the you your i my me is are do does have has want would like to of for with this that it what "
     "where when how much many please thanks thank hi hello hey yes order cart buy need looking sell".split()
-)  # fmt: skip
+)
 
 
 # A message made only of these ("oi", "bom dia!", "olá, tudo bem?") almost always opens a burst:
@@ -29,7 +29,7 @@ EN_WORDS = frozenset(
 GREETING_WORDS = frozenset(
     "oi oie oii olá ola opa ei eai aí ai e bom boa dia tarde noite tudo bem blz beleza td "
     "hi hello hey good morning afternoon evening".split()
-)  # fmt: skip
+)
 
 
 # A follow-up about "the product just shown" ("e o frete?", "me fala mais dele", "is it any good?")
@@ -43,7 +43,7 @@ FOLLOW_UP_WORDS = frozenset(
     "produto item mesmo ok mas "
     "and the what about shipping how much is it this that one delivery expensive cost does tell me more "
     "details good quality reviews any for of".split()
-)  # fmt: skip
+)
 
 
 def words(text: str) -> list[str]:
@@ -68,7 +68,7 @@ def is_follow_up(text: str) -> bool:
 
 
 def detect_language(text: str) -> str | None:
-    """"pt" or "en" from function words (accents count for pt); None when the text tells nothing
+    """ "pt" or "en" from function words (accents count for pt); None when the text tells nothing
     (a price, an emoji, "ok"), so the caller keeps the language it had."""
     found = words(text)
     pt = sum(w in PT_WORDS for w in found) + 2 * bool(re.search(r"[ãõçáéíóúâêô]", text.lower()))
@@ -81,12 +81,12 @@ def detect_language(text: str) -> str | None:
 TEXTS: dict[str, dict[str, str]] = {
     "pt": {
         "fallback": "Desculpe, tive um probleminha para responder agora. 😅 Pode repetir com outras palavras? "
-                    "Se preferir, use um dos botões abaixo.",
+        "Se preferir, use um dos botões abaixo.",
         "help_with": "Posso te ajudar com:",
         "handoff": "Certo! Vou chamar uma pessoa da nossa equipe; já já alguém te responde por aqui. 🙋",
         "error": "Não consegui fazer isso: {error}.",
         "no_orders": "Não encontrei pedidos feitos por este número. Se comprou com outro número, me mande o "
-                     "código do pedido (começa com ZV).",
+        "código do pedido (começa com ZV).",
         "reviews": "{n} avaliações",
         "low_stock": "Últimas {n} unidades em estoque.",
         "sold_out": "No momento está sem estoque.",
@@ -117,7 +117,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "thanks": "Eu que agradeço! Se precisar de algo, é só chamar por aqui. 😊",
         "welcome_back": "Que bom te ver",
         "paid": "Pagamento confirmado! ✅ Seu pedido {order} foi aprovado.\nTotal: {total}. Previsão de entrega: {eta}.\n"
-                "Para acompanhar, é só perguntar \"cadê meu pedido {order}?\"",
+        'Para acompanhar, é só perguntar "cadê meu pedido {order}?"',
         "payment_failed": "O pagamento do pedido {order} não foi aprovado. Se quiser, posso gerar um novo link de pagamento.",
         "offer_reorder": "{who}, quer repetir seu último pedido{last} ou ver as novidades?",
         "offer_news": "{who}, separei novidades para você.",
@@ -125,26 +125,45 @@ TEXTS: dict[str, dict[str, str]] = {
         "shipping": "O frete de *{name}* fica {freight}.",
         "shipping_free": "O frete de *{name}* é grátis! 🎉",
         "freight_tip": "Pedidos a partir de {free_above} têm frete grátis, e cada item extra no mesmo pedido paga "
-                       "só {extra_pct}% do frete dele.",
+        "só {extra_pct}% do frete dele.",
         # button and list titles (≤ 20 characters)
-        "b_list": "Ver opções", "b_add": "Adicionar", "b_pairs": "Combina com", "b_cart": "Ver carrinho",
-        "b_checkout": "Finalizar compra", "b_more": "Sugestões", "b_best": "Mais vendidos", "b_order": "Meu pedido",
-        "b_human": "Falar com atendente", "b_pix": "PIX", "b_card": "Cartão", "b_boleto": "Boleto",
-        "b_reorder": "Repetir pedido", "b_news": "Ver novidades",
+        "b_list": "Ver opções",
+        "b_add": "Adicionar",
+        "b_pairs": "Combina com",
+        "b_cart": "Ver carrinho",
+        "b_checkout": "Finalizar compra",
+        "b_more": "Sugestões",
+        "b_best": "Mais vendidos",
+        "b_order": "Meu pedido",
+        "b_human": "Falar com atendente",
+        "b_pix": "PIX",
+        "b_card": "Cartão",
+        "b_boleto": "Boleto",
+        "b_reorder": "Repetir pedido",
+        "b_news": "Ver novidades",
         # payment methods and order statuses (Olist codes)
-        "pay_pix": "PIX", "pay_card": "cartão", "pay_boleto": "boleto",
-        "st_pending_payment": "aguardando pagamento", "st_created": "criado", "st_approved": "pagamento aprovado",
-        "st_paid": "pagamento aprovado", "st_invoiced": "faturado", "st_processing": "em separação",
-        "st_shipped": "enviado", "st_delivered": "entregue", "st_canceled": "cancelado", "st_unavailable": "indisponível",
+        "pay_pix": "PIX",
+        "pay_card": "cartão",
+        "pay_boleto": "boleto",
+        "st_pending_payment": "aguardando pagamento",
+        "st_created": "criado",
+        "st_approved": "pagamento aprovado",
+        "st_paid": "pagamento aprovado",
+        "st_invoiced": "faturado",
+        "st_processing": "em separação",
+        "st_shipped": "enviado",
+        "st_delivered": "entregue",
+        "st_canceled": "cancelado",
+        "st_unavailable": "indisponível",
     },
     "en": {
         "fallback": "Sorry, I had a little trouble answering just now. 😅 Could you say it another way? "
-                    "Or use one of the buttons below.",
+        "Or use one of the buttons below.",
         "help_with": "I can help you with:",
         "handoff": "Sure! I'm calling someone from our team; they will answer you here shortly. 🙋",
         "error": "I couldn't do that: {error}.",
         "no_orders": "I couldn't find orders from this number. If you bought with another number, send me the "
-                     "order code (it starts with ZV).",
+        "order code (it starts with ZV).",
         "reviews": "{n} reviews",
         "low_stock": "Only {n} left in stock.",
         "sold_out": "Out of stock right now.",
@@ -175,7 +194,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "thanks": "Thank you! If you need anything, just message me here. 😊",
         "welcome_back": "Great to see you",
         "paid": "Payment confirmed! ✅ Your order {order} is approved.\nTotal: {total}. Expected delivery: {eta}.\n"
-                "To follow it, just ask \"where is my order {order}?\"",
+        'To follow it, just ask "where is my order {order}?"',
         "payment_failed": "The payment for order {order} was not approved. If you like, I can make a new payment link.",
         "offer_reorder": "{who}, would you like to repeat your last order{last} or see what's new?",
         "offer_news": "{who}, I picked some new arrivals for you.",
@@ -183,17 +202,36 @@ TEXTS: dict[str, dict[str, str]] = {
         "shipping": "Shipping for *{name}* is {freight}.",
         "shipping_free": "Shipping for *{name}* is free! 🎉",
         "freight_tip": "Orders of {free_above} or more ship for free, and each extra item in the same order pays "
-                       "only {extra_pct}% of its shipping.",
-        "b_list": "See options", "b_add": "Add to cart", "b_pairs": "Goes well with", "b_cart": "View cart",
-        "b_checkout": "Checkout", "b_more": "Suggestions", "b_best": "Best sellers", "b_order": "My order",
-        "b_human": "Talk to a person", "b_pix": "PIX", "b_card": "Card", "b_boleto": "Boleto slip",
-        "b_reorder": "Order again", "b_news": "See what's new",
-        "pay_pix": "PIX", "pay_card": "card", "pay_boleto": "boleto",
-        "st_pending_payment": "awaiting payment", "st_created": "created", "st_approved": "payment approved",
-        "st_paid": "payment approved", "st_invoiced": "invoiced", "st_processing": "being prepared",
-        "st_shipped": "shipped", "st_delivered": "delivered", "st_canceled": "canceled", "st_unavailable": "unavailable",
+        "only {extra_pct}% of its shipping.",
+        "b_list": "See options",
+        "b_add": "Add to cart",
+        "b_pairs": "Goes well with",
+        "b_cart": "View cart",
+        "b_checkout": "Checkout",
+        "b_more": "Suggestions",
+        "b_best": "Best sellers",
+        "b_order": "My order",
+        "b_human": "Talk to a person",
+        "b_pix": "PIX",
+        "b_card": "Card",
+        "b_boleto": "Boleto slip",
+        "b_reorder": "Order again",
+        "b_news": "See what's new",
+        "pay_pix": "PIX",
+        "pay_card": "card",
+        "pay_boleto": "boleto",
+        "st_pending_payment": "awaiting payment",
+        "st_created": "created",
+        "st_approved": "payment approved",
+        "st_paid": "payment approved",
+        "st_invoiced": "invoiced",
+        "st_processing": "being prepared",
+        "st_shipped": "shipped",
+        "st_delivered": "delivered",
+        "st_canceled": "canceled",
+        "st_unavailable": "unavailable",
     },
-}  # fmt: skip
+}
 
 
 # Every title our buttons and lists carry: what the customer "says" by tapping one.
@@ -214,20 +252,25 @@ def word(lang: str, prefix: str, code: str) -> str:
 # Tool errors are pt-BR on purpose: the same text is in the training data's tool messages
 # (serve/core/cart_math.py, serve/commerce/cart.py, serve/core/tool_results.py are synthesize-stage dependencies, so
 # rewording them retrains). An English-writing customer gets them reworded here, by pattern.
-ERRORS_EN: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(pattern), english) for pattern, english in (
-    (r"produto não encontrado: (?P<id>.+)", "product not found: {id}"),
-    (r"categoria não encontrada: (?P<cat>.+)", "category not found: {cat}"),
-    (r"a quantidade deve ser pelo menos 1", "the quantity must be at least 1"),
-    (r"a quantidade deve ser um número inteiro", "the quantity must be a whole number"),
-    (r"no máximo (?P<n>\d+) unidades por produto", "at most {n} units per product"),
-    (r"(?P<name>.+) está sem estoque", "{name} is out of stock"),
-    (r"só temos (?P<n>\d+) unidades? de (?P<name>.+?) \(já tem (?P<have>\d+) no carrinho\)",
-     "we only have {n} of {name} (you already have {have} in your cart)"),
-    (r"só temos (?P<n>\d+) unidades? de (?P<name>.+)", "we only have {n} of {name}"),
-    (r"esse produto não está no carrinho", "that product is not in your cart"),
-    (r"cupom (?P<code>.+) não existe ou expirou", "coupon {code} does not exist or has expired"),
-    (r"o carrinho está vazio", "your cart is empty"),
-))
+ERRORS_EN: tuple[tuple[re.Pattern, str], ...] = tuple(
+    (re.compile(pattern), english)
+    for pattern, english in (
+        (r"produto não encontrado: (?P<id>.+)", "product not found: {id}"),
+        (r"categoria não encontrada: (?P<cat>.+)", "category not found: {cat}"),
+        (r"a quantidade deve ser pelo menos 1", "the quantity must be at least 1"),
+        (r"a quantidade deve ser um número inteiro", "the quantity must be a whole number"),
+        (r"no máximo (?P<n>\d+) unidades por produto", "at most {n} units per product"),
+        (r"(?P<name>.+) está sem estoque", "{name} is out of stock"),
+        (
+            r"só temos (?P<n>\d+) unidades? de (?P<name>.+?) \(já tem (?P<have>\d+) no carrinho\)",
+            "we only have {n} of {name} (you already have {have} in your cart)",
+        ),
+        (r"só temos (?P<n>\d+) unidades? de (?P<name>.+)", "we only have {n} of {name}"),
+        (r"esse produto não está no carrinho", "that product is not in your cart"),
+        (r"cupom (?P<code>.+) não existe ou expirou", "coupon {code} does not exist or has expired"),
+        (r"o carrinho está vazio", "your cart is empty"),
+    )
+)
 
 
 def tool_error(lang: str, error: str) -> str:
@@ -240,5 +283,17 @@ def tool_error(lang: str, error: str) -> str:
     return error
 
 
-__all__ = ["BUTTON_TITLES", "FOLLOW_UP_WORDS", "GREETING_WORDS", "LANGUAGES", "TEXTS", "detect_language",
-           "is_follow_up", "is_greeting", "say", "tool_error", "word", "words"]
+__all__ = [
+    "BUTTON_TITLES",
+    "FOLLOW_UP_WORDS",
+    "GREETING_WORDS",
+    "LANGUAGES",
+    "TEXTS",
+    "detect_language",
+    "is_follow_up",
+    "is_greeting",
+    "say",
+    "tool_error",
+    "word",
+    "words",
+]

@@ -33,9 +33,20 @@ import numpy as np
 import pandas as pd
 
 PRODUCT_COLUMNS = (
-    "product_id", "category", "category_pt", "category_en", "name", "description", "price_cents",
-    "freight_cents", "review_count", "review_score", "stock", "sales_count", "sales_rank",
-)  # fmt: skip
+    "product_id",
+    "category",
+    "category_pt",
+    "category_en",
+    "name",
+    "description",
+    "price_cents",
+    "freight_cents",
+    "review_count",
+    "review_score",
+    "stock",
+    "sales_count",
+    "sales_rank",
+)
 REVIEW_COLUMNS = ("product_id", "review_score", "comment")
 COPURCHASE_COLUMNS = ("product_id", "other_product_id", "count")
 SORTS = ("relevance", "price_asc", "price_desc", "rating", "best_selling")
@@ -110,8 +121,17 @@ def stem(word: str) -> str:
     w = word
     if len(w) <= 3 or w.isdigit():
         return w
-    for suffix, repl in (("oes", "ao"), ("aes", "ao"), ("ais", "al"), ("eis", "el"), ("ois", "ol"),
-                         ("ns", "m"), ("res", "r"), ("zes", "z"), ("ies", "y")):  # fmt: skip
+    for suffix, repl in (
+        ("oes", "ao"),
+        ("aes", "ao"),
+        ("ais", "al"),
+        ("eis", "el"),
+        ("ois", "ol"),
+        ("ns", "m"),
+        ("res", "r"),
+        ("zes", "z"),
+        ("ies", "y"),
+    ):
         if w.endswith(suffix) and len(w) > len(suffix) + 2:
             w = w[: -len(suffix)] + repl
             break
@@ -160,13 +180,21 @@ class Catalogue:
             ref_len += 1
         self.products: list[Product] = [
             Product(
-                product_id=pid, ref=pid[:ref_len], name=str(r.name), description=str(r.description),
-                category=str(r.category), category_pt=str(r.category_pt), category_en=str(r.category_en),
-                price_cents=int(r.price_cents), freight_cents=int(r.freight_cents),
+                product_id=pid,
+                ref=pid[:ref_len],
+                name=str(r.name),
+                description=str(r.description),
+                category=str(r.category),
+                category_pt=str(r.category_pt),
+                category_en=str(r.category_en),
+                price_cents=int(r.price_cents),
+                freight_cents=int(r.freight_cents),
                 review_count=int(r.review_count),
                 review_score=None if pd.isna(r.review_score) else round(float(r.review_score), 1),
-                stock=int(r.stock), sales_count=int(r.sales_count), sales_rank=int(r.sales_rank),
-            )  # fmt: skip
+                stock=int(r.stock),
+                sales_count=int(r.sales_count),
+                sales_rank=int(r.sales_rank),
+            )
             for pid, r in zip(ids, products.itertuples(index=False))
         ]
         self._by_id = {p.product_id: i for i, p in enumerate(self.products)}
@@ -203,8 +231,10 @@ class Catalogue:
         n = len(self.products)
         self._idf = {t: math.log(1 + n / len(post)) for t, post in index.items()}
         # stem → (product indices, field weights): numpy postings, so a query is a few vector ops
-        self._index = {t: (np.fromiter(post, np.int64, len(post)), np.fromiter(post.values(), np.float64, len(post)))
-                       for t, post in index.items()}  # fmt: skip
+        self._index = {
+            t: (np.fromiter(post, np.int64, len(post)), np.fromiter(post.values(), np.float64, len(post)))
+            for t, post in index.items()
+        }
         self._price = np.array([p.price_cents for p in self.products], dtype=np.int64)
         self._rating = np.array([self.rating_rank_value(p) for p in self.products])
         slugs = sorted({p.category for p in self.products})

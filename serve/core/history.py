@@ -82,7 +82,9 @@ def history_product_ids(orders: list[PastOrder]) -> list[str]:
     return list(dict.fromkeys(pid for o in orders for pid in o.product_ids))
 
 
-def preferred_categories(declared: list[str], orders: list[PastOrder], catalogue: Catalogue, limit: int = 3) -> list[str]:
+def preferred_categories(
+    declared: list[str], orders: list[PastOrder], catalogue: Catalogue, limit: int = 3
+) -> list[str]:
     """Declared preferences first, then the categories the customer bought most (pt names)."""
     names = [c for c in (declared or []) if c]
     counts = Counter()

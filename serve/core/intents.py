@@ -1,7 +1,7 @@
 """The intent classifier the nlu stage trains (pipelines/nlu.py), as training and serving load it.
 
-    classifier = load_intent_classifier("models/nlu")
-    classifier.predict_with_confidence(["quero ver relógios"])   # [("search", 0.93)]
+classifier = load_intent_classifier("models/nlu")
+classifier.predict_with_confidence(["quero ver relógios"])   # [("search", 0.93)]
 """
 
 from __future__ import annotations

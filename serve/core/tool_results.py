@@ -121,8 +121,10 @@ def recommend(
         return {"items": [product_summary(p, catalogue) for p in items]}
     if args.category:
         if catalogue.resolve_category(args.category) is None:
-            return {"error": f"categoria não encontrada: {args.category!r}",
-                    "cats": [c.name_pt for c in catalogue.categories()[:TOP_CATEGORIES]]}  # fmt: skip
+            return {
+                "error": f"categoria não encontrada: {args.category!r}",
+                "cats": [c.name_pt for c in catalogue.categories()[:TOP_CATEGORIES]],
+            }
         return {"items": [product_summary(p, catalogue) for p in catalogue.popular(args.category, limit)]}
     past = [p for p in dict.fromkeys(catalogue.get(h) for h in history) if p is not None]
     if not past:
@@ -146,8 +148,11 @@ def recommend(
 def cart_totals(lines, rule: FreightRule = FREIGHT_RULE, coupon: Coupon | None = None) -> dict:
     """{"units", "subtotal", "freight", "discount"?, "coupon"?, "total", "free_shipping"?}"""
     totals = price_cart(lines, rule, coupon)
-    out = {"units": totals.units, "subtotal": format_brl(totals.subtotal_cents),
-           "freight": format_brl(totals.freight_cents)}  # fmt: skip
+    out = {
+        "units": totals.units,
+        "subtotal": format_brl(totals.subtotal_cents),
+        "freight": format_brl(totals.freight_cents),
+    }
     if totals.discount_cents:
         out["discount"] = format_brl(totals.discount_cents)
         out["coupon"] = totals.coupon_code
@@ -162,8 +167,14 @@ def cart_view(lines, catalogue: Catalogue, rule: FreightRule = FREIGHT_RULE, cou
     items = []
     for line in lines:
         p = catalogue.get(line.product_id)
-        items.append({"id": p.ref if p else line.product_id, "name": line.name, "qty": line.quantity,
-                      "price": format_brl(line.unit_price_cents)})  # fmt: skip
+        items.append(
+            {
+                "id": p.ref if p else line.product_id,
+                "name": line.name,
+                "qty": line.quantity,
+                "price": format_brl(line.unit_price_cents),
+            }
+        )
     return {"items": items} | cart_totals(lines, rule, coupon)
 
 
@@ -171,8 +182,9 @@ def view_cart(lines, catalogue: Catalogue, rule: FreightRule = FREIGHT_RULE, cou
     return cart_view(lines, catalogue, rule, coupon)
 
 
-def add_to_cart(catalogue: Catalogue, lines, args: AddToCart, rule: FreightRule = FREIGHT_RULE,
-                coupon: Coupon | None = None) -> tuple[tuple[CartLine, ...], dict]:  # fmt: skip
+def add_to_cart(
+    catalogue: Catalogue, lines, args: AddToCart, rule: FreightRule = FREIGHT_RULE, coupon: Coupon | None = None
+) -> tuple[tuple[CartLine, ...], dict]:
     """(new cart, result). Price and freight come from the catalogue; stock is checked."""
     lines = tuple(lines)
     p = catalogue.get(args.product_id)
@@ -186,8 +198,9 @@ def add_to_cart(catalogue: Catalogue, lines, args: AddToCart, rule: FreightRule 
     return lines, {"added": {"id": p.ref, "name": p.name, "qty": args.quantity}} | cart_totals(lines, rule, coupon)
 
 
-def remove_from_cart(catalogue: Catalogue, lines, args: RemoveFromCart, rule: FreightRule = FREIGHT_RULE,
-                     coupon: Coupon | None = None) -> tuple[tuple[CartLine, ...], dict]:  # fmt: skip
+def remove_from_cart(
+    catalogue: Catalogue, lines, args: RemoveFromCart, rule: FreightRule = FREIGHT_RULE, coupon: Coupon | None = None
+) -> tuple[tuple[CartLine, ...], dict]:
     lines = tuple(lines)
     p = catalogue.get(args.product_id)
     pid = p.product_id if p else args.product_id

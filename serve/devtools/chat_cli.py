@@ -38,8 +38,18 @@ from serve.whatsapp import cloud_api as wa
 class Phone:
     """One simulated customer: sends signed webhooks, shows what the bot sent through the fake."""
 
-    def __init__(self, bot_url: str, graph_url: str, *, app_secret: str, phone_number_id: str, phone: str,
-                 name: str, media_dir: Path, out=print):
+    def __init__(
+        self,
+        bot_url: str,
+        graph_url: str,
+        *,
+        app_secret: str,
+        phone_number_id: str,
+        phone: str,
+        name: str,
+        media_dir: Path,
+        out=print,
+    ):
         self.bot, self.graph = httpx.Client(base_url=bot_url, timeout=30), httpx.Client(base_url=graph_url, timeout=10)
         self.secret, self.phone_number_id, self.phone, self.name = app_secret, phone_number_id, phone, name
         self.media_dir, self.out = media_dir, out
@@ -52,8 +62,11 @@ class Phone:
     def post(self, payload: dict) -> bool:
         body = json.dumps(payload, ensure_ascii=False).encode()
         try:
-            res = self.bot.post("/webhook", content=body, headers={
-                "Content-Type": "application/json", "X-Hub-Signature-256": wa.sign(body, self.secret)})
+            res = self.bot.post(
+                "/webhook",
+                content=body,
+                headers={"Content-Type": "application/json", "X-Hub-Signature-256": wa.sign(body, self.secret)},
+            )
         except httpx.HTTPError as exc:
             self.out(f"! bot unreachable at {self.bot.base_url} ({type(exc).__name__}); is it running?")
             return False
@@ -84,10 +97,24 @@ class Phone:
             "/image": ("image", {**fake_media, "mime_type": "image/jpeg", **({"caption": arg} if arg else {})}),
             "/audio": ("audio", {**fake_media, "mime_type": "audio/ogg; codecs=opus", "voice": True}),
             "/sticker": ("sticker", {**fake_media, "mime_type": "image/webp", "animated": False}),
-            "/location": ("location", {"latitude": -23.561414, "longitude": -46.655881, "name": "MASP",
-                                       "address": "Av. Paulista, 1578 - São Paulo"}),
-            "/contact": ("contacts", [{"name": {"formatted_name": "Carlos Souza", "first_name": "Carlos"},
-                                       "phones": [{"phone": "+55 21 99876-5432", "type": "CELL"}]}]),
+            "/location": (
+                "location",
+                {
+                    "latitude": -23.561414,
+                    "longitude": -46.655881,
+                    "name": "MASP",
+                    "address": "Av. Paulista, 1578 - São Paulo",
+                },
+            ),
+            "/contact": (
+                "contacts",
+                [
+                    {
+                        "name": {"formatted_name": "Carlos Souza", "first_name": "Carlos"},
+                        "phones": [{"phone": "+55 21 99876-5432", "type": "CELL"}],
+                    }
+                ],
+            ),
             "/react": ("reaction", {"message_id": self.last_bot_id or "", "emoji": arg or "👍"}),
         }
         if cmd in commands:
@@ -109,8 +136,20 @@ class Phone:
             self.show(m)
             self.last_bot_id = m["id"]
             for status in ("delivered", "read"):
-                self.post(wa.webhook_payload(self.phone_number_id, [], statuses=[{
-                    "id": m["id"], "status": status, "timestamp": str(int(time.time())), "recipient_id": self.phone}]))
+                self.post(
+                    wa.webhook_payload(
+                        self.phone_number_id,
+                        [],
+                        statuses=[
+                            {
+                                "id": m["id"],
+                                "status": status,
+                                "timestamp": str(int(time.time())),
+                                "recipient_id": self.phone,
+                            }
+                        ],
+                    )
+                )
         return len(new)
 
     def show(self, m: dict) -> None:
@@ -167,9 +206,15 @@ def main() -> None:
     if args.graph_url is None:
         server = FakeGraphServer(Path(args.media_dir) / "graph", port=args.graph_port).__enter__()
     graph_url = args.graph_url or server.base_url
-    phone = Phone(bot_url, graph_url, app_secret=settings.WHATSAPP_APP_SECRET,
-                  phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID, phone=args.phone, name=args.name,
-                  media_dir=Path(args.media_dir))
+    phone = Phone(
+        bot_url,
+        graph_url,
+        app_secret=settings.WHATSAPP_APP_SECRET,
+        phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID,
+        phone=args.phone,
+        name=args.name,
+        media_dir=Path(args.media_dir),
+    )
     print(f"WhatsApp simulator: you are +{args.phone} ({args.name}); bot {bot_url}; fake Graph {graph_url}")
     print("The bot must send to the fake: WHATSAPP_API_BASE_URL=" + graph_url + ". /quit to leave.\n")
     stop = threading.Event()

@@ -42,20 +42,42 @@ ERRORS = {  # code -> (title, details) as Meta words them
     131009: ("Parameter value is not valid", "Parameter value is not valid"),
     190: ("Invalid OAuth access token", "Invalid OAuth access token - Cannot parse access token"),
     130429: ("Rate limit hit", "Cloud API message throughput has been reached."),
-    131056: ("(Business Account, Consumer Account) pair rate limit hit",
-             "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time."),
-    131047: ("Re-engagement message",
-             "Message failed to send because more than 24 hours have passed since the customer last replied to this number."),
+    131056: (
+        "(Business Account, Consumer Account) pair rate limit hit",
+        "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.",
+    ),
+    131047: (
+        "Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+    ),
 }
-SEND_TYPES = {"text", "image", "interactive", "template", "audio", "document", "video", "sticker", "location",
-              "contacts", "reaction"}
+SEND_TYPES = {
+    "text",
+    "image",
+    "interactive",
+    "template",
+    "audio",
+    "document",
+    "video",
+    "sticker",
+    "location",
+    "contacts",
+    "reaction",
+}
 
 
 class FakeGraphState:
     """Everything the fake accepted or refused; guarded by a lock (tests read it from another thread)."""
 
-    def __init__(self, media_dir: str | Path, *, phone_number_id: str | None = None,
-                 access_token: str | None = None, max_mps: float | None = None, pair_interval_s: float | None = None):
+    def __init__(
+        self,
+        media_dir: str | Path,
+        *,
+        phone_number_id: str | None = None,
+        access_token: str | None = None,
+        max_mps: float | None = None,
+        pair_interval_s: float | None = None,
+    ):
         self.media_dir = Path(media_dir)
         self.media_dir.mkdir(parents=True, exist_ok=True)
         self.phone_number_id, self.access_token = phone_number_id, access_token
@@ -82,11 +104,18 @@ class FakeGraphState:
 
 def meta_error(code: int, http_status: int = 400, details: str | None = None) -> JSONResponse:
     title, default_details = ERRORS.get(code, ("Error", "Error"))
-    return JSONResponse(status_code=http_status, content={"error": {
-        "message": f"(#{code}) {title}", "type": "OAuthException", "code": code,
-        "error_data": {"messaging_product": "whatsapp", "details": details or default_details},
-        "fbtrace_id": "A" + secrets.token_urlsafe(16),
-    }})
+    return JSONResponse(
+        status_code=http_status,
+        content={
+            "error": {
+                "message": f"(#{code}) {title}",
+                "type": "OAuthException",
+                "code": code,
+                "error_data": {"messaging_product": "whatsapp", "details": details or default_details},
+                "fbtrace_id": "A" + secrets.token_urlsafe(16),
+            }
+        },
+    )
 
 
 def _bad(details: str, code: int = 131009) -> tuple[int, str]:
@@ -138,7 +167,9 @@ def _validate_interactive(obj: dict) -> tuple[int, str] | None:
         if not 1 <= len(buttons) <= 3:
             return _bad("interactive.action.buttons must have 1 to 3 buttons")
         replies = [b.get("reply") or {} for b in buttons]
-        if any(b.get("type") != "reply" for b in buttons) or any(not r.get("id") or not r.get("title") for r in replies):
+        if any(b.get("type") != "reply" for b in buttons) or any(
+            not r.get("id") or not r.get("title") for r in replies
+        ):
             return _bad("each button needs type=reply, reply.id and reply.title", 131008)
         if any(len(r["title"]) > 20 for r in replies):
             return _bad("button title length must be at most 20 characters")
@@ -218,10 +249,17 @@ def create_app(state: FakeGraphState) -> FastAPI:
             media_id = (body.get(body.get("type", "")) or {}).get("id") if body.get("type") == "image" else None
             state._recent.append(now)
             state._last_to[to] = now
-            state.messages.append({
-                "index": len(state.messages), "id": wamid, "to": to, "type": body.get("type"), "payload": body,
-                "t": now, "media_path": state.uploads[media_id]["path"] if media_id else None,
-            })
+            state.messages.append(
+                {
+                    "index": len(state.messages),
+                    "id": wamid,
+                    "to": to,
+                    "type": body.get("type"),
+                    "payload": body,
+                    "t": now,
+                    "media_path": state.uploads[media_id]["path"] if media_id else None,
+                }
+            )
             log_call("messages", 200, None, to)
         reply = {"input": to, "wa_id": to}
         message = {"id": wamid} | ({"message_status": "accepted"} if body.get("type") == "template" else {})
@@ -246,7 +284,12 @@ def create_app(state: FakeGraphState) -> FastAPI:
         path = state.media_dir / f"{media_id}{suffix}"
         path.write_bytes(data)
         with state.lock:
-            state.uploads[media_id] = {"path": str(path), "mime_type": mime, "size": len(data), "filename": upload.filename}
+            state.uploads[media_id] = {
+                "path": str(path),
+                "mime_type": mime,
+                "size": len(data),
+                "filename": upload.filename,
+            }
             log_call("media", 200)
         return {"id": media_id}
 
@@ -331,8 +374,9 @@ def main() -> None:
     parser.add_argument("--access-token", default=None, help="require this bearer token (default: any)")
     parser.add_argument("--max-mps", type=float, default=None, help="throughput limit, messages/s (→ 130429)")
     args = parser.parse_args()
-    state = FakeGraphState(args.media_dir, phone_number_id=args.phone_number_id,
-                           access_token=args.access_token, max_mps=args.max_mps)
+    state = FakeGraphState(
+        args.media_dir, phone_number_id=args.phone_number_id, access_token=args.access_token, max_mps=args.max_mps
+    )
     print(f"fake Graph API on http://{args.host}:{args.port} (media in {state.media_dir})", flush=True)
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
 

@@ -53,11 +53,24 @@ def cpu_has_native_bf16() -> bool:
 
 def vllm_command(model: str | Path, port: int, served_name: str, max_model_len: int | None = None) -> list[str]:
     cmd = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
-        "--served-model-name", served_name, "--chat-template", str(CHAT_TEMPLATE),
-        "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
-        "--host", "127.0.0.1", "--port", str(port), "--disable-uvicorn-access-log",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model),
+        "--served-model-name",
+        served_name,
+        "--chat-template",
+        str(CHAT_TEMPLATE),
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "hermes",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--disable-uvicorn-access-log",
+    ]
     if max_model_len:
         cmd += ["--max-model-len", str(max_model_len)]
     if not cuda_available():
@@ -70,18 +83,32 @@ def vllm_command(model: str | Path, port: int, served_name: str, max_model_len: 
     return cmd
 
 
-def start_vllm(model: str | Path, port: int, served_name: str = "zapvendas", *, log_path: str | Path | None = None,
-               max_model_len: int | None = None, kv_cache_gib: int = 1) -> subprocess.Popen:  # fmt: skip
+def start_vllm(
+    model: str | Path,
+    port: int,
+    served_name: str = "zapvendas",
+    *,
+    log_path: str | Path | None = None,
+    max_model_len: int | None = None,
+    kv_cache_gib: int = 1,
+) -> subprocess.Popen:
     """Start vLLM in its own process group (so stopping it also stops its engine workers)."""
     model = Path(model)
     if not (model / "config.json").is_file():
-        raise SystemExit(f"{model}: no exported model (config.json missing); run `make run` (or the export stage) first")
+        raise SystemExit(
+            f"{model}: no exported model (config.json missing); run `make run` (or the export stage) first"
+        )
     env = dict(os.environ)
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))  # GiB; ignored by CUDA builds
     env.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(vllm_command(model, port, served_name, max_model_len), env=env, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        vllm_command(model, port, served_name, max_model_len),
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def frontend_cpus() -> set[int] | None:
@@ -149,8 +176,11 @@ def main() -> None:
         waited = wait_http(f"http://127.0.0.1:{args.vllm_port}/v1/models", args.start_timeout, vllm, "vLLM")
         print(f"serve: vLLM ready after {waited:.0f} s; starting the bot on {args.host}:{args.port}", flush=True)
         env = dict(os.environ, LLM_BASE_URL=f"http://127.0.0.1:{args.vllm_port}/v1", LLM_MODEL=name)
-        bot = subprocess.Popen([sys.executable, "-m", "serve", "--host", args.host, "--port", str(args.port)],
-                               env=env, start_new_session=True)  # fmt: skip
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "serve", "--host", args.host, "--port", str(args.port)],
+            env=env,
+            start_new_session=True,
+        )
         keep_off_engine_cores(bot.pid)
         waited = wait_http(f"http://127.0.0.1:{args.port}/readyz", 120, bot, "bot")
         print(f"serve: bot ready after {waited:.0f} s: http://{args.host}:{args.port} (Ctrl-C stops both)", flush=True)

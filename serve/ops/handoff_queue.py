@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 URGENT_RE = re.compile(
     r"reclam|procon|advogad|process|golpe|fraud|roub|cancel|estorn|reembols|devolu|defeit|quebrad|"
@@ -57,8 +57,8 @@ def priority_score(s: HandoffSignals) -> float:
 
 def current_score(stored_score: float, created_at: datetime, now: datetime | None = None) -> float:
     """The stored score (computed with wait = 0) plus the wait part as of `now`."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if created_at.tzinfo is None:  # SQLite hands back naive datetimes; we always store UTC
-        created_at = created_at.replace(tzinfo=timezone.utc)
+        created_at = created_at.replace(tzinfo=UTC)
     waited = (now - created_at).total_seconds()
     return round(stored_score + WEIGHTS["wait"] * min(max(waited, 0) / 60 / WAIT_SATURATION_MIN, 1.0), 4)

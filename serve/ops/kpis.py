@@ -77,11 +77,16 @@ def agent(session: Session, since: datetime) -> dict:
 
     turns = [float(p.get("ms", 0)) for p in props("turn_latency_ms")]
     intents = props("intent")
-    counts = dict(session.execute(
-        select(Event.name, func.count()).where(
-            Event.name.in_(("fallback_reply", "intent_fallback", "tool_refused", "handoff")), Event.created_at >= since)
-        .group_by(Event.name)
-    ).all())  # fmt: skip
+    counts = dict(
+        session.execute(
+            select(Event.name, func.count())
+            .where(
+                Event.name.in_(("fallback_reply", "intent_fallback", "tool_refused", "handoff")),
+                Event.created_at >= since,
+            )
+            .group_by(Event.name)
+        ).all()
+    )
     return {
         "turns": len(turns),
         "turn_p50_ms": _percentile(turns, 50),
@@ -95,8 +100,12 @@ def agent(session: Session, since: datetime) -> dict:
 
 
 def kpis(session: Session, since: datetime) -> dict:
-    return {"since": since.isoformat(), "funnel": funnel(session, since), "sales": sales(session, since),
-            "agent": agent(session, since)}  # fmt: skip
+    return {
+        "since": since.isoformat(),
+        "funnel": funnel(session, since),
+        "sales": sales(session, since),
+        "agent": agent(session, since),
+    }
 
 
 __all__ = ["FUNNEL", "agent", "funnel", "kpis", "sales"]

@@ -5,7 +5,7 @@ ranked by priority, serve/ops/handoff_queue.py). Open in development/test; in pr
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from sqlalchemy import select
@@ -44,7 +44,7 @@ def admin_queue(session: SessionDep) -> dict:
             "priority": current_score(h.priority_score, h.created_at),
             "base_priority": h.priority_score,
             "value_cents": h.estimated_value_cents,
-            "waiting_since": h.created_at.astimezone(timezone.utc).isoformat(),
+            "waiting_since": h.created_at.astimezone(UTC).isoformat(),
         }
         for h in rows
     ]

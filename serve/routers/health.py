@@ -31,7 +31,9 @@ async def readyz(request: Request, s: SettingsDep) -> JSONResponse:
         checks["db"] = f"error: {type(exc).__name__}"
     try:
         async with httpx.AsyncClient(timeout=READY_TIMEOUT_S) as client:
-            r = await client.get(s.LLM_BASE_URL.rstrip("/") + "/models", headers={"Authorization": f"Bearer {s.LLM_API_KEY}"})
+            r = await client.get(
+                s.LLM_BASE_URL.rstrip("/") + "/models", headers={"Authorization": f"Bearer {s.LLM_API_KEY}"}
+            )
         ids = [m.get("id") for m in r.json().get("data", [])] if r.status_code == 200 else []
         if r.status_code != 200:
             checks["llm"] = f"error: HTTP {r.status_code}"

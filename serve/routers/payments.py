@@ -116,7 +116,9 @@ def _charge(factory, charge_id: str) -> SandboxCharge:
 @router.get("/pay/{charge_id}", response_class=HTMLResponse)
 def pay_page(charge_id: str, factory: SessionFactoryDep) -> HTMLResponse:
     c = _charge(factory, charge_id)
-    amount = f'<p class="amt">{format_brl(c.amount_cents)}</p><p>{html.escape(c.description)} · {html.escape(c.method)}</p>'
+    amount = (
+        f'<p class="amt">{format_brl(c.amount_cents)}</p><p>{html.escape(c.description)} · {html.escape(c.method)}</p>'
+    )
     if c.status != "pending":
         done = "Pagamento aprovado ✅" if c.status == "paid" else "Pagamento recusado"
         return _page(c.description, amount + f"<p><b>{done}</b></p>")
@@ -124,15 +126,18 @@ def pay_page(charge_id: str, factory: SessionFactoryDep) -> HTMLResponse:
     if c.method == "pix":
         code = pix_brcode("sandbox@zapvendas.invalid", c.amount_cents, c.description.split()[-1])
         pix = f"<p>PIX copia e cola:</p><code>{html.escape(code)}</code>"
-    form = (f'<form method="post" action="/pay/{html.escape(c.id)}">'
-            '<button class="pay" name="action" value="pay">Pagar</button>'
-            '<button class="no" name="action" value="decline">Recusar</button></form>')  # fmt: skip
+    form = (
+        f'<form method="post" action="/pay/{html.escape(c.id)}">'
+        '<button class="pay" name="action" value="pay">Pagar</button>'
+        '<button class="no" name="action" value="decline">Recusar</button></form>'
+    )
     return _page(c.description, amount + pix + form)
 
 
 @router.post("/pay/{charge_id}", response_class=HTMLResponse)
-async def pay_action(charge_id: str, request: Request, factory: SessionFactoryDep, settings: SettingsDep,
-                     action: str = Form(...)) -> HTMLResponse:  # fmt: skip
+async def pay_action(
+    charge_id: str, request: Request, factory: SessionFactoryDep, settings: SettingsDep, action: str = Form(...)
+) -> HTMLResponse:
     """The sandbox gateway settles the charge, then notifies the store like a real gateway would:
     a signed POST to the store's webhook (through this same app's ASGI stack, so no network and
     no PUBLIC_BASE_URL round trip are needed; every check of the webhook path still runs)."""

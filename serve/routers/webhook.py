@@ -27,9 +27,12 @@ MAX_BODY_BYTES = 3 * 1024 * 1024
 
 
 @router.get("/webhook", response_class=PlainTextResponse)
-def verify(settings: SettingsDep, mode: Annotated[str | None, Query(alias="hub.mode")] = None,
-           token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
-           challenge: Annotated[str | None, Query(alias="hub.challenge")] = None) -> PlainTextResponse:
+def verify(
+    settings: SettingsDep,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+) -> PlainTextResponse:
     """Meta's subscription check: echo `hub.challenge` when mode and verify token match."""
     expected = settings.WHATSAPP_VERIFY_TOKEN
     if mode == "subscribe" and token and expected and hmac.compare_digest(token.encode(), expected.encode()):
@@ -38,8 +41,12 @@ def verify(settings: SettingsDep, mode: Annotated[str | None, Query(alias="hub.m
 
 
 @router.post("/webhook")
-async def receive(request: Request, settings: SettingsDep, factory: SessionFactoryDep,
-                  signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None) -> dict:
+async def receive(
+    request: Request,
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None,
+) -> dict:
     if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
         raise HTTPException(status_code=413, detail="body too large")
     raw = await request.body()  # the exact bytes Meta signed
@@ -54,9 +61,20 @@ async def receive(request: Request, settings: SettingsDep, factory: SessionFacto
     except ValueError as exc:
         raise HTTPException(status_code=400, detail="body is not JSON") from exc
     parsed = parse_webhook(payload)
-    result = await run_in_threadpool(inbox.store_webhook, factory, parsed, phone_hash_key=settings.PHONE_HASH_KEY,
-                                     phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID,
-                                     greeting_hold_s=settings.INBOX_GREETING_HOLD_S)
-    log.info("webhook stored=%d duplicates=%d ignored=%d statuses=%d skipped=%d", result.stored,
-             result.duplicates, result.ignored, result.statuses, parsed.skipped)
+    result = await run_in_threadpool(
+        inbox.store_webhook,
+        factory,
+        parsed,
+        phone_hash_key=settings.PHONE_HASH_KEY,
+        phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID,
+        greeting_hold_s=settings.INBOX_GREETING_HOLD_S,
+    )
+    log.info(
+        "webhook stored=%d duplicates=%d ignored=%d statuses=%d skipped=%d",
+        result.stored,
+        result.duplicates,
+        result.ignored,
+        result.statuses,
+        parsed.skipped,
+    )
     return {"stored": result.stored, "duplicates": result.duplicates, "statuses": result.statuses}

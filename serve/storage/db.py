@@ -31,6 +31,7 @@ T = TypeVar("T")
 class ConcurrencyConflict(Exception):
     """A lost race detected by our own checks (e.g. a cart's version moved); safe to retry."""
 
+
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, schema: str | None = None) -> Engine:
     """An engine for `url`: sqlite:///path.db (WAL), sqlite:// (memory, tests only) or
     postgresql+psycopg://user@host/db (plain postgresql:// is mapped to psycopg 3). `schema`
@@ -109,9 +110,7 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
-def run_in_transaction(
-    factory: sessionmaker[Session], fn: Callable[[Session], T], *, attempts: int = 5
-) -> T:
+def run_in_transaction(factory: sessionmaker[Session], fn: Callable[[Session], T], *, attempts: int = 5) -> T:
     """fn(session) in its own transaction, retried on lost races (see `is_retryable`).
     fn must have no side effects outside the database (it may run more than once)."""
     for attempt in range(attempts):

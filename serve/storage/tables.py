@@ -168,8 +168,11 @@ class Cart(Base):
         CheckConstraint(_in("status", CART_STATUSES), name="status"),
         # At most one open cart per customer (partial unique index, SQLite and PostgreSQL).
         Index(
-            "uq_carts_open_customer", "customer_id", unique=True,
-            sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"),
+            "uq_carts_open_customer",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
         ),
     )
 
@@ -346,8 +349,26 @@ class Handoff(Base):
 
 
 __all__ = [
-    "CART_STATUSES", "HANDOFF_STATUSES", "INBOX_STATUSES", "MESSAGE_STATUSES", "ORDER_STATUSES",
-    "PAYMENT_METHODS", "PAYMENT_PROVIDERS", "PAYMENT_STATUSES",
-    "Cart", "CartItem", "ChatTurn", "Contact", "Customer", "Event", "Handoff", "InboxItem", "Message",
-    "Order", "OrderItem", "Payment", "PaymentEvent", "SandboxCharge",
+    "CART_STATUSES",
+    "HANDOFF_STATUSES",
+    "INBOX_STATUSES",
+    "MESSAGE_STATUSES",
+    "ORDER_STATUSES",
+    "PAYMENT_METHODS",
+    "PAYMENT_PROVIDERS",
+    "PAYMENT_STATUSES",
+    "Cart",
+    "CartItem",
+    "ChatTurn",
+    "Contact",
+    "Customer",
+    "Event",
+    "Handoff",
+    "InboxItem",
+    "Message",
+    "Order",
+    "OrderItem",
+    "Payment",
+    "PaymentEvent",
+    "SandboxCharge",
 ]

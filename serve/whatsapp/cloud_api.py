@@ -109,7 +109,9 @@ def parse_message(msg: dict, profile_name: str | None = None) -> Inbound:
     """One `value.messages[]` item -> `Inbound`. Unknown types become `unsupported`, never an error."""
     kind = msg.get("type", "unsupported")
     base: dict[str, Any] = dict(
-        wa_message_id=msg["id"], phone=str(msg["from"]), timestamp=int(msg.get("timestamp") or 0),
+        wa_message_id=msg["id"],
+        phone=str(msg["from"]),
+        timestamp=int(msg.get("timestamp") or 0),
         profile_name=profile_name,
     )
     if kind == "text":
@@ -132,16 +134,16 @@ def parse_message(msg: dict, profile_name: str | None = None) -> Inbound:
     if kind == "location":
         loc = msg.get("location") or {}
         label = ", ".join(x for x in (loc.get("name"), loc.get("address")) if x) or None
-        return Inbound(type="location", location=(float(loc["latitude"]), float(loc["longitude"])),
-                       text=label, **base)
+        return Inbound(type="location", location=(float(loc["latitude"]), float(loc["longitude"])), text=label, **base)
     if kind == "contacts":
         names = [((c.get("name") or {}).get("formatted_name") or "") for c in msg.get("contacts") or []]
         return Inbound(type="contacts", text=", ".join(n for n in names if n) or None, **base)
     if kind == "reaction":
         reaction = msg.get("reaction") or {}
         # an empty/missing emoji means the customer REMOVED their reaction
-        return Inbound(type="reaction", reaction_to=reaction.get("message_id"),
-                       emoji=reaction.get("emoji") or None, **base)
+        return Inbound(
+            type="reaction", reaction_to=reaction.get("message_id"), emoji=reaction.get("emoji") or None, **base
+        )
     if kind == "order":
         order = msg.get("order") or {}
         items = [f"{i.get('quantity')}x {i.get('product_retailer_id')}" for i in order.get("product_items") or []]
@@ -183,10 +185,15 @@ def parse_webhook(payload: dict) -> ParsedWebhook:
                 if st.get("status") not in ("sent", "delivered", "read", "failed") or not st.get("id"):
                     out.skipped += 1
                     continue
-                out.statuses.append(StatusUpdate(
-                    wa_message_id=st["id"], status=st["status"], recipient=str(st.get("recipient_id", "")),
-                    timestamp=int(st.get("timestamp") or 0), errors=tuple(st.get("errors") or ()),
-                ))
+                out.statuses.append(
+                    StatusUpdate(
+                        wa_message_id=st["id"],
+                        status=st["status"],
+                        recipient=str(st.get("recipient_id", "")),
+                        timestamp=int(st.get("timestamp") or 0),
+                        errors=tuple(st.get("errors") or ()),
+                    )
+                )
                 out.phone_number_ids[st["id"]] = number_id
     return out
 
@@ -222,21 +229,32 @@ def image_payload(to: str, caption: str, *, media_id: str | None = None, link: s
 
 def buttons_payload(to: str, reply: ButtonsReply) -> dict:
     buttons = [{"type": "reply", "reply": {"id": bid, "title": title}} for bid, title in reply.buttons]
-    return _envelope(to, "interactive", {"type": "button", "body": {"text": _clip(reply.body, BODY_MAX)},
-                                         "action": {"buttons": buttons}})
+    return _envelope(
+        to,
+        "interactive",
+        {"type": "button", "body": {"text": _clip(reply.body, BODY_MAX)}, "action": {"buttons": buttons}},
+    )
 
 
 def list_payload(to: str, reply: ListReply) -> dict:
-    rows = [{"id": rid, "title": title, **({"description": desc} if desc else {})}
-            for rid, title, desc in reply.rows]
-    return _envelope(to, "interactive", {"type": "list", "body": {"text": _clip(reply.body, BODY_MAX)},
-                                         "action": {"button": reply.button, "sections": [{"rows": rows}]}})
+    rows = [{"id": rid, "title": title, **({"description": desc} if desc else {})} for rid, title, desc in reply.rows]
+    return _envelope(
+        to,
+        "interactive",
+        {
+            "type": "list",
+            "body": {"text": _clip(reply.body, BODY_MAX)},
+            "action": {"button": reply.button, "sections": [{"rows": rows}]},
+        },
+    )
 
 
 def template_payload(to: str, reply: TemplateReply) -> dict:
     template: dict[str, Any] = {"name": reply.name, "language": {"code": reply.language}}
     if reply.parameters:
-        template["components"] = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in reply.parameters]}]
+        template["components"] = [
+            {"type": "body", "parameters": [{"type": "text", "text": p} for p in reply.parameters]}
+        ]
     return _envelope(to, "template", template)
 
 
@@ -267,8 +285,16 @@ def mark_read_payload(message_id: str, *, typing: bool = True) -> dict:
 class GraphError(Exception):
     """A failed Graph API call (Meta's `{"error": {...}}` body, or a transport failure: code None)."""
 
-    def __init__(self, message: str, *, http_status: int | None = None, code: int | None = None,
-                 subcode: int | None = None, details: str | None = None, fbtrace_id: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        code: int | None = None,
+        subcode: int | None = None,
+        details: str | None = None,
+        fbtrace_id: str | None = None,
+    ):
         super().__init__(message)
         self.message, self.http_status, self.code = message, http_status, code
         self.subcode, self.details, self.fbtrace_id = subcode, details, fbtrace_id
@@ -298,8 +324,11 @@ def parse_graph_error(response: httpx.Response) -> GraphError:
     except (ValueError, KeyError, TypeError):
         return GraphError(response.text[:300] or "non-JSON error", http_status=response.status_code)
     return GraphError(
-        str(err.get("message", "")), http_status=response.status_code, code=err.get("code"),
-        subcode=err.get("error_subcode"), details=(err.get("error_data") or {}).get("details"),
+        str(err.get("message", "")),
+        http_status=response.status_code,
+        code=err.get("code"),
+        subcode=err.get("error_subcode"),
+        details=(err.get("error_data") or {}).get("details"),
         fbtrace_id=err.get("fbtrace_id"),
     )
 
@@ -308,21 +337,35 @@ def parse_graph_error(response: httpx.Response) -> GraphError:
 class GraphClient:
     """Async Cloud API client for ONE business number: `{base_url}/{version}/{phone_number_id}/...`."""
 
-    def __init__(self, *, base_url: str, api_version: str, phone_number_id: str, access_token: str,
-                 timeout_s: float = 15.0, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_version: str,
+        phone_number_id: str,
+        access_token: str,
+        timeout_s: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         version = api_version if api_version.startswith("v") else f"v{api_version}"
         self.phone_number_id = phone_number_id
         self._http = httpx.AsyncClient(
-            base_url=f"{base_url.rstrip('/')}/{version}", timeout=timeout_s, transport=transport,
+            base_url=f"{base_url.rstrip('/')}/{version}",
+            timeout=timeout_s,
+            transport=transport,
             headers={"Authorization": f"Bearer {access_token}"},
         )
 
     @classmethod
     def from_settings(cls, settings, **kwargs) -> GraphClient:
         """From `serve.settings.Settings` (WHATSAPP_API_BASE_URL, _API_VERSION, _PHONE_NUMBER_ID, _ACCESS_TOKEN)."""
-        return cls(base_url=settings.WHATSAPP_API_BASE_URL, api_version=settings.WHATSAPP_API_VERSION,
-                   phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID, access_token=settings.WHATSAPP_ACCESS_TOKEN,
-                   **kwargs)
+        return cls(
+            base_url=settings.WHATSAPP_API_BASE_URL,
+            api_version=settings.WHATSAPP_API_VERSION,
+            phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID,
+            access_token=settings.WHATSAPP_ACCESS_TOKEN,
+            **kwargs,
+        )
 
     async def _post(self, path: str, **kwargs) -> dict:
         try:
@@ -345,8 +388,11 @@ class GraphClient:
         """Upload a file (e.g. a product card PNG) to `/media`; returns the media id (valid 30 days)."""
         path = Path(path)
         mime = mime_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        data = await self._post("media", data={"messaging_product": "whatsapp", "type": mime},
-                                files={"file": (path.name, path.read_bytes(), mime)})
+        data = await self._post(
+            "media",
+            data={"messaging_product": "whatsapp", "type": mime},
+            files={"file": (path.name, path.read_bytes(), mime)},
+        )
         return str(data["id"])
 
     async def mark_read(self, message_id: str, *, typing: bool = True) -> None:
@@ -358,24 +404,48 @@ class GraphClient:
 
 # ------------------------------------------------------------------------------- inbound builders
 # Meta-format payloads for the terminal simulator and tests (what Meta would POST to us).
-def inbound_message(phone: str, kind: str, body: dict, *, wa_message_id: str | None = None,
-                    timestamp: int | None = None, context_id: str | None = None) -> dict:
-    msg = {"from": phone, "id": wa_message_id or f"wamid.sim{time.time_ns():x}",
-           "timestamp": str(timestamp if timestamp is not None else int(time.time())), "type": kind, kind: body}
+def inbound_message(
+    phone: str,
+    kind: str,
+    body: dict,
+    *,
+    wa_message_id: str | None = None,
+    timestamp: int | None = None,
+    context_id: str | None = None,
+) -> dict:
+    msg = {
+        "from": phone,
+        "id": wa_message_id or f"wamid.sim{time.time_ns():x}",
+        "timestamp": str(timestamp if timestamp is not None else int(time.time())),
+        "type": kind,
+        kind: body,
+    }
     if context_id:
         msg["context"] = {"from": "", "id": context_id}
     return msg
 
 
-def webhook_payload(phone_number_id: str, messages: list[dict], *, profile_names: dict[str, str] | None = None,
-                    statuses: list[dict] | None = None, display_phone: str = "15550000000") -> dict:
-    value: dict[str, Any] = {"messaging_product": "whatsapp",
-                             "metadata": {"display_phone_number": display_phone, "phone_number_id": phone_number_id}}
+def webhook_payload(
+    phone_number_id: str,
+    messages: list[dict],
+    *,
+    profile_names: dict[str, str] | None = None,
+    statuses: list[dict] | None = None,
+    display_phone: str = "15550000000",
+) -> dict:
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": display_phone, "phone_number_id": phone_number_id},
+    }
     if messages:
-        value["contacts"] = [{"profile": {"name": (profile_names or {}).get(m["from"], "")}, "wa_id": m["from"]}
-                             for m in {m["from"]: m for m in messages}.values()]
+        value["contacts"] = [
+            {"profile": {"name": (profile_names or {}).get(m["from"], "")}, "wa_id": m["from"]}
+            for m in {m["from"]: m for m in messages}.values()
+        ]
         value["messages"] = messages
     if statuses:
         value["statuses"] = statuses
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "0", "changes": [{"value": value, "field": "messages"}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "0", "changes": [{"value": value, "field": "messages"}]}],
+    }

@@ -81,8 +81,14 @@ def is_greeting_only(msg: Inbound) -> bool:
     return msg.type == "text" and bool(msg.text) and is_greeting(msg.text)
 
 
-def store_messages(session: Session, parsed: ParsedWebhook, *, phone_hash_key: str,
-                   phone_number_id: str | None = None, greeting_hold_s: float = 0.0) -> StoreResult:
+def store_messages(
+    session: Session,
+    parsed: ParsedWebhook,
+    *,
+    phone_hash_key: str,
+    phone_number_id: str | None = None,
+    greeting_hold_s: float = 0.0,
+) -> StoreResult:
     """Everything a webhook carried, in the caller's transaction (commit before answering 200).
 
     greeting_hold_s: a greeting-only message is stored with `locked_until` that far ahead (the same
@@ -106,19 +112,44 @@ def store_messages(session: Session, parsed: ParsedWebhook, *, phone_hash_key: s
             continue
         session.flush()
         payload = inbound_to_dict(msg)
-        new = insert_ignore(session, InboxItem.__table__, dict(
-            wa_message_id=msg.wa_message_id, customer_id=customer.id, type=msg.type, payload=payload,
-            received_at=now, status="pending", attempts=0,
-            locked_until=now + timedelta(seconds=greeting_hold_s) if greeting_hold_s and is_greeting_only(msg) else None),
-            key="wa_message_id")  # fmt: skip
+        new = insert_ignore(
+            session,
+            InboxItem.__table__,
+            dict(
+                wa_message_id=msg.wa_message_id,
+                customer_id=customer.id,
+                type=msg.type,
+                payload=payload,
+                received_at=now,
+                status="pending",
+                attempts=0,
+                locked_until=now + timedelta(seconds=greeting_hold_s)
+                if greeting_hold_s and is_greeting_only(msg)
+                else None,
+            ),
+            key="wa_message_id",
+        )
         if not new:
             result.duplicates += 1
             continue
         result.stored += 1
         result.customer_ids.add(customer.id)
-        insert_ignore(session, Message.__table__, dict(
-            customer_id=customer.id, direction="in", wa_message_id=msg.wa_message_id, kind=msg.type,
-            payload=payload, status="received", attempts=0, created_at=now, updated_at=now), key="wa_message_id")
+        insert_ignore(
+            session,
+            Message.__table__,
+            dict(
+                customer_id=customer.id,
+                direction="in",
+                wa_message_id=msg.wa_message_id,
+                kind=msg.type,
+                payload=payload,
+                status="received",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            ),
+            key="wa_message_id",
+        )
         # The window opens at the customer's message time (Meta's clock), never in the future.
         sent_at = min(datetime.fromtimestamp(msg.timestamp, now.tzinfo), now) if msg.timestamp else now
         if customer.last_inbound_at is None or customer.last_inbound_at < sent_at:
@@ -134,18 +165,31 @@ def apply_status(session: Session, wa_message_id: str, status: str, error: str |
     values: dict = {"status": status, "updated_at": utcnow()}
     if status == "failed":
         values["error"] = error or "failed (no error detail from Meta)"
-    stmt = (update(t).where(t.c.wa_message_id == wa_message_id, t.c.direction == "out",
-                            t.c.status.in_(STATUS_FROM[status])).values(**values))
+    stmt = (
+        update(t)
+        .where(t.c.wa_message_id == wa_message_id, t.c.direction == "out", t.c.status.in_(STATUS_FROM[status]))
+        .values(**values)
+    )
     return session.execute(stmt).rowcount
 
 
-def store_webhook(factory: sessionmaker, parsed: ParsedWebhook, *, phone_hash_key: str,
-                  phone_number_id: str | None = None, greeting_hold_s: float = 0.0) -> StoreResult:
+def store_webhook(
+    factory: sessionmaker,
+    parsed: ParsedWebhook,
+    *,
+    phone_hash_key: str,
+    phone_number_id: str | None = None,
+    greeting_hold_s: float = 0.0,
+) -> StoreResult:
     """`store_messages` in its own transaction, retried on lost races (deadlock, locked SQLite)."""
     if not parsed.messages and not parsed.statuses:
         return StoreResult()
-    return run_in_transaction(factory, lambda s: store_messages(
-        s, parsed, phone_hash_key=phone_hash_key, phone_number_id=phone_number_id, greeting_hold_s=greeting_hold_s))
+    return run_in_transaction(
+        factory,
+        lambda s: store_messages(
+            s, parsed, phone_hash_key=phone_hash_key, phone_number_id=phone_number_id, greeting_hold_s=greeting_hold_s
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------- claiming
@@ -160,47 +204,69 @@ class Batch:
     lease_until: datetime
 
 
-def claimable_customers(session: Session, now: datetime, *, limit: int, burst_window_s: float,
-                        max_wait_s: float) -> list[int]:
+def claimable_customers(
+    session: Session, now: datetime, *, limit: int, burst_window_s: float, max_wait_s: float
+) -> list[int]:
     t = InboxItem.__table__
     busy = func.max(case((t.c.locked_until > now, 1), else_=0))
-    q = (select(t.c.customer_id).where(t.c.status.in_(OPEN)).group_by(t.c.customer_id)
-         .having(busy == 0)
-         .having(or_(func.max(t.c.received_at) <= now - timedelta(seconds=burst_window_s),
-                     func.min(t.c.received_at) <= now - timedelta(seconds=max_wait_s)))
-         .order_by(func.min(t.c.id)).limit(limit))
+    q = (
+        select(t.c.customer_id)
+        .where(t.c.status.in_(OPEN))
+        .group_by(t.c.customer_id)
+        .having(busy == 0)
+        .having(
+            or_(
+                func.max(t.c.received_at) <= now - timedelta(seconds=burst_window_s),
+                func.min(t.c.received_at) <= now - timedelta(seconds=max_wait_s),
+            )
+        )
+        .order_by(func.min(t.c.id))
+        .limit(limit)
+    )
     return list(session.scalars(q))
 
 
 def claim_customer(session: Session, customer_id: int, now: datetime, lease_until: datetime) -> Batch | None:
     """Lease every open row of one customer, or None if another worker holds it."""
     if session.get_bind().dialect.name == "postgresql":
-        got = session.execute(select(Customer.id).where(Customer.id == customer_id)
-                              .with_for_update(skip_locked=True)).first()
+        got = session.execute(
+            select(Customer.id).where(Customer.id == customer_id).with_for_update(skip_locked=True)
+        ).first()
         if got is None:
             return None  # another worker is claiming this customer right now
     t, other = InboxItem.__table__, InboxItem.__table__.alias("other")
     leased = exists().where(other.c.customer_id == customer_id, other.c.status.in_(OPEN), other.c.locked_until > now)
-    stmt = (update(t).where(t.c.customer_id == customer_id, t.c.status.in_(OPEN),
-                            or_(t.c.locked_until.is_(None), t.c.locked_until <= now), ~leased)
-            .values(status="processing", locked_until=lease_until, attempts=t.c.attempts + 1)
-            .returning(t.c.id, t.c.payload, t.c.attempts))
+    stmt = (
+        update(t)
+        .where(
+            t.c.customer_id == customer_id,
+            t.c.status.in_(OPEN),
+            or_(t.c.locked_until.is_(None), t.c.locked_until <= now),
+            ~leased,
+        )
+        .values(status="processing", locked_until=lease_until, attempts=t.c.attempts + 1)
+        .returning(t.c.id, t.c.payload, t.c.attempts)
+    )
     rows = session.execute(stmt).all()
     if not rows:
         return None
-    items = sorted(((inbound_from_dict(r.payload), r.id, r.attempts) for r in rows),
-                   key=lambda x: (x[0].timestamp, x[1]))
-    return Batch(customer_id, [i for _, i, _ in items], [m for m, _, _ in items],
-                 max(a for _, _, a in items), lease_until)
+    items = sorted(
+        ((inbound_from_dict(r.payload), r.id, r.attempts) for r in rows), key=lambda x: (x[0].timestamp, x[1])
+    )
+    return Batch(
+        customer_id, [i for _, i, _ in items], [m for m, _, _ in items], max(a for _, _, a in items), lease_until
+    )
 
 
-def claim_batches(factory: sessionmaker, *, limit: int, burst_window_s: float, max_wait_s: float,
-                  lease_s: float) -> list[Batch]:
+def claim_batches(
+    factory: sessionmaker, *, limit: int, burst_window_s: float, max_wait_s: float, lease_s: float
+) -> list[Batch]:
     """Up to `limit` customers' batches, each claimed in its own short transaction."""
     now = utcnow()
     with session_scope(factory) as session:
-        candidates = claimable_customers(session, now, limit=limit, burst_window_s=burst_window_s,
-                                         max_wait_s=max_wait_s)
+        candidates = claimable_customers(
+            session, now, limit=limit, burst_window_s=burst_window_s, max_wait_s=max_wait_s
+        )
     batches = []
     for customer_id in candidates:
         with session_scope(factory) as session:
@@ -215,9 +281,11 @@ def renew_lease(factory: sessionmaker, batch: Batch, lease_s: float) -> bool:
     t = InboxItem.__table__
     new_until = utcnow() + timedelta(seconds=lease_s)
     with session_scope(factory) as session:
-        moved = session.execute(update(t).where(t.c.id.in_(batch.ids), t.c.status == "processing",
-                                                t.c.locked_until == batch.lease_until)
-                                .values(locked_until=new_until)).rowcount
+        moved = session.execute(
+            update(t)
+            .where(t.c.id.in_(batch.ids), t.c.status == "processing", t.c.locked_until == batch.lease_until)
+            .values(locked_until=new_until)
+        ).rowcount
     if moved == len(batch.ids):
         batch.lease_until = new_until
         return True
@@ -229,17 +297,24 @@ def complete_batch(session: Session, batch: Batch) -> bool:
     False if the lease was lost (another worker took over): the caller must roll back."""
     t = InboxItem.__table__
     now = utcnow()
-    done = session.execute(update(t).where(t.c.id.in_(batch.ids), t.c.status == "processing",
-                                           t.c.locked_until == batch.lease_until)
-                           .values(status="done", processed_at=now, locked_until=None, error=None)).rowcount
+    done = session.execute(
+        update(t)
+        .where(t.c.id.in_(batch.ids), t.c.status == "processing", t.c.locked_until == batch.lease_until)
+        .values(status="done", processed_at=now, locked_until=None, error=None)
+    ).rowcount
     return done == len(batch.ids)
 
 
 def release_batch(session: Session, batch: Batch, error: str, *, retry_at: datetime | None) -> int:
     """After a failure: back to pending until `retry_at` (backoff), or `failed` when None."""
     t = InboxItem.__table__
-    values = ({"status": "pending", "locked_until": retry_at} if retry_at is not None
-              else {"status": "failed", "locked_until": None, "processed_at": utcnow()})
-    return session.execute(update(t).where(t.c.id.in_(batch.ids), t.c.status == "processing",
-                                           t.c.locked_until == batch.lease_until)
-                           .values(error=error[:2000], **values)).rowcount
+    values = (
+        {"status": "pending", "locked_until": retry_at}
+        if retry_at is not None
+        else {"status": "failed", "locked_until": None, "processed_at": utcnow()}
+    )
+    return session.execute(
+        update(t)
+        .where(t.c.id.in_(batch.ids), t.c.status == "processing", t.c.locked_until == batch.lease_until)
+        .values(error=error[:2000], **values)
+    ).rowcount

@@ -52,15 +52,28 @@ from serve.whatsapp.cloud_api import GraphClient, GraphError, reply_payload
 log = logging.getLogger(__name__)
 
 GLOBAL_THROTTLING = frozenset({4, 80007, 130429, 131048})  # the number's limits, not one recipient's
-WINDOW_ERROR = ("outside the 24-hour customer-service window: the customer has not written in the last "
-                "{hours} h, so WhatsApp only accepts template messages")
+WINDOW_ERROR = (
+    "outside the 24-hour customer-service window: the customer has not written in the last "
+    "{hours} h, so WhatsApp only accepts template messages"
+)
 
 
 def enqueue_replies(session: Session, customer_id: int, replies: list[Reply]) -> list[Message]:
     """Persist replies as queued outbound messages, in order (the sender keeps that order)."""
     now = utcnow()
-    rows = [Message(customer_id=customer_id, direction="out", kind=r.kind, payload=reply_to_dict(r),
-                    status="queued", attempts=0, created_at=now, updated_at=now) for r in replies]
+    rows = [
+        Message(
+            customer_id=customer_id,
+            direction="out",
+            kind=r.kind,
+            payload=reply_to_dict(r),
+            status="queued",
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        for r in replies
+    ]
     session.add_all(rows)
     session.flush()  # ids now: they are the send order
     return rows
@@ -111,11 +124,23 @@ class _Claimed:
 
 
 class Sender:
-    def __init__(self, session_factory: sessionmaker, graph: GraphClient, *, rate_per_s: float = 80.0,
-                 burst: float | None = None, per_recipient_interval_s: float = 0.25, max_attempts: int = 8,
-                 backoff_base_s: float = 1.0, backoff_max_s: float = 300.0, window_hours: float = 24,
-                 fallback_template: TemplateReply | None = None, lease_s: float = 60.0,
-                 concurrency: int = 16, poll_s: float = 0.2):
+    def __init__(
+        self,
+        session_factory: sessionmaker,
+        graph: GraphClient,
+        *,
+        rate_per_s: float = 80.0,
+        burst: float | None = None,
+        per_recipient_interval_s: float = 0.25,
+        max_attempts: int = 8,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 300.0,
+        window_hours: float = 24,
+        fallback_template: TemplateReply | None = None,
+        lease_s: float = 60.0,
+        concurrency: int = 16,
+        poll_s: float = 0.2,
+    ):
         self.factory, self.graph = session_factory, graph
         self.bucket = TokenBucket(rate_per_s, burst)
         self.per_recipient_interval_s, self.max_attempts = per_recipient_interval_s, max_attempts
@@ -129,13 +154,17 @@ class Sender:
 
     @classmethod
     def from_settings(cls, settings, session_factory, graph, **overrides) -> Sender:
-        kwargs = dict(rate_per_s=settings.OUTBOUND_MSGS_PER_SECOND,
-                      per_recipient_interval_s=settings.OUTBOUND_PER_RECIPIENT_INTERVAL_S,
-                      max_attempts=settings.OUTBOUND_MAX_ATTEMPTS, backoff_base_s=settings.OUTBOUND_BACKOFF_BASE_S,
-                      window_hours=settings.SERVICE_WINDOW_HOURS)
+        kwargs = dict(
+            rate_per_s=settings.OUTBOUND_MSGS_PER_SECOND,
+            per_recipient_interval_s=settings.OUTBOUND_PER_RECIPIENT_INTERVAL_S,
+            max_attempts=settings.OUTBOUND_MAX_ATTEMPTS,
+            backoff_base_s=settings.OUTBOUND_BACKOFF_BASE_S,
+            window_hours=settings.SERVICE_WINDOW_HOURS,
+        )
         if settings.WHATSAPP_REENGAGEMENT_TEMPLATE:
-            kwargs["fallback_template"] = TemplateReply(settings.WHATSAPP_REENGAGEMENT_TEMPLATE,
-                                                        settings.WHATSAPP_TEMPLATE_LANGUAGE)
+            kwargs["fallback_template"] = TemplateReply(
+                settings.WHATSAPP_REENGAGEMENT_TEMPLATE, settings.WHATSAPP_TEMPLATE_LANGUAGE
+            )
         return cls(session_factory, graph, **(kwargs | overrides))
 
     def notify(self) -> None:
@@ -180,11 +209,13 @@ class Sender:
 
     def _due_customers(self, limit: int) -> list[int]:
         m, now = Message.__table__, utcnow()
-        heads = (select(func.min(m.c.id)).where(m.c.direction == "out", m.c.status == "queued")
-                 .group_by(m.c.customer_id))
-        q = (select(m.c.customer_id).where(m.c.id.in_(heads),
-                                           or_(m.c.next_attempt_at.is_(None), m.c.next_attempt_at <= now))
-             .order_by(m.c.id).limit(limit))
+        heads = select(func.min(m.c.id)).where(m.c.direction == "out", m.c.status == "queued").group_by(m.c.customer_id)
+        q = (
+            select(m.c.customer_id)
+            .where(m.c.id.in_(heads), or_(m.c.next_attempt_at.is_(None), m.c.next_attempt_at <= now))
+            .order_by(m.c.id)
+            .limit(limit)
+        )
         with session_scope(self.factory) as s:
             return list(s.scalars(q))
 
@@ -237,30 +268,50 @@ class Sender:
         m, now = Message.__table__, utcnow()
         lease = now + timedelta(seconds=self.lease_s)
         with session_scope(self.factory) as s:
-            head = s.execute(select(m.c.id, m.c.payload, m.c.attempts, m.c.next_attempt_at)
-                             .where(m.c.customer_id == customer_id, m.c.direction == "out", m.c.status == "queued")
-                             .order_by(m.c.id).limit(1)).first()
+            head = s.execute(
+                select(m.c.id, m.c.payload, m.c.attempts, m.c.next_attempt_at)
+                .where(m.c.customer_id == customer_id, m.c.direction == "out", m.c.status == "queued")
+                .order_by(m.c.id)
+                .limit(1)
+            ).first()
             if head is None or (head.next_attempt_at is not None and head.next_attempt_at > now):
                 return None
             # The lease: only one sender (task or process) wins this conditional UPDATE.
-            won = s.execute(update(m).where(m.c.id == head.id, m.c.status == "queued",
-                                            or_(m.c.next_attempt_at.is_(None), m.c.next_attempt_at <= now))
-                            .values(next_attempt_at=lease)).rowcount
+            won = s.execute(
+                update(m)
+                .where(
+                    m.c.id == head.id,
+                    m.c.status == "queued",
+                    or_(m.c.next_attempt_at.is_(None), m.c.next_attempt_at <= now),
+                )
+                .values(next_attempt_at=lease)
+            ).rowcount
             if not won:
                 return None
             customer = s.get(Customer, customer_id)
             contact = s.get(Contact, customer_id)
             window_open = customer.last_inbound_at is not None and now - customer.last_inbound_at < self.window
-            return _Claimed(head.id, customer_id, reply_from_dict(head.payload), head.attempts,
-                            contact.phone if contact else None, window_open, lease)
+            return _Claimed(
+                head.id,
+                customer_id,
+                reply_from_dict(head.payload),
+                head.attempts,
+                contact.phone if contact else None,
+                window_open,
+                lease,
+            )
 
     def _finish(self, item: _Claimed, wamid: str | None, error: str | None) -> None:
         m = Message.__table__
-        values = ({"status": "sent", "wa_message_id": wamid, "error": None} if wamid
-                  else {"status": "failed", "error": error})
+        values = (
+            {"status": "sent", "wa_message_id": wamid, "error": None} if wamid else {"status": "failed", "error": error}
+        )
         with session_scope(self.factory) as s:
-            s.execute(update(m).where(m.c.id == item.id, m.c.status == "queued", m.c.next_attempt_at == item.lease)
-                      .values(attempts=item.attempts + 1, next_attempt_at=None, updated_at=utcnow(), **values))
+            s.execute(
+                update(m)
+                .where(m.c.id == item.id, m.c.status == "queued", m.c.next_attempt_at == item.lease)
+                .values(attempts=item.attempts + 1, next_attempt_at=None, updated_at=utcnow(), **values)
+            )
         if error:
             log.warning("outbound message %s failed: %s", item.id, error)
 
@@ -278,9 +329,16 @@ class Sender:
             self.bucket.pause(delay)  # the number is over its limit: everyone waits
         m = Message.__table__
         with session_scope(self.factory) as s:
-            s.execute(update(m).where(m.c.id == item.id, m.c.status == "queued", m.c.next_attempt_at == item.lease)
-                      .values(attempts=attempts, next_attempt_at=utcnow() + timedelta(seconds=delay),
-                              error=f"retrying: {exc}", updated_at=utcnow()))
+            s.execute(
+                update(m)
+                .where(m.c.id == item.id, m.c.status == "queued", m.c.next_attempt_at == item.lease)
+                .values(
+                    attempts=attempts,
+                    next_attempt_at=utcnow() + timedelta(seconds=delay),
+                    error=f"retrying: {exc}",
+                    updated_at=utcnow(),
+                )
+            )
         log.info("outbound message %s: %s, retry %d in %.2fs", item.id, exc.kind, attempts, delay)
         return False
 
@@ -290,14 +348,26 @@ class Sender:
         error = WINDOW_ERROR.format(hours=f"{hours:g}") + (f" [{detail}]" if detail else "")
         m = Message.__table__
         with session_scope(self.factory) as s:
-            s.execute(update(m).where(m.c.id == item.id, m.c.status == "queued", m.c.next_attempt_at == item.lease)
-                      .values(status="failed", error=error, attempts=item.attempts + 1, next_attempt_at=None,
-                              updated_at=utcnow()))
+            s.execute(
+                update(m)
+                .where(m.c.id == item.id, m.c.status == "queued", m.c.next_attempt_at == item.lease)
+                .values(
+                    status="failed", error=error, attempts=item.attempts + 1, next_attempt_at=None, updated_at=utcnow()
+                )
+            )
             if self.fallback_template is None or isinstance(item.reply, TemplateReply):
                 return  # a refused template never queues another one (no retry loop)
             since = s.get(Customer, item.customer_id).last_inbound_at
-            already = s.scalar(select(func.count()).select_from(m).where(
-                m.c.customer_id == item.customer_id, m.c.direction == "out", m.c.kind == "template",
-                m.c.status != "failed", *([m.c.created_at >= since] if since is not None else [])))
+            already = s.scalar(
+                select(func.count())
+                .select_from(m)
+                .where(
+                    m.c.customer_id == item.customer_id,
+                    m.c.direction == "out",
+                    m.c.kind == "template",
+                    m.c.status != "failed",
+                    *([m.c.created_at >= since] if since is not None else []),
+                )
+            )
             if not already:
                 enqueue_replies(s, item.customer_id, [self.fallback_template])

@@ -47,10 +47,22 @@ APOLOGY = TextReply("Desculpe, tive um problema para responder agora. Pode repet
 
 
 class Worker:
-    def __init__(self, session_factory: sessionmaker, agent, *, graph: GraphClient | None = None,
-                 sender: outbox.Sender | None = None, burst_window_s: float = 2.0, max_wait_s: float | None = None,
-                 lease_s: float = 120.0, concurrency: int = 4, max_attempts: int = 5, backoff_base_s: float = 2.0,
-                 backoff_max_s: float = 300.0, poll_s: float = 0.1):
+    def __init__(
+        self,
+        session_factory: sessionmaker,
+        agent,
+        *,
+        graph: GraphClient | None = None,
+        sender: outbox.Sender | None = None,
+        burst_window_s: float = 2.0,
+        max_wait_s: float | None = None,
+        lease_s: float = 120.0,
+        concurrency: int = 4,
+        max_attempts: int = 5,
+        backoff_base_s: float = 2.0,
+        backoff_max_s: float = 300.0,
+        poll_s: float = 0.1,
+    ):
         self.factory, self.agent, self.graph, self.sender = session_factory, agent, graph, sender
         self.burst_window_s = burst_window_s
         self.max_wait_s = max_wait_s if max_wait_s is not None else max(4 * burst_window_s, 5.0)
@@ -60,8 +72,14 @@ class Worker:
 
     @classmethod
     def from_settings(cls, settings, session_factory, agent, **kwargs) -> Worker:
-        return cls(session_factory, agent, burst_window_s=settings.INBOX_BURST_WINDOW_S, lease_s=settings.INBOX_LOCK_S,
-                   concurrency=settings.WORKER_CONCURRENCY, **kwargs)
+        return cls(
+            session_factory,
+            agent,
+            burst_window_s=settings.INBOX_BURST_WINDOW_S,
+            lease_s=settings.INBOX_LOCK_S,
+            concurrency=settings.WORKER_CONCURRENCY,
+            **kwargs,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep up to `concurrency` customers in flight; a slow turn never holds up other customers."""
@@ -71,8 +89,13 @@ class Worker:
             if len(inflight) < self.concurrency:
                 try:
                     batches = await asyncio.to_thread(
-                        inbox.claim_batches, self.factory, limit=self.concurrency - len(inflight),
-                        burst_window_s=self.burst_window_s, max_wait_s=self.max_wait_s, lease_s=self.lease_s)
+                        inbox.claim_batches,
+                        self.factory,
+                        limit=self.concurrency - len(inflight),
+                        burst_window_s=self.burst_window_s,
+                        max_wait_s=self.max_wait_s,
+                        lease_s=self.lease_s,
+                    )
                 except Exception:  # a DB hiccup must not kill the loop
                     log.exception("claiming inbox batches failed")
             for batch in batches:
@@ -87,8 +110,13 @@ class Worker:
     async def run_once(self) -> int:
         """Claim up to `concurrency` customers and process their batches (tests, one-shot jobs)."""
         batches = await asyncio.to_thread(
-            inbox.claim_batches, self.factory, limit=self.concurrency, burst_window_s=self.burst_window_s,
-            max_wait_s=self.max_wait_s, lease_s=self.lease_s)
+            inbox.claim_batches,
+            self.factory,
+            limit=self.concurrency,
+            burst_window_s=self.burst_window_s,
+            max_wait_s=self.max_wait_s,
+            lease_s=self.lease_s,
+        )
         await asyncio.gather(*(self.process(b) for b in batches))
         return len(batches)
 
@@ -126,8 +154,11 @@ class Worker:
 
     def _fail(self, batch: inbox.Batch, error: str) -> None:
         final = batch.attempts >= self.max_attempts
-        retry_at = None if final else utcnow() + timedelta(
-            seconds=outbox.backoff_s(batch.attempts, self.backoff_base_s, self.backoff_max_s))
+        retry_at = (
+            None
+            if final
+            else utcnow() + timedelta(seconds=outbox.backoff_s(batch.attempts, self.backoff_base_s, self.backoff_max_s))
+        )
         with session_scope(self.factory) as session:
             if inbox.release_batch(session, batch, error, retry_at=retry_at) and final:
                 outbox.enqueue_replies(session, batch.customer_id, [APOLOGY])

@@ -13,8 +13,19 @@ vllm:num_requests_running{engine="0",model_name="zapvendas"} 0.0
 
 
 def row(kind: str, total: float, llm: float = 0.0, tokens: int = 0) -> TurnRow:
-    return TurnRow("s", 0, kind, total, agent_ms=llm + 10, llm_ms=llm, llm_calls=int(llm > 0), tokens=tokens,
-                   send_ms=50.0, wait_ms=total - llm - 60, replies=1)
+    return TurnRow(
+        "s",
+        0,
+        kind,
+        total,
+        agent_ms=llm + 10,
+        llm_ms=llm,
+        llm_calls=int(llm > 0),
+        tokens=tokens,
+        send_ms=50.0,
+        wait_ms=total - llm - 60,
+        replies=1,
+    )
 
 
 def test_percentile_is_nearest_rank():
@@ -28,8 +39,16 @@ def test_report_splits_turn_kinds_and_derives_shares_and_cache_hits():
     summary = summarise(rows)
     assert summary["text turns"]["p95_ms"] == 2600 and summary["button turns"]["n"] == 1
     assert summary["text turns that called the model"]["n"] == 2
-    meta = {"when": "now", "machine": "m", "model": "x", "catalogue": "c", "products": 3, "concurrency": 1,
-            "settings": {"INBOX_BURST_WINDOW_S": 0.5}, "vllm_counters": parse_vllm_counters(METRICS)}
+    meta = {
+        "when": "now",
+        "machine": "m",
+        "model": "x",
+        "catalogue": "c",
+        "products": 3,
+        "concurrency": 1,
+        "settings": {"INBOX_BURST_WINDOW_S": 0.5},
+        "vllm_counters": parse_vllm_counters(METRICS),
+    }
     text = report(summary, rows, meta)
     assert "INBOX_BURST_WINDOW_S=0.5" in text
     assert "prefix cache: 75% of 1000 prompt tokens" in text

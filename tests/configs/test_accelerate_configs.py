@@ -22,8 +22,24 @@ EXPECTED = {"ddp.yaml": "MULTI_GPU", "fsdp.yaml": "FSDP", "deepspeed_zero3.yaml"
 
 def launch(config: str, *command: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, ACCELERATE_LOG_LEVEL="error")
-    return subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CONFIGS / config), "--cpu",
-                           "--mixed_precision", "no", *command], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(CONFIGS / config),
+            "--cpu",
+            "--mixed_precision",
+            "no",
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -46,8 +62,9 @@ def test_only_these_configs_exist():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_config_launches_a_process(name, tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("from accelerate import PartialState\ns = PartialState()\nprint('launched', s.num_processes, s.device)\n")
+    probe.write_text(
+        "from accelerate import PartialState\ns = PartialState()\nprint('launched', s.num_processes, s.device)\n"
+    )
     proc = launch(name, str(probe))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "launched 1 cpu" in proc.stdout
-

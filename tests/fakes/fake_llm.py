@@ -23,7 +23,8 @@ import itertools
 import json
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -112,8 +113,11 @@ class FakeLLM:
         for name, args in step.get("tool_calls") or []:
             arguments = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
             tool_calls.append(
-                {"id": f"chatcmpl-tool-{next(self._ids)}", "type": "function",
-                 "function": {"name": name, "arguments": arguments}}
+                {
+                    "id": f"chatcmpl-tool-{next(self._ids)}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
             )
         message = {"role": "assistant", "content": step.get("content"), "tool_calls": tool_calls or None}
         n_prompt = sum(len(str(m.get("content") or "")) for m in body.get("messages", [])) // 4
@@ -123,10 +127,19 @@ class FakeLLM:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", self.model),
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": "tool_calls" if tool_calls else "stop"}],
-            "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_completion,
-                      "total_tokens": n_prompt + n_completion},
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": "tool_calls" if tool_calls else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": n_prompt,
+                "completion_tokens": n_completion,
+                "total_tokens": n_prompt + n_completion,
+            },
         }
 
     def start(self) -> FakeLLM:

@@ -66,27 +66,48 @@ class FakeMercadoPago(LocalServer):
         amount = round(sum(i["unit_price"] * i["quantity"] for i in pref["items"]), 2)
         pid = str(next(self._ids))
         self.payments[pid] = {
-            "id": int(pid), "status": status, "status_detail": "accredited" if status == "approved" else status,
-            "transaction_amount": amount, "currency_id": pref["items"][0].get("currency_id", "BRL"),
-            "external_reference": pref.get("external_reference"), "payment_method_id": method,
-            "payment_type_id": "credit_card", "date_created": _now(), "date_approved": _now(),
-            "collector_id": self.collector_id, "live_mode": False,
-        }  # fmt: skip
+            "id": int(pid),
+            "status": status,
+            "status_detail": "accredited" if status == "approved" else status,
+            "transaction_amount": amount,
+            "currency_id": pref["items"][0].get("currency_id", "BRL"),
+            "external_reference": pref.get("external_reference"),
+            "payment_method_id": method,
+            "payment_type_id": "credit_card",
+            "date_created": _now(),
+            "date_approved": _now(),
+            "collector_id": self.collector_id,
+            "live_mode": False,
+        }
         return pid
 
-    def notification(self, payment_id: str, secret: str, *, ts: int | None = None, request_id: str | None = None,
-                     action: str = "payment.updated") -> tuple[dict, dict, bytes]:  # fmt: skip
+    def notification(
+        self,
+        payment_id: str,
+        secret: str,
+        *,
+        ts: int | None = None,
+        request_id: str | None = None,
+        action: str = "payment.updated",
+    ) -> tuple[dict, dict, bytes]:
         """A webhook as Mercado Pago sends it: (query params, headers, raw JSON body). The signature
         is HMAC-SHA256(secret, "id:<data.id>;request-id:<x-request-id>;ts:<ts>;")."""
         ts = int(time.time()) if ts is None else ts
         request_id = request_id or str(uuid.uuid4())
         manifest = f"id:{payment_id};request-id:{request_id};ts:{ts};"
         v1 = hmac.new(secret.encode(), manifest.encode(), hashlib.sha256).hexdigest()
-        body = json.dumps({
-            "action": action, "api_version": "v1", "data": {"id": str(payment_id)}, "date_created": _now(),
-            "id": int(time.time() * 1000) % 10**11, "live_mode": False, "type": "payment",
-            "user_id": str(self.collector_id),
-        }).encode()  # fmt: skip
+        body = json.dumps(
+            {
+                "action": action,
+                "api_version": "v1",
+                "data": {"id": str(payment_id)},
+                "date_created": _now(),
+                "id": int(time.time() * 1000) % 10**11,
+                "live_mode": False,
+                "type": "payment",
+                "user_id": str(self.collector_id),
+            }
+        ).encode()
         headers = {"x-signature": f"ts={ts},v1={v1}", "x-request-id": request_id, "content-type": "application/json"}
         return {"data.id": str(payment_id), "type": "payment"}, headers, body
 
@@ -100,8 +121,14 @@ class FakeMercadoPago(LocalServer):
         @app.middleware("http")
         async def guard(request: Request, call_next):
             body = await request.body()
-            self.requests.append({"method": request.method, "path": request.url.path,
-                                  "headers": dict(request.headers), "json": json.loads(body) if body else None})  # fmt: skip
+            self.requests.append(
+                {
+                    "method": request.method,
+                    "path": request.url.path,
+                    "headers": dict(request.headers),
+                    "json": json.loads(body) if body else None,
+                }
+            )
             if self.failures:
                 return err(self.failures.pop(0), "internal_error", "internal_error")
             if request.headers.get("authorization") != f"Bearer {self.access_token}":
@@ -125,7 +152,11 @@ class FakeMercadoPago(LocalServer):
             def create():
                 amount = data.get("transaction_amount")
                 if not isinstance(amount, (int, float)) or amount <= 0:
-                    return 400, {"message": "transaction_amount must be positive", "error": "bad_request", "status": 400}
+                    return 400, {
+                        "message": "transaction_amount must be positive",
+                        "error": "bad_request",
+                        "status": 400,
+                    }
                 if not (data.get("payer") or {}).get("email"):
                     return 400, {"message": "payer.email must be a valid email", "error": "bad_request", "status": 400}
                 if data.get("payment_method_id") != "pix":
@@ -133,16 +164,29 @@ class FakeMercadoPago(LocalServer):
                 pid = str(next(self._ids))
                 qr = f"00020126580014br.gov.bcb.pix0136{uuid.uuid4()}5204000053039865406{amount:.2f}5802BR6304ABCD"
                 self.payments[pid] = {
-                    "id": int(pid), "status": "pending", "status_detail": "pending_waiting_transfer",
-                    "transaction_amount": amount, "currency_id": "BRL", "description": data.get("description"),
-                    "external_reference": data.get("external_reference"), "payment_method_id": "pix",
-                    "payment_type_id": "bank_transfer", "notification_url": data.get("notification_url"),
-                    "date_created": _now(), "date_approved": None, "collector_id": self.collector_id,
-                    "live_mode": False, "point_of_interaction": {"type": "PIX", "transaction_data": {
-                        "qr_code": qr, "qr_code_base64": "iVBORw0KGgo=",
-                        "ticket_url": f"https://www.mercadopago.com.br/payments/{pid}/ticket?caller_id=1&hash={uuid.uuid4()}",
-                    }},
-                }  # fmt: skip
+                    "id": int(pid),
+                    "status": "pending",
+                    "status_detail": "pending_waiting_transfer",
+                    "transaction_amount": amount,
+                    "currency_id": "BRL",
+                    "description": data.get("description"),
+                    "external_reference": data.get("external_reference"),
+                    "payment_method_id": "pix",
+                    "payment_type_id": "bank_transfer",
+                    "notification_url": data.get("notification_url"),
+                    "date_created": _now(),
+                    "date_approved": None,
+                    "collector_id": self.collector_id,
+                    "live_mode": False,
+                    "point_of_interaction": {
+                        "type": "PIX",
+                        "transaction_data": {
+                            "qr_code": qr,
+                            "qr_code_base64": "iVBORw0KGgo=",
+                            "ticket_url": f"https://www.mercadopago.com.br/payments/{pid}/ticket?caller_id=1&hash={uuid.uuid4()}",
+                        },
+                    },
+                }
                 return 201, self.payments[pid]
 
             return idempotent(request, create)
@@ -163,10 +207,13 @@ class FakeMercadoPago(LocalServer):
                     return 400, {"message": "items invalid", "error": "bad_request", "status": 400}
                 pref_id = f"{self.collector_id}-{uuid.uuid4()}"
                 self.preferences[pref_id] = {
-                    **data, "id": pref_id, "collector_id": self.collector_id, "date_created": _now(),
+                    **data,
+                    "id": pref_id,
+                    "collector_id": self.collector_id,
+                    "date_created": _now(),
                     "init_point": f"https://www.mercadopago.com.br/checkout/v1/redirect?pref_id={pref_id}",
                     "sandbox_init_point": f"https://sandbox.mercadopago.com.br/checkout/v1/redirect?pref_id={pref_id}",
-                }  # fmt: skip
+                }
                 return 201, self.preferences[pref_id]
 
             return idempotent(request, create)

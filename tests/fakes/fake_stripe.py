@@ -46,8 +46,15 @@ class FakeStripe(LocalServer):
         self.failures += [status] * times
 
     def _intent(self, s: dict, status: str) -> dict:
-        pi = {"id": f"pi_{secrets.token_hex(12)}", "object": "payment_intent", "amount": s["amount_total"],
-              "currency": s["currency"], "status": status, "last_payment_error": None, "livemode": False}  # fmt: skip
+        pi = {
+            "id": f"pi_{secrets.token_hex(12)}",
+            "object": "payment_intent",
+            "amount": s["amount_total"],
+            "currency": s["currency"],
+            "status": status,
+            "last_payment_error": None,
+            "livemode": False,
+        }
         self.intents[pi["id"]] = pi
         s["payment_intent"] = pi["id"]
         return pi
@@ -71,16 +78,25 @@ class FakeStripe(LocalServer):
     def expire(self, session_id: str) -> None:
         self.sessions[session_id]["status"] = "expired"
 
-    def event(self, session_id: str, type_: str, secret: str, *, ts: int | None = None,
-              session_override: dict | None = None) -> tuple[bytes, dict]:  # fmt: skip
+    def event(
+        self, session_id: str, type_: str, secret: str, *, ts: int | None = None, session_override: dict | None = None
+    ) -> tuple[bytes, dict]:
         """A webhook as Stripe sends it: (raw body, headers with Stripe-Signature)."""
         ts = int(time.time()) if ts is None else ts
         obj = {**self.sessions[session_id], **(session_override or {})}
-        body = json.dumps({
-            "id": f"evt_{secrets.token_hex(12)}", "object": "event", "api_version": "2025-01-27.acacia",
-            "created": ts, "data": {"object": obj}, "livemode": False, "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None}, "type": type_,
-        }).encode()  # fmt: skip
+        body = json.dumps(
+            {
+                "id": f"evt_{secrets.token_hex(12)}",
+                "object": "event",
+                "api_version": "2025-01-27.acacia",
+                "created": ts,
+                "data": {"object": obj},
+                "livemode": False,
+                "pending_webhooks": 1,
+                "request": {"id": None, "idempotency_key": None},
+                "type": type_,
+            }
+        ).encode()
         return body, self.sign(body, secret, ts)
 
     @staticmethod
@@ -95,8 +111,14 @@ class FakeStripe(LocalServer):
         @app.middleware("http")
         async def guard(request: Request, call_next):
             body = (await request.body()).decode()
-            self.requests.append({"method": request.method, "path": request.url.path,
-                                  "headers": dict(request.headers), "form": dict(parse_qsl(body))})  # fmt: skip
+            self.requests.append(
+                {
+                    "method": request.method,
+                    "path": request.url.path,
+                    "headers": dict(request.headers),
+                    "form": dict(parse_qsl(body)),
+                }
+            )
             if self.failures:
                 return _error(self.failures.pop(0), "An unknown error occurred", "api_error")
             if request.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -111,28 +133,42 @@ class FakeStripe(LocalServer):
             if key and key in self.by_idempotency:
                 first_raw, obj = self.by_idempotency[key]
                 if first_raw != raw:
-                    return _error(400, "Keys for idempotent requests can only be used with the same parameters",
-                                  "idempotency_error")  # fmt: skip
+                    return _error(
+                        400,
+                        "Keys for idempotent requests can only be used with the same parameters",
+                        "idempotency_error",
+                    )
                 return JSONResponse(obj, headers={"Idempotent-Replayed": "true"})
             for required in ("mode", "line_items[0][price_data][currency]", "line_items[0][price_data][unit_amount]"):
                 if required not in form:
                     return _error(400, f"Missing required param: {required}.", code="parameter_missing")
             amount, n = 0, 0
             while f"line_items[{n}][quantity]" in form:
-                amount += int(form[f"line_items[{n}][price_data][unit_amount]"]) * int(form[f"line_items[{n}][quantity]"])
+                amount += int(form[f"line_items[{n}][price_data][unit_amount]"]) * int(
+                    form[f"line_items[{n}][quantity]"]
+                )
                 n += 1
             sid = f"cs_test_{secrets.token_hex(16)}"
             obj = {
-                "id": sid, "object": "checkout.session", "mode": form["mode"], "status": "open",
-                "payment_status": "unpaid", "amount_total": amount, "amount_subtotal": amount,
+                "id": sid,
+                "object": "checkout.session",
+                "mode": form["mode"],
+                "status": "open",
+                "payment_status": "unpaid",
+                "amount_total": amount,
+                "amount_subtotal": amount,
                 "currency": form["line_items[0][price_data][currency]"],
                 "client_reference_id": form.get("client_reference_id"),
                 "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
                 "payment_method_types": [v for k, v in sorted(form.items()) if k.startswith("payment_method_types[")],
-                "payment_intent": None, "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"),
+                "payment_intent": None,
+                "success_url": form.get("success_url"),
+                "cancel_url": form.get("cancel_url"),
                 "url": f"https://checkout.stripe.com/c/pay/{sid}#fidkdWxOYHwnPyd1blpxYHZxWjA0",
-                "created": int(time.time()), "expires_at": int(time.time()) + 86_400, "livemode": False,
-            }  # fmt: skip
+                "created": int(time.time()),
+                "expires_at": int(time.time()) + 86_400,
+                "livemode": False,
+            }
             self.sessions[sid] = obj
             if key:
                 self.by_idempotency[key] = (raw, obj)

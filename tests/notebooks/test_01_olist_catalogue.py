@@ -19,7 +19,7 @@ FIXTURE = ensure_fixture()  # the made-up Olist release (pipelines/olist_fixture
 def test_notebook_runs_on_fixture_catalogue(tmp_path, monkeypatch):
     catalogue = tmp_path / "catalogue"
     ingest(["--olist", str(FIXTURE), "--out", str(catalogue), "--metrics", str(tmp_path / "m.json"),
-            "--params", str(ROOT / "params.yaml")])  # fmt: skip
+            "--params", str(ROOT / "params.yaml")])
     monkeypatch.setenv("CATALOGUE_DIR", str(catalogue))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(NOTEBOOK, as_version=4)

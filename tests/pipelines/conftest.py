@@ -50,18 +50,41 @@ def record(i: int, rng: random.Random) -> dict:
     messages = [
         {"role": "user", "content": ask},
         {"role": "assistant", "content": None, "tool_calls": [tool_call(f"call_{i}", "search_products", args)]},
-        {"role": "tool", "tool_call_id": f"call_{i}", "name": "search_products", "content": json.dumps(result, ensure_ascii=False)},
+        {
+            "role": "tool",
+            "tool_call_id": f"call_{i}",
+            "name": "search_products",
+            "content": json.dumps(result, ensure_ascii=False),
+        },
         {"role": "assistant", "content": reply},
     ]
     if i % 3 == 0:  # some longer dialogues: the customer accepts, the assistant adds to the cart
         messages += [
             {"role": "user", "content": "yes please" if english else "pode sim"},
-            {"role": "assistant", "content": None, "tool_calls": [tool_call(f"call_{i}b", "add_to_cart", {"product_id": pid, "quantity": 1})]},
-            {"role": "tool", "tool_call_id": f"call_{i}b", "name": "add_to_cart", "content": json.dumps({"ok": True, "total": brl(cents)})},
-            {"role": "assistant", "content": "Added! Anything else?" if english else "Pronto, coloquei no carrinho! Mais alguma coisa?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [tool_call(f"call_{i}b", "add_to_cart", {"product_id": pid, "quantity": 1})],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": f"call_{i}b",
+                "name": "add_to_cart",
+                "content": json.dumps({"ok": True, "total": brl(cents)}),
+            },
+            {
+                "role": "assistant",
+                "content": "Added! Anything else?" if english else "Pronto, coloquei no carrinho! Mais alguma coisa?",
+            },
         ]
     context = {"name": "Ana", "recurring": True, "preferred_categories": [category]} if i % 7 == 6 else None
-    return {"id": f"c{i:05d}", "scenario": "quick_purchase", "language": "en" if english else "pt", "context": context, "messages": messages}
+    return {
+        "id": f"c{i:05d}",
+        "scenario": "quick_purchase",
+        "language": "en" if english else "pt",
+        "context": context,
+        "messages": messages,
+    }
 
 
 def sft_rows(n: int, seed: int = 0) -> list[dict]:
@@ -69,7 +92,9 @@ def sft_rows(n: int, seed: int = 0) -> list[dict]:
     rows = []
     for i in range(n):
         rec = record(i, rng)
-        rows.append({"id": rec["id"], "scenario": rec["scenario"], "language": rec["language"], "messages": chat_messages(rec)})
+        rows.append(
+            {"id": rec["id"], "scenario": rec["scenario"], "language": rec["language"], "messages": chat_messages(rec)}
+        )
     return rows
 
 
@@ -82,7 +107,9 @@ def preference_rows(n: int, seed: int = 0) -> list[dict]:
         rejected = {"role": "assistant", "content": "Temos sim! Custa só R$ 9,90, corre que está acabando!"}
         if int(row["id"][1:]) % 2:
             rejected = {"role": "assistant", "content": None, "tool_calls": [tool_call("call_x", "view_cart", {})]}
-        rows.append({"id": row["id"], "kind": "wrong_tool", "prompt": prompt, "chosen": [chosen], "rejected": [rejected]})
+        rows.append(
+            {"id": row["id"], "kind": "wrong_tool", "prompt": prompt, "chosen": [chosen], "rejected": [rejected]}
+        )
     return rows
 
 

@@ -57,18 +57,26 @@ def test_smoke_base_has_the_contract_tokenizer(smoke_base):
     config = AutoConfig.from_pretrained(smoke_base)
     tokenizer = AutoTokenizer.from_pretrained(smoke_base)
     eot = tokenizer.convert_tokens_to_ids(END_OF_TURN)
-    assert (config.model_type, config.hidden_size, config.num_hidden_layers, config.vocab_size) == ("llama", 64, 2, 49152)
+    assert (config.model_type, config.hidden_size, config.num_hidden_layers, config.vocab_size) == (
+        "llama",
+        64,
+        2,
+        49152,
+    )
     assert config.hidden_size // config.num_attention_heads >= 32  # vLLM-CPU attention kernels
     assert tokenizer.chat_template == chat_template()
     assert tokenizer.eos_token == tokenizer.pad_token == END_OF_TURN
     assert config.eos_token_id == config.pad_token_id == eot
     assert GenerationConfig.from_pretrained(smoke_base).eos_token_id == eot
-    assert list(smoke_base.glob("*.safetensors")) and (smoke_base / "chat_template.jinja").read_text() == chat_template()
+    assert (
+        list(smoke_base.glob("*.safetensors")) and (smoke_base / "chat_template.jinja").read_text() == chat_template()
+    )
     assert json.loads((smoke_base / "base_model.json").read_text())["source"] == "tiny random llama"
     # assistant_only_loss needs the template's generation tags to reach the tokenizer
     rendered = tokenizer.apply_chat_template(
         [{"role": "user", "content": "oi"}, {"role": "assistant", "content": "Olá!"}],
-        return_dict=True, return_assistant_tokens_mask=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
     )
     masked = [t for t, m in zip(rendered["input_ids"], rendered["assistant_masks"]) if m]
     assert tokenizer.decode(masked) == "Olá!<|im_end|>"
@@ -79,8 +87,9 @@ def test_a_tokenizer_without_chatml_gets_the_markers(tmp_path):
     from tokenizers import Tokenizer, models
     from transformers import PreTrainedTokenizerFast
 
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"[UNK]": 0, "oi": 1}, unk_token="[UNK]")),
-                                        unk_token="[UNK]")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"[UNK]": 0, "oi": 1}, unk_token="[UNK]")), unk_token="[UNK]"
+    )
     model = tiny_llama(2, {"hidden_size": 32, "num_attention_heads": 1, "num_key_value_heads": 1}, seed=0)
     set_end_of_turn(model, tokenizer)
     eot = tokenizer.convert_tokens_to_ids(END_OF_TURN)

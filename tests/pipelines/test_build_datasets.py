@@ -13,8 +13,13 @@ from pipelines import preference as pref
 from serve.contract import TOOL_NAMES, Conversation, parse_brl_cents, parse_tool_arguments, tool_call
 
 BANK = yaml.safe_load(pref.DEFAULT_BANK.read_text(encoding="utf-8"))
-PARAMS = {"validation_share": 0.2, "test_share": 0.2, "seed": 17, "max_pairs_per_kind": None,
-          "pushy_after_intents": ["decline", "objection_price"]}  # fmt: skip
+PARAMS = {
+    "validation_share": 0.2,
+    "test_share": 0.2,
+    "seed": 17,
+    "max_pairs_per_kind": None,
+    "pushy_after_intents": ["decline", "objection_price"],
+}
 
 
 def search_result(*items) -> str:
@@ -28,45 +33,99 @@ def quick_purchase(rid="c1", query="toalha de banho", pid="aaaa1111", other="bbb
         first |= {"low_stock": True, "stock": 2}
     second = {"id": other, "name": "Toalha de Rosto", "price": "R$ 19,90", "reviews": 0}
     return {
-        "id": rid, "scenario": "quick_purchase", "language": "pt", "context": None,
+        "id": rid,
+        "scenario": "quick_purchase",
+        "language": "pt",
+        "context": None,
         "messages": [
             {"role": "user", "content": f"oi, tem {query}? meu zap é (11) 98765-4321", "intent": "search_product"},
-            {"role": "assistant", "technique": "consultiva:pergunta",
-             "tool_calls": [tool_call("call_1", "search_products", {"query": query})]},
-            {"role": "tool", "tool_call_id": "call_1", "name": "search_products", "content": search_result(first, second)},
-            {"role": "assistant", "technique": "cialdini:prova_social",
-             "content": "Achei a Toalha Felpuda por R$ 34,50 (nota 4,5) e a Toalha de Rosto por R$ 19,90. Qual prefere?"},
+            {
+                "role": "assistant",
+                "technique": "consultiva:pergunta",
+                "tool_calls": [tool_call("call_1", "search_products", {"query": query})],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": "call_1",
+                "name": "search_products",
+                "content": search_result(first, second),
+            },
+            {
+                "role": "assistant",
+                "technique": "cialdini:prova_social",
+                "content": "Achei a Toalha Felpuda por R$ 34,50 (nota 4,5) e a Toalha de Rosto por R$ 19,90. Qual prefere?",
+            },
             {"role": "user", "content": "quero 2 da felpuda", "intent": "add_to_cart"},
-            {"role": "assistant", "technique": "aida:acao",
-             "tool_calls": [tool_call("call_2", "add_to_cart", {"product_id": pid, "quantity": 2})]},
-            {"role": "tool", "tool_call_id": "call_2", "name": "add_to_cart", "content": json.dumps(
-                {"added": {"id": pid, "name": "Toalha Felpuda", "qty": 2}, "units": 2, "subtotal": "R$ 69,00",
-                 "freight": "R$ 15,00", "total": "R$ 84,00"}, ensure_ascii=False)},
-            {"role": "assistant", "technique": "aida:acao",
-             "content": "Pronto! Total de R$ 84,00 com frete. Vai ser Pix, cartão ou boleto?"},
+            {
+                "role": "assistant",
+                "technique": "aida:acao",
+                "tool_calls": [tool_call("call_2", "add_to_cart", {"product_id": pid, "quantity": 2})],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": "call_2",
+                "name": "add_to_cart",
+                "content": json.dumps(
+                    {
+                        "added": {"id": pid, "name": "Toalha Felpuda", "qty": 2},
+                        "units": 2,
+                        "subtotal": "R$ 69,00",
+                        "freight": "R$ 15,00",
+                        "total": "R$ 84,00",
+                    },
+                    ensure_ascii=False,
+                ),
+            },
+            {
+                "role": "assistant",
+                "technique": "aida:acao",
+                "content": "Pronto! Total de R$ 84,00 com frete. Vai ser Pix, cartão ou boleto?",
+            },
             {"role": "user", "content": "não, obrigado, vou pensar", "intent": "decline"},
-            {"role": "assistant", "technique": "nenhuma", "content": "Tudo bem! Seu carrinho fica salvo, é só me chamar."},
+            {
+                "role": "assistant",
+                "technique": "nenhuma",
+                "content": "Tudo bem! Seu carrinho fica salvo, é só me chamar.",
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def handoff_en(rid="e1") -> dict:
     return {
-        "id": rid, "scenario": "handoff", "language": "en", "context": {"name": "Ann", "recurring": True},
+        "id": rid,
+        "scenario": "handoff",
+        "language": "en",
+        "context": {"name": "Ann", "recurring": True},
         "messages": [
             {"role": "user", "content": "my order never came, mail me at ann.lee@example.com", "intent": "complaint"},
-            {"role": "assistant", "technique": "suporte", "content": "I'm sorry! I'll get a person to help you.",
-             "tool_calls": [tool_call("call_1", "handoff_to_human", {"reason": "late order, call +1 555 123 4567"})]},
+            {
+                "role": "assistant",
+                "technique": "suporte",
+                "content": "I'm sorry! I'll get a person to help you.",
+                "tool_calls": [tool_call("call_1", "handoff_to_human", {"reason": "late order, call +1 555 123 4567"})],
+            },
             {"role": "tool", "tool_call_id": "call_1", "name": "handoff_to_human", "content": '{"ok":true}'},
             {"role": "assistant", "technique": "suporte", "content": "Done: an agent will reply here shortly."},
         ],
-    }  # fmt: skip
+    }
 
 
 def off_topic(rid="o1") -> dict:
-    return {"id": rid, "scenario": "off_topic", "language": "pt", "context": None, "messages": [
-        {"role": "user", "content": "quem ganhou o jogo ontem?", "intent": "off_topic"},
-        {"role": "assistant", "technique": "nenhuma", "content": "Disso eu não sei, mas posso te ajudar a achar um presente!"}]}  # fmt: skip
+    return {
+        "id": rid,
+        "scenario": "off_topic",
+        "language": "pt",
+        "context": None,
+        "messages": [
+            {"role": "user", "content": "quem ganhou o jogo ontem?", "intent": "off_topic"},
+            {
+                "role": "assistant",
+                "technique": "nenhuma",
+                "content": "Disso eu não sei, mas posso te ajudar a achar um presente!",
+            },
+        ],
+    }
 
 
 def small_set(n: int = 60) -> list[dict]:
@@ -94,7 +153,9 @@ def assert_well_formed_assistant(msg: dict) -> None:
 
 
 def candidates(record, pool_extra=None):
-    pool = {"product_ids": ["zzzz9999"], "queries": ["panela de pressão"], "pushy_after": {"decline"}} | (pool_extra or {})
+    pool = {"product_ids": ["zzzz9999"], "queries": ["panela de pressão"], "pushy_after": {"decline"}} | (
+        pool_extra or {}
+    )
     return {row["kind"]: (row, variant) for row, variant in pref.preference_candidates(record, BANK, pool, seed=3)}
 
 
@@ -180,8 +241,9 @@ def test_wrong_tool_calls_another_tool_with_valid_arguments():
 @pytest.mark.parametrize("seed", range(8))
 def test_wrong_arguments_keeps_the_tool_and_changes_the_arguments(seed):
     pool = {"product_ids": ["zzzz9999"], "queries": ["panela"], "pushy_after": set()}
-    row, variant = next(c for c in pref.preference_candidates(quick_purchase(), BANK, pool, seed)
-                        if c[0]["kind"] == "wrong_arguments")  # fmt: skip
+    row, variant = next(
+        c for c in pref.preference_candidates(quick_purchase(), BANK, pool, seed) if c[0]["kind"] == "wrong_arguments"
+    )
     chosen, rejected = row["chosen"][0]["tool_calls"][0]["function"], row["rejected"][0]["tool_calls"][0]["function"]
     assert chosen["name"] == rejected["name"]
     c_args, r_args = json.loads(chosen["arguments"]), json.loads(rejected["arguments"])
@@ -214,10 +276,13 @@ def test_pushy_follows_a_no_and_is_pressure():
 def test_fake_scarcity_only_when_stock_is_plenty():
     row, _ = candidates(quick_purchase(low_stock=False))["fake_scarcity"]
     chosen, rejected = row["chosen"][0]["content"], row["rejected"][0]["content"]
-    assert rejected.startswith(chosen) and pref.SCARCITY_WORDS.search(rejected[len(chosen):])
+    assert rejected.startswith(chosen) and pref.SCARCITY_WORDS.search(rejected[len(chosen) :])
     assert '"low_stock"' not in row["prompt"][-1]["content"]
     assert "fake_scarcity" not in candidates(quick_purchase(low_stock=True))
-    cart = {"role": "tool", "content": '{"items":[{"id":"aaaa1111","name":"Toalha","qty":2,"price":"R$ 34,50"}],"units":2}'}
+    cart = {
+        "role": "tool",
+        "content": '{"items":[{"id":"aaaa1111","name":"Toalha","qty":2,"price":"R$ 34,50"}],"units":2}',
+    }
     ask = {"role": "user", "content": "o que tem no carrinho?"}
     assert not pref.turn_context([ask, cart], None)["plenty_in_stock"]  # cart lines say nothing about stock
 
@@ -232,8 +297,13 @@ def test_wrong_language_answers_in_the_other_language():
 
 
 def test_balance_gives_every_present_kind_the_same_count():
-    cands = [c for i in range(12) for c in pref.preference_candidates(quick_purchase(f"c{i}"), BANK,
-             {"product_ids": [], "queries": [], "pushy_after": {"decline"}}, 1)]  # fmt: skip
+    cands = [
+        c
+        for i in range(12)
+        for c in pref.preference_candidates(
+            quick_purchase(f"c{i}"), BANK, {"product_ids": [], "queries": [], "pushy_after": {"decline"}}, 1
+        )
+    ]
     cands = [c for c in cands if c[0]["kind"] != "pushy" or c[0]["id"].split(":")[0] in ("c0", "c1", "c2")]  # rarest: 3
     rows = pref.balance(cands, None, seed=1)
     kinds = [row["kind"] for row, _ in rows]
@@ -266,7 +336,9 @@ def test_full_stage_writes_every_split_and_is_deterministic(tmp_path):
     for split in bd.SPLITS:
         sft = read(out / "sft" / f"{split}.jsonl")
         assert [r["id"] for r in sft] == ids[split] and ids[split]
-        assert all(r["messages"][0]["role"] == "system" and set(r) == {"id", "scenario", "language", "messages"} for r in sft)
+        assert all(
+            r["messages"][0]["role"] == "system" and set(r) == {"id", "scenario", "language", "messages"} for r in sft
+        )
         assert not any("intent" in m or "technique" in m for r in sft for m in r["messages"])
         assert "[telefone]" in json.dumps(sft, ensure_ascii=False) and "98765-4321" not in json.dumps(sft)
         pairs = read(out / "preference" / f"{split}.jsonl")
@@ -291,12 +363,18 @@ def test_full_stage_writes_every_split_and_is_deterministic(tmp_path):
 
 
 def test_wrong_product_falls_back_to_catalogue_ids_when_none_was_shown():
-    rec = {"id": "r1", "scenario": "recurring", "language": "pt", "context": {"name": "Bia", "recurring": True},
-           "messages": [
-               {"role": "user", "content": "manda mais um daquele sabonete", "intent": "add_to_cart"},
-               {"role": "assistant", "tool_calls": [tool_call("call_1", "add_to_cart", {"product_id": "aaaa1111"})]},
-               {"role": "tool", "tool_call_id": "call_1", "name": "add_to_cart", "content": '{"units":1}'},
-               {"role": "assistant", "content": "Feito!"}]}  # fmt: skip
+    rec = {
+        "id": "r1",
+        "scenario": "recurring",
+        "language": "pt",
+        "context": {"name": "Bia", "recurring": True},
+        "messages": [
+            {"role": "user", "content": "manda mais um daquele sabonete", "intent": "add_to_cart"},
+            {"role": "assistant", "tool_calls": [tool_call("call_1", "add_to_cart", {"product_id": "aaaa1111"})]},
+            {"role": "tool", "tool_call_id": "call_1", "name": "add_to_cart", "content": '{"units":1}'},
+            {"role": "assistant", "content": "Feito!"},
+        ],
+    }
     pool = {"product_ids": ["aaaa1111ffff", "zzzz9999"], "queries": [], "pushy_after": set()}
     variants = {}
     for seed in range(20):

@@ -16,11 +16,28 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 def _trainer(smoke_run, tmp_path, *extra):
     (tmp_path / "params.yaml").write_text("profile: smoke\n")
-    argv = ["--config", str(CONFIGS / "dpo.yaml"), "--profiles", str(CONFIGS / "profiles"), "--params", str(tmp_path / "params.yaml"),
-            "--base", str(smoke_run / "models/base"), "--adapter", str(smoke_run / "models/sft"),
-            "--data", str(smoke_run / "data/processed/datasets/preference"), "--out", str(tmp_path / "out"),
-            "--checkpoints", str(tmp_path / "ck"), *extra]
-    stage, data_args, args, model_args, _ = parse_stage_args("dpo", (StageArguments, DataArguments, dpo.DPOConfig, dpo.ModelConfig), argv)
+    argv = [
+        "--config",
+        str(CONFIGS / "dpo.yaml"),
+        "--profiles",
+        str(CONFIGS / "profiles"),
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--base",
+        str(smoke_run / "models/base"),
+        "--adapter",
+        str(smoke_run / "models/sft"),
+        "--data",
+        str(smoke_run / "data/processed/datasets/preference"),
+        "--out",
+        str(tmp_path / "out"),
+        "--checkpoints",
+        str(tmp_path / "ck"),
+        *extra,
+    ]
+    stage, data_args, args, model_args, _ = parse_stage_args(
+        "dpo", (StageArguments, DataArguments, dpo.DPOConfig, dpo.ModelConfig), argv
+    )
     args.output_dir = stage.checkpoints
     return dpo.build_trainer(stage, data_args, args, model_args)
 
@@ -53,7 +70,7 @@ def test_reference_is_the_sft_policy(smoke_run, tmp_path):
 def test_shared_prefix_forward_gives_trls_dpo_loss(smoke_run, tmp_path):
     trainer = _trainer(smoke_run, tmp_path, "--shared_prefix", "false")
     with torch.no_grad():  # move the policy away from the reference so the loss is not log 2
-        for name, p in trainer.model.named_parameters():
+        for p in trainer.model.parameters():
             if p.requires_grad:
                 p.add_(torch.randn_like(p) * 0.05)
     batch = next(iter(trainer.get_train_dataloader()))
@@ -79,9 +96,24 @@ def test_output_is_the_policy_adapter_only(smoke_run):
 def test_dpo_needs_the_sft_adapter(smoke_run, tmp_path):
     (tmp_path / "params.yaml").write_text("profile: smoke\n")
     with pytest.raises(SystemExit, match="dpo needs --adapter"):
-        dpo.main(["--config", str(CONFIGS / "dpo.yaml"), "--profiles", str(CONFIGS / "profiles"), "--params", str(tmp_path / "params.yaml"),
-                  "--base", str(smoke_run / "models/base"), "--data", str(tmp_path), "--out", str(tmp_path / "o"),
-                  "--checkpoints", str(tmp_path / "c")])
+        dpo.main(
+            [
+                "--config",
+                str(CONFIGS / "dpo.yaml"),
+                "--profiles",
+                str(CONFIGS / "profiles"),
+                "--params",
+                str(tmp_path / "params.yaml"),
+                "--base",
+                str(smoke_run / "models/base"),
+                "--data",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--checkpoints",
+                str(tmp_path / "c"),
+            ]
+        )
 
 
 def test_resume_restores_the_policy_not_the_sft_weights(smoke_run, tmp_path):
@@ -107,7 +139,8 @@ def test_resume_restores_the_policy_not_the_sft_weights(smoke_run, tmp_path):
         def on_step_begin(self, args, state, control, model=None, **kwargs):
             params = dict(model.named_parameters())
             seen[state.global_step] = all(
-                torch.equal(params[k.replace(".weight", ".default.weight")].detach(), v) for k, v in saved.items())
+                torch.equal(params[k.replace(".weight", ".default.weight")].detach(), v) for k, v in saved.items()
+            )
 
     resumed = _trainer(smoke_run, tmp_path, "--max_steps", "2", "--save_steps", "1")
     dpo.restore_policy(resumed.model, checkpoint)

@@ -38,17 +38,33 @@ def test_parse_agrees_with_vllm_hermes(text, tmp_path_factory):
     assert info.content == content
     if calls:
         assert [(c.function.name, json.loads(c.function.arguments)) for c in info.tool_calls] == [
-            (c["name"], c["arguments"]) for c in calls]
+            (c["name"], c["arguments"]) for c in calls
+        ]
 
 
 def _case(expected, language="pt", prompt=None):
-    return {"id": "c#1", "language": language, "prompt": prompt or [{"role": "user", "content": "oi"}], "expected": expected}
+    return {
+        "id": "c#1",
+        "language": language,
+        "prompt": prompt or [{"role": "user", "content": "oi"}],
+        "expected": expected,
+    }
 
 
 def test_tool_turn_scores():
-    expected = {"role": "assistant", "content": None, "tool_calls": [tool_call("c", "search_products", {"query": "fone", "max_price": 100.0})]}
+    expected = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [tool_call("c", "search_products", {"query": "fone", "max_price": 100.0})],
+    }
     assert score(_case(expected), CALL) | {"output": ""} == {
-        "id": "c#1", "language": "pt", "output": "", "valid_tool_call": True, "correct_tool": True, "exact_call": True}
+        "id": "c#1",
+        "language": "pt",
+        "output": "",
+        "valid_tool_call": True,
+        "correct_tool": True,
+        "exact_call": True,
+    }
     wrong_args = CALL.replace('"query": "fone", ', '"price": 5, ')
     assert score(_case(expected), wrong_args)["valid_tool_call"] is False  # extra=forbid: a price is refused
     other = '<tool_call>\n{"name": "recommend", "arguments": {}}\n</tool_call>'
@@ -58,12 +74,16 @@ def test_tool_turn_scores():
 
 
 def test_text_turn_scores_language_and_price_grounding():
-    prompt = [{"role": "user", "content": "tem fone até 100 reais?"},
-              {"role": "tool", "tool_call_id": "c", "name": "search_products", "content": '{"price": "R$ 89,90"}'}]
+    prompt = [
+        {"role": "user", "content": "tem fone até 100 reais?"},
+        {"role": "tool", "tool_call_id": "c", "name": "search_products", "content": '{"price": "R$ 89,90"}'},
+    ]
     expected = {"role": "assistant", "content": "Achei um por R$ 89,90."}
     good = score(_case(expected, prompt=prompt), "Achei um fone por R$ 89,90, você quer?")
     assert good["language_match"] is True and good["price_grounded"] is True
-    assert score(_case(expected, prompt=prompt), "Custa R$ 100, você quer?")["price_grounded"] is True  # the customer's budget
+    assert (
+        score(_case(expected, prompt=prompt), "Custa R$ 100, você quer?")["price_grounded"] is True
+    )  # the customer's budget
     assert score(_case(expected, prompt=prompt), "Custa só R$ 9,90 pra você!")["price_grounded"] is False
     assert score(_case(expected, prompt=prompt), "I found one for you, do you want it?")["language_match"] is False
     assert "price_grounded" not in score(_case(expected, prompt=prompt), "Quer ver outras opções?")
@@ -72,14 +92,25 @@ def test_text_turn_scores_language_and_price_grounding():
 
 
 def test_cases_and_summary():
-    rows = [{"id": "a", "language": "pt", "messages": [
-        {"role": "system", "content": "s"}, {"role": "user", "content": "oi"},
-        {"role": "assistant", "content": None, "tool_calls": [tool_call("c", "view_cart", {})]},
-        {"role": "tool", "tool_call_id": "c", "name": "view_cart", "content": "{}"},
-        {"role": "assistant", "content": "Seu carrinho está vazio."}]}]
+    rows = [
+        {
+            "id": "a",
+            "language": "pt",
+            "messages": [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "oi"},
+                {"role": "assistant", "content": None, "tool_calls": [tool_call("c", "view_cart", {})]},
+                {"role": "tool", "tool_call_id": "c", "name": "view_cart", "content": "{}"},
+                {"role": "assistant", "content": "Seu carrinho está vazio."},
+            ],
+        }
+    ]
     found = cases(rows, None, 0)
     assert [c["id"] for c in found] == ["a#2", "a#4"] and len(found[1]["prompt"]) == 4
-    scored = [score(found[0], '<tool_call>\n{"name": "view_cart", "arguments": {}}\n</tool_call>'), score(found[1], "ok")]
+    scored = [
+        score(found[0], '<tool_call>\n{"name": "view_cart", "arguments": {}}\n</tool_call>'),
+        score(found[1], "ok"),
+    ]
     summary = summarise(scored)
     assert summary["valid_tool_call_rate"] == 1.0 and summary["pt_valid_tool_call_rate"] == 1.0
     assert summary["language_match_rate"] == 0.0 and summary["price_grounding_rate"] is None and summary["cases"] == 2

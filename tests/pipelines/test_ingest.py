@@ -26,8 +26,18 @@ PARAMS = "ingest:\n  min_item_sales: 1\n  stock_seed: 17\n  max_stock: 60\n  low
 def run(olist: Path, tmp_path: Path, params: str = PARAMS) -> tuple[dict, Path]:
     (tmp_path / "params.yaml").write_text(params)
     out = tmp_path / "catalogue"
-    metrics = main(["--olist", str(olist), "--out", str(out), "--metrics", str(tmp_path / "m.json"),
-                    "--params", str(tmp_path / "params.yaml")])  # fmt: skip
+    metrics = main(
+        [
+            "--olist",
+            str(olist),
+            "--out",
+            str(out),
+            "--metrics",
+            str(tmp_path / "m.json"),
+            "--params",
+            str(tmp_path / "params.yaml"),
+        ]
+    )
     return metrics, out
 
 
@@ -64,7 +74,11 @@ def test_scrub_comment_removes_pii_and_names_but_keeps_prices_and_text():
         "Paguei R$ 89,90 no jogo de cama 200 fios.\nAtt. [nome]"
     )
     assert counts == Counter(name=2, cpf=1, phone=1, email=1)
-    for keep in ("meu nome está incorreto no pedido", "já passou o Natal e nada", "meu nome e o endereço vieram certos"):
+    for keep in (
+        "meu nome está incorreto no pedido",
+        "já passou o Natal e nada",
+        "meu nome e o endereço vieram certos",
+    ):
         assert scrub_comment(None, keep) == keep
     assert scrub_comment(None, None) == ""
 
@@ -96,10 +110,14 @@ def test_product_text_agrees_in_gender_and_handles_missing_attributes():
 
 
 def test_pair_counts_both_directions_and_other_orders_only():
-    items = pd.DataFrame({"order_id": ["o1", "o1", "o1", "o2", "o2", "o3"], "product_id": ["a", "b", "b", "a", "b", "c"]})
+    items = pd.DataFrame(
+        {"order_id": ["o1", "o1", "o1", "o2", "o2", "o3"], "product_id": ["a", "b", "b", "a", "b", "c"]}
+    )
     pairs = pair_counts(items, "order_id").set_index(["product_id", "other_product_id"])["count"].to_dict()
     assert pairs == {("a", "b"): 2, ("b", "a"): 2}
-    hist = pd.DataFrame({"customer_unique_id": ["u", "u", "u"], "order_id": ["o1", "o1", "o2"], "product_id": ["a", "b", "c"]})
+    hist = pd.DataFrame(
+        {"customer_unique_id": ["u", "u", "u"], "order_id": ["o1", "o1", "o2"], "product_id": ["a", "b", "c"]}
+    )
     pairs = pair_counts(hist, "customer_unique_id", distinct="order_id")
     assert set(zip(pairs["product_id"], pairs["other_product_id"])) == {("a", "c"), ("c", "a"), ("b", "c"), ("c", "b")}
 
@@ -148,8 +166,12 @@ def test_partial_release_join_figures_match_a_count_by_hand(tmp_path):
     order_ids = {o["order_id"] for o in orders}
     item_orders = {i["order_id"] for i in items}
     assert metrics["items_with_order_share"] == round(sum(i["order_id"] in order_ids for i in items) / len(items), 4)
-    assert metrics["item_orders_with_review_share"] == round(len(item_orders & {r["order_id"] for r in reviews}) / len(item_orders), 4)
-    assert metrics["reviews_joined_share"] == round(sum(r["order_id"] in item_orders for r in reviews) / len(reviews), 4)
+    assert metrics["item_orders_with_review_share"] == round(
+        len(item_orders & {r["order_id"] for r in reviews}) / len(item_orders), 4
+    )
+    assert metrics["reviews_joined_share"] == round(
+        sum(r["order_id"] in item_orders for r in reviews) / len(reviews), 4
+    )
     # the fixture is partial on purpose: some but not all items/orders join
     assert 0 < metrics["items_with_order_share"] < 1 and 0 < metrics["item_orders_with_review_share"] < 1
     assert metrics["history_rows"] == sum(i["order_id"] in order_ids for i in items)  # customers file is complete
@@ -186,16 +208,31 @@ def corrupt(tmp_path: Path, name: str, edit) -> Path:
 @pytest.mark.parametrize(
     ("name", "edit", "expected"),
     [
-        ("olist_order_items_dataset.csv", lambda d: d.loc.__setitem__((3, "price"), "-12.5"),
-         ["olist_order_items_dataset.csv", "'price'", "negative", "data row 4", "'-12.5'"]),
-        ("olist_order_reviews_dataset.csv", lambda d: d.loc.__setitem__((1, "review_score"), "6"),
-         ["olist_order_reviews_dataset.csv", "'review_score'", "1..5", "'6'"]),
-        ("olist_products_dataset.csv", lambda d: d.drop(columns=["product_weight_g"], inplace=True),
-         ["olist_products_dataset.csv", "missing column", "'product_weight_g'"]),
-        ("olist_order_items_dataset.csv", lambda d: d.loc.__setitem__((0, "product_id"), ""),
-         ["olist_order_items_dataset.csv", "'product_id'", "empty"]),
-        ("olist_orders_dataset.csv", lambda d: d.loc.__setitem__((2, "order_purchase_timestamp"), "ontem"),
-         ["olist_orders_dataset.csv", "'order_purchase_timestamp'", "timestamp", "'ontem'"]),
+        (
+            "olist_order_items_dataset.csv",
+            lambda d: d.loc.__setitem__((3, "price"), "-12.5"),
+            ["olist_order_items_dataset.csv", "'price'", "negative", "data row 4", "'-12.5'"],
+        ),
+        (
+            "olist_order_reviews_dataset.csv",
+            lambda d: d.loc.__setitem__((1, "review_score"), "6"),
+            ["olist_order_reviews_dataset.csv", "'review_score'", "1..5", "'6'"],
+        ),
+        (
+            "olist_products_dataset.csv",
+            lambda d: d.drop(columns=["product_weight_g"], inplace=True),
+            ["olist_products_dataset.csv", "missing column", "'product_weight_g'"],
+        ),
+        (
+            "olist_order_items_dataset.csv",
+            lambda d: d.loc.__setitem__((0, "product_id"), ""),
+            ["olist_order_items_dataset.csv", "'product_id'", "empty"],
+        ),
+        (
+            "olist_orders_dataset.csv",
+            lambda d: d.loc.__setitem__((2, "order_purchase_timestamp"), "ontem"),
+            ["olist_orders_dataset.csv", "'order_purchase_timestamp'", "timestamp", "'ontem'"],
+        ),
     ],
     ids=["negative_price", "review_score_6", "missing_column", "empty_id", "bad_timestamp"],
 )

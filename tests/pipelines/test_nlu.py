@@ -14,25 +14,86 @@ from serve.core.intents import load_intent_classifier
 
 # Phrasings per intent: train and test use different ones, so the test measures generalisation.
 PHRASES = {
-    "greeting": ["oi", "olá, tudo bem?", "bom dia!", "oii boa tarde", "e aí, td bem?", "oi boa noite", "hello there", "hi!"],
-    "search_product": ["tem toalha de banho?", "procuro um fone bluetooth", "vcs tem panela de pressão?",
-                       "queria ver tapete pra sala", "tem lençol casal?", "to procurando uma luminária",
-                       "do you have bath towels?", "looking for a phone case"],
-    "add_to_cart": ["quero esse", "pode colocar 2 no carrinho", "adiciona o primeiro", "vou levar esse ai",
-                    "coloca 1 no carrinho pfv", "quero levar 3 desse", "add it to my cart", "i'll take two"],
-    "checkout": ["quero fechar o pedido", "pode finalizar no pix", "vamos fechar, pago no cartão",
-                 "finaliza pra mim no boleto", "bora fechar a compra", "fecha o pedido por favor",
-                 "let's check out", "i want to pay now"],
-    "order_status": ["cadê meu pedido?", "meu pedido já saiu?", "quando chega minha encomenda?",
-                     "qual o status do pedido", "o pedido ainda não chegou", "rastreio do meu pedido",
-                     "where is my order?", "has my order shipped?"],
-    "thanks_goodbye": ["obrigado!", "valeu, tchau", "brigadão 👋", "muito obrigada, até mais",
-                       "vlw falou", "obg, até logo", "thanks, bye", "thank you so much"],
-    "decline": ["não, obrigado", "agora não", "não quero", "deixa pra próxima",
-                "nao precisa", "vou pensar, agora não", "no thanks", "not now"],
-}  # fmt: skip
-PARAMS = {"seed": 17, "max_features": 5000, "classifier": "logreg", "C": 10.0, "label_field": "intent",
-          "use_support": True, "support_languages": ["pt"]}  # fmt: skip
+    "greeting": [
+        "oi",
+        "olá, tudo bem?",
+        "bom dia!",
+        "oii boa tarde",
+        "e aí, td bem?",
+        "oi boa noite",
+        "hello there",
+        "hi!",
+    ],
+    "search_product": [
+        "tem toalha de banho?",
+        "procuro um fone bluetooth",
+        "vcs tem panela de pressão?",
+        "queria ver tapete pra sala",
+        "tem lençol casal?",
+        "to procurando uma luminária",
+        "do you have bath towels?",
+        "looking for a phone case",
+    ],
+    "add_to_cart": [
+        "quero esse",
+        "pode colocar 2 no carrinho",
+        "adiciona o primeiro",
+        "vou levar esse ai",
+        "coloca 1 no carrinho pfv",
+        "quero levar 3 desse",
+        "add it to my cart",
+        "i'll take two",
+    ],
+    "checkout": [
+        "quero fechar o pedido",
+        "pode finalizar no pix",
+        "vamos fechar, pago no cartão",
+        "finaliza pra mim no boleto",
+        "bora fechar a compra",
+        "fecha o pedido por favor",
+        "let's check out",
+        "i want to pay now",
+    ],
+    "order_status": [
+        "cadê meu pedido?",
+        "meu pedido já saiu?",
+        "quando chega minha encomenda?",
+        "qual o status do pedido",
+        "o pedido ainda não chegou",
+        "rastreio do meu pedido",
+        "where is my order?",
+        "has my order shipped?",
+    ],
+    "thanks_goodbye": [
+        "obrigado!",
+        "valeu, tchau",
+        "brigadão 👋",
+        "muito obrigada, até mais",
+        "vlw falou",
+        "obg, até logo",
+        "thanks, bye",
+        "thank you so much",
+    ],
+    "decline": [
+        "não, obrigado",
+        "agora não",
+        "não quero",
+        "deixa pra próxima",
+        "nao precisa",
+        "vou pensar, agora não",
+        "no thanks",
+        "not now",
+    ],
+}
+PARAMS = {
+    "seed": 17,
+    "max_features": 5000,
+    "classifier": "logreg",
+    "C": 10.0,
+    "label_field": "intent",
+    "use_support": True,
+    "support_languages": ["pt"],
+}
 
 
 def records(split: str) -> list[dict]:
@@ -42,9 +103,18 @@ def records(split: str) -> list[dict]:
     for intent, phrases in PHRASES.items():
         for i in picks:
             lang = "en" if i >= 6 else "pt"
-            rows.append({"id": f"{split}-{intent}-{i}", "scenario": "exploration", "language": lang, "context": None,
-                         "messages": [{"role": "user", "content": phrases[i], "intent": intent},
-                                      {"role": "assistant", "content": "ok"}]})  # fmt: skip
+            rows.append(
+                {
+                    "id": f"{split}-{intent}-{i}",
+                    "scenario": "exploration",
+                    "language": lang,
+                    "context": None,
+                    "messages": [
+                        {"role": "user", "content": phrases[i], "intent": intent},
+                        {"role": "assistant", "content": "ok"},
+                    ],
+                }
+            )
     return rows
 
 
@@ -53,16 +123,22 @@ def write_datasets(root: Path, splits=("train", "validation", "test")) -> Path:
     (datasets / "records").mkdir(parents=True)
     for split in splits:
         rows = records("test" if split == "validation" else split)
-        (datasets / "records" / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        (datasets / "records" / f"{split}.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        )
     return datasets
 
 
 def write_support(root: Path, columns=("text", "intent", "language", "source", "response")) -> Path:
-    df = pd.DataFrame({
-        "text": ["quero falar com um humano", "oi gente", "meu pedido veio quebrado", "hi, good morning"],
-        "intent": ["human_request", "greeting", "complaint", "greeting"],
-        "language": ["pt", "pt", "pt", "en"], "source": ["olist_complaints"] * 3 + ["bitext"], "response": [""] * 4,
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "text": ["quero falar com um humano", "oi gente", "meu pedido veio quebrado", "hi, good morning"],
+            "intent": ["human_request", "greeting", "complaint", "greeting"],
+            "language": ["pt", "pt", "pt", "en"],
+            "source": ["olist_complaints"] * 3 + ["bitext"],
+            "response": [""] * 4,
+        }
+    )
     support = root / "support"
     support.mkdir()
     df[list(columns)].to_parquet(support / "examples.parquet")
@@ -71,15 +147,30 @@ def write_support(root: Path, columns=("text", "intent", "language", "source", "
 
 def run(tmp_path: Path, datasets: Path, support: Path | None, params: dict | None = None) -> dict:
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"nlu": params or PARAMS}))
-    argv = ["--datasets", str(datasets), "--out", str(tmp_path / "model"), "--metrics", str(tmp_path / "nlu.json"),
-            "--params", str(tmp_path / "params.yaml")]  # fmt: skip
+    argv = [
+        "--datasets",
+        str(datasets),
+        "--out",
+        str(tmp_path / "model"),
+        "--metrics",
+        str(tmp_path / "nlu.json"),
+        "--params",
+        str(tmp_path / "params.yaml"),
+    ]
     return nlu.main(argv + (["--support", str(support)] if support else []))
 
 
 def test_labelled_turns_reads_only_labelled_user_messages():
-    rec = {"id": "c1", "language": "pt", "messages": [
-        {"role": "user", "content": "oi", "intent": "greeting"}, {"role": "assistant", "content": "olá!"},
-        {"role": "user", "content": "hmm"}, {"role": "user", "content": "tchau", "intent": "thanks_goodbye"}]}  # fmt: skip
+    rec = {
+        "id": "c1",
+        "language": "pt",
+        "messages": [
+            {"role": "user", "content": "oi", "intent": "greeting"},
+            {"role": "assistant", "content": "olá!"},
+            {"role": "user", "content": "hmm"},
+            {"role": "user", "content": "tchau", "intent": "thanks_goodbye"},
+        ],
+    }
     df = nlu.labelled_turns([rec])
     assert df[["text", "intent"]].values.tolist() == [["oi", "greeting"], ["tchau", "thanks_goodbye"]]
     assert set(df["language"]) == {"pt"} and set(df["conversation"]) == {"c1"}
@@ -98,7 +189,7 @@ def test_trains_evaluates_saves_and_predicts(tmp_path):
     clf = load_intent_classifier(tmp_path / "model")
     assert clf.labels == sorted(PHRASES)
     assert clf.predict(["oi, tudo bem?", "quero fechar o pedido no pix"]) == ["greeting", "checkout"]
-    (label, conf), = clf.predict_with_confidence(["cadê o meu pedido?"])
+    ((label, conf),) = clf.predict_with_confidence(["cadê o meu pedido?"])
     assert label == "order_status" and 0 < conf <= 1
 
 
@@ -111,8 +202,14 @@ def test_support_holdout_is_scored_and_kept_out_of_training(tmp_path):
 
 
 def test_split_support_is_stratified_and_seeded():
-    df = pd.DataFrame({"text": [f"t{i}" for i in range(40)], "intent": ["a", "b"] * 20, "language": "en",
-                       "source": ["bitext"] * 20 + ["olist_complaints"] * 20})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "text": [f"t{i}" for i in range(40)],
+            "intent": ["a", "b"] * 20,
+            "language": "en",
+            "source": ["bitext"] * 20 + ["olist_complaints"] * 20,
+        }
+    )
     fit, held = nlu.split_support(df, 0.5, seed=3)
     assert len(fit) == len(held) == 20 and not set(fit["text"]) & set(held["text"])
     assert held.groupby(["intent", "source"]).size().tolist() == [5, 5, 5, 5]

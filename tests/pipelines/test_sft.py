@@ -81,7 +81,10 @@ def test_prefix_tree_shares_the_system_prompt_and_each_pair_prompt(smoke_base, r
     chosen = [p["prompt"] + p["chosen"] for p in pairs]
     rejected = [p["prompt"] + p["rejected"] for p in pairs]
     ids, mask, _ = _batch(tokenizer, chosen + rejected)
-    prompt_lens = [len(tokenizer.apply_chat_template(p["prompt"], tools=TOOLS, add_generation_prompt=True)["input_ids"]) for p in pairs]
+    prompt_lens = [
+        len(tokenizer.apply_chat_template(p["prompt"], tools=TOOLS, add_generation_prompt=True)["input_ids"])
+        for p in pairs
+    ]
     limits = prompt_lens + prompt_lens
     decoder = AutoModelForCausalLM.from_pretrained(smoke_base).get_decoder()
     with torch.no_grad():
@@ -101,8 +104,22 @@ def test_recipe_resolution_order(tmp_path):
     (profiles / "p.yaml").write_text(yaml.safe_dump({"sft": {"learning_rate": 2.0, "lora_r": 4}}))
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"profile": "p", "sft": {"learning_rate": 3.0, "lora_r": None}}))
-    base = ["--config", str(recipe), "--profiles", str(profiles), "--params", str(params), "--base", "b", "--data", "d",
-            "--out", "o", "--checkpoints", "c"]
+    base = [
+        "--config",
+        str(recipe),
+        "--profiles",
+        str(profiles),
+        "--params",
+        str(params),
+        "--base",
+        "b",
+        "--data",
+        "d",
+        "--out",
+        "o",
+        "--checkpoints",
+        "c",
+    ]
     types = (StageArguments, DataArguments, sft.SFTConfig, sft.ModelConfig)
     _, _, args, model_args, resolved = parse_stage_args("sft", types, base)
     assert (args.learning_rate, model_args.lora_r, args.seed) == (3.0, 4, 1)  # params > profile > recipe; null ignored
@@ -124,12 +141,28 @@ def test_cpu_bf16_autocast_only_where_the_cpu_has_bf16(monkeypatch, tmp_path, na
 
 
 def test_training_resumes_from_its_last_checkpoint(smoke_base, datasets_dir, tmp_path):
-    argv = ["--config", str(REPO_CONFIGS / "sft.yaml"), "--profiles", str(REPO_CONFIGS / "profiles"),
-            "--params", str(tmp_path / "params.yaml"), "--base", str(smoke_base), "--data", str(datasets_dir / "sft"),
-            "--out", str(tmp_path / "out"), "--checkpoints", str(tmp_path / "ck"), "--save_steps", "2"]
+    argv = [
+        "--config",
+        str(REPO_CONFIGS / "sft.yaml"),
+        "--profiles",
+        str(REPO_CONFIGS / "profiles"),
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--base",
+        str(smoke_base),
+        "--data",
+        str(datasets_dir / "sft"),
+        "--out",
+        str(tmp_path / "out"),
+        "--checkpoints",
+        str(tmp_path / "ck"),
+        "--save_steps",
+        "2",
+    ]
     (tmp_path / "params.yaml").write_text("profile: smoke\n")
     stage, data_args, args, model_args, recipe = parse_stage_args(
-        "sft", (StageArguments, DataArguments, sft.SFTConfig, sft.ModelConfig), argv)
+        "sft", (StageArguments, DataArguments, sft.SFTConfig, sft.ModelConfig), argv
+    )
     args.output_dir = stage.checkpoints
     fingerprint = {"recipe": recipe, "data": "x"}
 
@@ -147,7 +180,9 @@ def test_training_resumes_from_its_last_checkpoint(smoke_base, datasets_dir, tmp
         def on_step_end(self, args, state, control, **kwargs):
             steps.append(state.global_step)
 
-    result = sft.build_trainer(stage, data_args, args, model_args, callbacks=[Record()]).train(resume_from_checkpoint=last)
+    result = sft.build_trainer(stage, data_args, args, model_args, callbacks=[Record()]).train(
+        resume_from_checkpoint=last
+    )
     assert steps == [3, 4] and result.global_step == 4
     # another recipe: the old checkpoints would mix two trainings, so they go
     assert resume_point(stage.checkpoints, {**fingerprint, "recipe": {"learning_rate": 1}}) is None
@@ -157,7 +192,9 @@ def test_training_resumes_from_its_last_checkpoint(smoke_base, datasets_dir, tmp
 def test_dataset_problems_are_named(tmp_path):
     with pytest.raises(SystemExit, match=r"missing dataset file .*train\.jsonl \(run the build_datasets stage\)"):
         load_split(tmp_path, "train", ("messages",), None, 0)
-    (tmp_path / "train.jsonl").write_text(json.dumps({"id": "a", "messages": []}) + "\n" + json.dumps({"id": "b"}) + "\n")
+    (tmp_path / "train.jsonl").write_text(
+        json.dumps({"id": "a", "messages": []}) + "\n" + json.dumps({"id": "b"}) + "\n"
+    )
     with pytest.raises(SystemExit, match=r"train\.jsonl: line 2 lacks \['messages'\]"):
         load_split(tmp_path, "train", ("messages",), None, 0)
 
@@ -171,12 +208,40 @@ def test_sft_stage_runs_under_accelerate_launch(smoke_run, tmp_path):
     repo = REPO_CONFIGS.parent
     (tmp_path / "params.yaml").write_text("profile: smoke\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO_CONFIGS / "accelerate/ddp.yaml"), "--cpu",
-         "--mixed_precision", "no", "-m", "pipelines.sft", "--config", str(REPO_CONFIGS / "sft.yaml"),
-         "--params", str(tmp_path / "params.yaml"), "--profiles", str(REPO_CONFIGS / "profiles"),
-         "--base", str(smoke_run / "models/base"), "--data", str(smoke_run / "data/processed/datasets/sft"),
-         "--out", str(tmp_path / "sft"), "--checkpoints", str(tmp_path / "ck"), "--max_steps", "1", "--save_strategy", "no"],
-        capture_output=True, text=True, timeout=300, cwd=repo,
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(REPO_CONFIGS / "accelerate/ddp.yaml"),
+            "--cpu",
+            "--mixed_precision",
+            "no",
+            "-m",
+            "pipelines.sft",
+            "--config",
+            str(REPO_CONFIGS / "sft.yaml"),
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--profiles",
+            str(REPO_CONFIGS / "profiles"),
+            "--base",
+            str(smoke_run / "models/base"),
+            "--data",
+            str(smoke_run / "data/processed/datasets/sft"),
+            "--out",
+            str(tmp_path / "sft"),
+            "--checkpoints",
+            str(tmp_path / "ck"),
+            "--max_steps",
+            "1",
+            "--save_strategy",
+            "no",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=repo,
         env=dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

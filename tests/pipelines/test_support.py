@@ -32,11 +32,23 @@ BITEXT_ROWS = [  # (instruction, intent, category): written for the test, in Bit
 
 def write_bitext(path: Path, rows=BITEXT_ROWS, drop: str | None = None) -> Path:
     df = pd.DataFrame(
-        [{"context": "customer support", "role": "virtual assistant", "instruction": i, "intent": t,
-          "entity_type": "", "entity_value": "", "start_offset": "", "end_offset": "", "category": c,
-          "tags": "BL", "response": f"I'm here to help with {t}.\r\nCall {{{{Customer Support Phone Number}}}}."}
-         for i, t, c in rows]
-    )  # fmt: skip
+        [
+            {
+                "context": "customer support",
+                "role": "virtual assistant",
+                "instruction": i,
+                "intent": t,
+                "entity_type": "",
+                "entity_value": "",
+                "start_offset": "",
+                "end_offset": "",
+                "category": c,
+                "tags": "BL",
+                "response": f"I'm here to help with {t}.\r\nCall {{{{Customer Support Phone Number}}}}.",
+            }
+            for i, t, c in rows
+        ]
+    )
     if drop:
         df = df.drop(columns=[drop])
     df.to_csv(path, index=False)
@@ -46,8 +58,20 @@ def write_bitext(path: Path, rows=BITEXT_ROWS, drop: str | None = None) -> Path:
 def run(tmp_path: Path, bitext: Path, complaints: Path = COMPLAINTS, per_intent: int = 60) -> tuple[dict, Path]:
     (tmp_path / "params.yaml").write_text(f"support:\n  max_examples_per_intent: {per_intent}\n  seed: 17\n")
     out = tmp_path / "support"
-    metrics = main(["--bitext", str(bitext), "--complaints", str(complaints), "--out", str(out),
-                    "--metrics", str(tmp_path / "m.json"), "--params", str(tmp_path / "params.yaml")])  # fmt: skip
+    metrics = main(
+        [
+            "--bitext",
+            str(bitext),
+            "--complaints",
+            str(complaints),
+            "--out",
+            str(out),
+            "--metrics",
+            str(tmp_path / "m.json"),
+            "--params",
+            str(tmp_path / "params.yaml"),
+        ]
+    )
     return metrics, out
 
 
@@ -56,23 +80,42 @@ def test_bitext_rows_map_onto_contract_intents():
     assert bitext_example("cancel it", "cancel_order", None)["intent"] == "complaint"
     assert bitext_example("human please", "contact_human_agent", "")["intent"] == "human_request"
     row = bitext_example("call me at +1 (555) 123-4567", "complaint", "Sorry\r\nabout that")
-    assert row == {"text": "call me at [telefone]", "intent": "complaint", "language": "en", "source": "bitext",
-                   "response": "Sorry\nabout that", "original_intent": "complaint"}  # fmt: skip
+    assert row == {
+        "text": "call me at [telefone]",
+        "intent": "complaint",
+        "language": "en",
+        "source": "bitext",
+        "response": "Sorry\nabout that",
+        "original_intent": "complaint",
+    }
     assert bitext_example("create an account", "create_account", "ok") is None
 
 
 def test_complaint_rows_map_classes_and_scrub_pii():
     row = complaint_example("ainda nao recebi meu email e ana@exemplo.com", "problemas_de_entrega", "atrasado")
-    assert row == {"text": "ainda nao recebi meu email e [email]", "intent": "complaint", "language": "pt",
-                   "source": "olist_complaints", "response": "", "original_intent": "problemas_de_entrega/atrasado"}  # fmt: skip
-    assert complaint_example("chegou antes do prazo", "satisfeito_com_pedido", "antes_prazo")["intent"] == "thanks_goodbye"
+    assert row == {
+        "text": "ainda nao recebi meu email e [email]",
+        "intent": "complaint",
+        "language": "pt",
+        "source": "olist_complaints",
+        "response": "",
+        "original_intent": "problemas_de_entrega/atrasado",
+    }
+    assert (
+        complaint_example("chegou antes do prazo", "satisfeito_com_pedido", "antes_prazo")["intent"] == "thanks_goodbye"
+    )
     assert complaint_example("sem classe", None, None) is None
     assert complaint_example(None, "problemas_de_entrega", "atrasado") is None
 
 
 def test_cap_is_per_intent_and_source_and_seeded():
-    df = pd.DataFrame({"text": [f"t{i}" for i in range(30)], "intent": ["complaint"] * 20 + ["lgpd"] * 10,
-                       "source": ["bitext"] * 10 + ["olist_complaints"] * 10 + ["bitext"] * 10})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "text": [f"t{i}" for i in range(30)],
+            "intent": ["complaint"] * 20 + ["lgpd"] * 10,
+            "source": ["bitext"] * 10 + ["olist_complaints"] * 10 + ["bitext"] * 10,
+        }
+    )
     a, b = cap(df, 4, seed=1), cap(df, 4, seed=1)
     assert a.equals(b) and a.groupby(["intent", "source"]).size().tolist() == [4, 4, 4]
     assert not a.equals(cap(df, 4, seed=2))
@@ -92,7 +135,10 @@ def test_stage_on_sample_and_fixture(tmp_path):
     intents = json.loads((out / "intents.json").read_text())
     assert {k: v["count"] for k, v in intents.items()} == metrics["by_intent"]
     assert all(set(v) >= {"description", "count", "category"} for v in intents.values())
-    assert intents["complaint"]["sources"] == {"bitext": 2, "olist_complaints": int(ex.query("source == 'olist_complaints' and intent == 'complaint'").shape[0])}
+    assert intents["complaint"]["sources"] == {
+        "bitext": 2,
+        "olist_complaints": int(ex.query("source == 'olist_complaints' and intent == 'complaint'").shape[0]),
+    }
 
 
 def test_cap_applies_in_the_stage(tmp_path):

@@ -55,7 +55,9 @@ def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
     cat_dir = write_catalogue(root / "catalogue")
     (root / "support").mkdir()
-    pd.DataFrame(SUPPORT_ROWS, columns=["text", "intent", "language", "source"]).to_parquet(root / "support" / "examples.parquet")
+    pd.DataFrame(SUPPORT_ROWS, columns=["text", "intent", "language", "source"]).to_parquet(
+        root / "support" / "examples.parquet"
+    )
     params = root / "params.yaml"
     params.write_text("synthesize:\n  n_conversations: 5\n  english_share: 0.25\n  seed: 3\n  max_replies: 5\n")
     return root, cat_dir, params
@@ -64,8 +66,22 @@ def inputs(tmp_path_factory):
 def run(inputs, name: str, n: int = N, params: Path | None = None) -> tuple[Path, Path]:
     root, cat_dir, default_params = inputs
     out, metrics = root / f"{name}.jsonl", root / f"{name}.json"
-    main(["--catalogue", str(cat_dir), "--support", str(root / "support"), "--out", str(out),
-          "--metrics", str(metrics), "--params", str(params or default_params), "--n", str(n)])  # fmt: skip
+    main(
+        [
+            "--catalogue",
+            str(cat_dir),
+            "--support",
+            str(root / "support"),
+            "--out",
+            str(out),
+            "--metrics",
+            str(metrics),
+            "--params",
+            str(params or default_params),
+            "--n",
+            str(n),
+        ]
+    )
     return out, metrics
 
 
@@ -103,11 +119,13 @@ def test_short_name_hook_trim():
 
 
 def test_ungrounded_amounts_flags_prices_no_tool_returned():
-    row = {"messages": [
-        {"role": "user", "content": "tem toalha até R$ 50?"},
-        {"role": "tool", "content": '{"items":[{"price":"R$ 34,90"}]}'},
-        {"role": "assistant", "content": "Tenho por R$ 34,90, e outra por R$ 29,90."},
-    ]}  # fmt: skip
+    row = {
+        "messages": [
+            {"role": "user", "content": "tem toalha até R$ 50?"},
+            {"role": "tool", "content": '{"items":[{"price":"R$ 34,90"}]}'},
+            {"role": "assistant", "content": "Tenho por R$ 34,90, e outra por R$ 29,90."},
+        ]
+    }
     assert ungrounded_amounts(row) == [(2, 2990)]
 
 
@@ -135,8 +153,20 @@ def test_records_validate_and_cover_scenarios_languages_labels(generated):
         assert 1 <= sum(m["role"] == "user" for m in row["messages"]) <= 5  # one reply per user message, ≤ 5
     assert set(metrics["scenario"]) == set(SCENARIOS) == set(DEFAULT_WEIGHTS)
     assert 0.15 < metrics["language"]["en"] / N < 0.35
-    assert {"greeting", "search_product", "add_to_cart", "remove_from_cart", "checkout", "objection_price", "complaint",
-            "human_request", "off_topic", "lgpd", "order_status", "decline"} <= set(metrics["intent"])  # fmt: skip
+    assert {
+        "greeting",
+        "search_product",
+        "add_to_cart",
+        "remove_from_cart",
+        "checkout",
+        "objection_price",
+        "complaint",
+        "human_request",
+        "off_topic",
+        "lgpd",
+        "order_status",
+        "decline",
+    } <= set(metrics["intent"])
     assert metrics["mean_assistant_replies"] <= 5 and metrics["max_assistant_replies"] <= 5
     recurring = [r for r in rows if r["scenario"] == "recurring" and r["context"]]
     assert recurring and all(r["context"]["recurring"] and r["context"]["last_order"] for r in recurring)
@@ -191,11 +221,15 @@ def test_template_renders_hermes_tool_calls_that_parse(generated, smollm2_tokeni
         msgs = chat_messages(row)
         text = render_chat(msgs).split("<|im_end|>", 1)[1]  # after the system block (it shows the format)
         calls = [json.loads(block) for block in HERMES.findall(text)]
-        expected = [(c["function"]["name"], json.loads(c["function"]["arguments"]))
-                    for m in row["messages"] for c in m.get("tool_calls") or []]  # fmt: skip
+        expected = [
+            (c["function"]["name"], json.loads(c["function"]["arguments"]))
+            for m in row["messages"]
+            for c in m.get("tool_calls") or []
+        ]
         assert [(c["name"], c["arguments"]) for c in calls] == expected
-        ids = smollm2_tokenizer.apply_chat_template(msgs, tools=TOOLS, chat_template=chat_template(), tokenize=True,
-                                                    return_dict=True)["input_ids"]  # fmt: skip
+        ids = smollm2_tokenizer.apply_chat_template(
+            msgs, tools=TOOLS, chat_template=chat_template(), tokenize=True, return_dict=True
+        )["input_ids"]
         lengths.append(len(ids))
     assert max(lengths) < 2600  # short conversations: ~700 prompt tokens + ~650 of dialogue on average
 
@@ -204,14 +238,50 @@ def test_bad_inputs_fail_with_file_and_column(inputs, tmp_path):
     root, _, params = inputs
     bad_cat = write_catalogue(tmp_path / "cat", drop="stock")
     with pytest.raises(CatalogueError, match=r"products\.parquet: missing column\(s\) stock"):
-        main(["--catalogue", str(bad_cat), "--out", str(tmp_path / "o.jsonl"), "--metrics", str(tmp_path / "m.json"),
-              "--params", str(params)])  # fmt: skip
+        main(
+            [
+                "--catalogue",
+                str(bad_cat),
+                "--out",
+                str(tmp_path / "o.jsonl"),
+                "--metrics",
+                str(tmp_path / "m.json"),
+                "--params",
+                str(params),
+            ]
+        )
     good_cat = write_catalogue(tmp_path / "cat2")
     (tmp_path / "sup").mkdir()
-    pd.DataFrame({"texto": ["x"], "intent": ["y"], "language": ["pt"]}).to_parquet(tmp_path / "sup" / "examples.parquet")
+    pd.DataFrame({"texto": ["x"], "intent": ["y"], "language": ["pt"]}).to_parquet(
+        tmp_path / "sup" / "examples.parquet"
+    )
     with pytest.raises(ValueError, match=r"examples\.parquet: missing column\(s\) text"):
-        main(["--catalogue", str(good_cat), "--support", str(tmp_path / "sup"), "--out", str(tmp_path / "o.jsonl"),
-              "--metrics", str(tmp_path / "m.json"), "--params", str(params)])  # fmt: skip
+        main(
+            [
+                "--catalogue",
+                str(good_cat),
+                "--support",
+                str(tmp_path / "sup"),
+                "--out",
+                str(tmp_path / "o.jsonl"),
+                "--metrics",
+                str(tmp_path / "m.json"),
+                "--params",
+                str(params),
+            ]
+        )
     with pytest.raises(FileNotFoundError, match="run the support stage"):
-        main(["--catalogue", str(good_cat), "--support", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o.jsonl"),
-              "--metrics", str(tmp_path / "m.json"), "--params", str(params)])  # fmt: skip
+        main(
+            [
+                "--catalogue",
+                str(good_cat),
+                "--support",
+                str(tmp_path / "nowhere"),
+                "--out",
+                str(tmp_path / "o.jsonl"),
+                "--metrics",
+                str(tmp_path / "m.json"),
+                "--params",
+                str(params),
+            ]
+        )

@@ -18,8 +18,10 @@ HASH_KEY = "test-phone-hash-key"
 
 
 def fixture_frames() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(FIXTURE_DIR / f"{name}.csv", dtype={"product_id": str, "other_product_id": str})
-            for name in ("products", "reviews", "copurchase", "histories")}  # fmt: skip
+    return {
+        name: pd.read_csv(FIXTURE_DIR / f"{name}.csv", dtype={"product_id": str, "other_product_id": str})
+        for name in ("products", "reviews", "copurchase", "histories")
+    }
 
 
 def fixture_catalogue() -> Catalogue:

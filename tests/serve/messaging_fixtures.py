@@ -36,10 +36,15 @@ def load_asset(name: str) -> dict:
 
 
 def make_settings(**overrides) -> Settings:
-    values = dict(ENV="test", WHATSAPP_APP_SECRET=APP_SECRET, WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
-                  WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID, WHATSAPP_ACCESS_TOKEN="test-access-token",
-                  PHONE_HASH_KEY="test-phone-hash-key",
-                  INBOX_GREETING_HOLD_S=0)  # claimed at once; test_worker/test_webhook check the hold itself
+    values = dict(
+        ENV="test",
+        WHATSAPP_APP_SECRET=APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
+        WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+        WHATSAPP_ACCESS_TOKEN="test-access-token",
+        PHONE_HASH_KEY="test-phone-hash-key",
+        INBOX_GREETING_HOLD_S=0,
+    )  # claimed at once; test_worker/test_webhook check the hold itself
     return Settings(_env_file=None, **(values | overrides))
 
 
@@ -112,8 +117,12 @@ class EchoAgent:
         self.calls: list[dict] = []
 
     async def respond(self, session_factory, customer_id: int, inbound: list) -> list:
-        call = {"customer_id": customer_id, "texts": [m.as_agent_text() for m in inbound],
-                "ids": [m.wa_message_id for m in inbound], "start": time.monotonic()}
+        call = {
+            "customer_id": customer_id,
+            "texts": [m.as_agent_text() for m in inbound],
+            "ids": [m.wa_message_id for m in inbound],
+            "start": time.monotonic(),
+        }
         self.calls.append(call)
         await asyncio.sleep(self.delay_s)
         call["end"] = time.monotonic()

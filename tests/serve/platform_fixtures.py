@@ -116,8 +116,12 @@ def new_order(factory, catalogue, method: str = "pix", quantity: int = 1) -> tup
 def make_settings(**overrides):
     from serve.settings import Settings
 
-    base = {"ENV": "test", "PUBLIC_BASE_URL": "http://bot.test", "SANDBOX_WEBHOOK_SECRET": "sandbox-test-secret",
-            "DATABASE_URL": "sqlite://"}  # fmt: skip
+    base = {
+        "ENV": "test",
+        "PUBLIC_BASE_URL": "http://bot.test",
+        "SANDBOX_WEBHOOK_SECRET": "sandbox-test-secret",
+        "DATABASE_URL": "sqlite://",
+    }
     return Settings(_env_file=None, **(base | overrides))
 
 
@@ -152,4 +156,6 @@ def start_payment(factory, code: str, settings) -> dict:
 
     with session_scope(factory) as s:
         p = payments.start_payment(s, s.scalars(select(Order).where(Order.code == code)).one(), settings)
-        return {k: getattr(p, k) for k in ("id", "provider_payment_id", "checkout_url", "pix_qr_code", "idempotency_key")}
+        return {
+            k: getattr(p, k) for k in ("id", "provider_payment_id", "checkout_url", "pix_qr_code", "idempotency_key")
+        }

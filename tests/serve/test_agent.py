@@ -47,10 +47,17 @@ def env(request, tmp_path, llm):
     under test); tests of the default server wording ask for `server_env`."""
     llm.script.clear()
     llm.requests.clear()
-    settings = Settings(ENV="test", LLM_BASE_URL=llm.base_url, LLM_MODEL=llm.model, LLM_TIMEOUT_S=2.0,
-                        PHONE_HASH_KEY=HASH_KEY, MEDIA_DIR=str(tmp_path / "media"), AGENT_MAX_STEPS=3,
-                        AGENT_REPLY_AFTER_TOOLS=getattr(request, "param", "model"),
-                        AGENT_PREFILL_BETWEEN_TURNS=False)  # its extra request would eat scripted steps
+    settings = Settings(
+        ENV="test",
+        LLM_BASE_URL=llm.base_url,
+        LLM_MODEL=llm.model,
+        LLM_TIMEOUT_S=2.0,
+        PHONE_HASH_KEY=HASH_KEY,
+        MEDIA_DIR=str(tmp_path / "media"),
+        AGENT_MAX_STEPS=3,
+        AGENT_REPLY_AFTER_TOOLS=getattr(request, "param", "model"),
+        AGENT_PREFILL_BETWEEN_TURNS=False,
+    )  # its extra request would eat scripted steps
     engine, factory = sqlite_factory(tmp_path)
     with session_scope(factory) as s:
         cid = get_or_create_customer(s, PHONE, HASH_KEY, "Ana").id
@@ -106,14 +113,20 @@ def test_valid_call_runs_for_the_verified_customer_with_catalogue_price(env, llm
     agent, factory, cid, _ = env
     with session_scope(factory) as s:  # another customer: must stay untouched
         other = get_or_create_customer(s, "5521999998888", HASH_KEY).id
-    llm.push(FakeLLM.call("add_to_cart", {"product_id": LENCOL, "quantity": 2}),
-             FakeLLM.text("Prontinho! Coloquei 2 jogos de lençol, total R$ 179,80."))
+    llm.push(
+        FakeLLM.call("add_to_cart", {"product_id": LENCOL, "quantity": 2}),
+        FakeLLM.text("Prontinho! Coloquei 2 jogos de lençol, total R$ 179,80."),
+    )
     replies = run(agent, factory, cid, text("quero 2 lençóis"))
     assert cart_lines(factory, cid, agent) == [(LENCOL, 2)] and cart_lines(factory, other, agent) == []
     result = json.loads(tool_messages(llm.requests[1])[-1]["content"])
     assert result["added"] == {"id": LENCOL, "name": "Jogo de Lençol Casal 4 Peças Algodão", "qty": 2}
     assert (result["subtotal"], result["total"]) == ("R$ 179,80", "R$ 199,68")  # + freight 15,90 + 25 % of 15,90
-    assert len(replies) == 1 and isinstance(replies[0], ButtonsReply) and ("checkout", "Finalizar compra") in replies[0].buttons
+    assert (
+        len(replies) == 1
+        and isinstance(replies[0], ButtonsReply)
+        and ("checkout", "Finalizar compra") in replies[0].buttons
+    )
     assert replies[0].body == "Prontinho! Coloquei 2 jogos de lençol, total R$ 179,80.\n\nTotal do carrinho: R$ 199,68"
     assert llm.requests[0]["tools"][0]["function"]["name"] == "search_products"
     assert llm.requests[0]["tool_choice"] == "auto" and llm.requests[0]["max_tokens"] == agent.settings.AGENT_MAX_TOKENS
@@ -123,8 +136,10 @@ def test_valid_call_runs_for_the_verified_customer_with_catalogue_price(env, llm
 @server_env
 def test_server_words_a_successful_tool_result_with_one_model_call(env, llm):
     agent, factory, cid, _ = env
-    llm.push(FakeLLM.call("search_products", {"query": "garrafa térmica"}),
-             FakeLLM.text("never asked for: the server words search results"))  # fmt: skip
+    llm.push(
+        FakeLLM.call("search_products", {"query": "garrafa térmica"}),
+        FakeLLM.text("never asked for: the server words search results"),
+    )
     replies = run(agent, factory, cid, text("tem garrafa térmica?"))
     assert len(llm.requests) == 1  # the model only picked the tool
     assert len(replies) == 1 and isinstance(replies[0], ListReply)  # text folded into the list's body
@@ -138,8 +153,10 @@ def test_server_words_a_successful_tool_result_with_one_model_call(env, llm):
 @server_env
 def test_server_wording_still_lets_the_model_fix_a_refused_call(env, llm):
     agent, factory, cid, _ = env
-    llm.push(FakeLLM.call("add_to_cart", {"product_id": LENCOL, "quantity": 1, "price": 1.0}),
-             FakeLLM.call("add_to_cart", {"product_id": LENCOL, "quantity": 1}))
+    llm.push(
+        FakeLLM.call("add_to_cart", {"product_id": LENCOL, "quantity": 1, "price": 1.0}),
+        FakeLLM.call("add_to_cart", {"product_id": LENCOL, "quantity": 1}),
+    )
     replies = run(agent, factory, cid, text("põe o lençol no carrinho"))
     assert len(llm.requests) == 2 and "price" in json.loads(tool_messages(llm.requests[1])[-1]["content"])["error"]
     assert cart_lines(factory, cid, agent) == [(LENCOL, 1)]
@@ -164,11 +181,19 @@ class FixedIntents:
         return [(self.intent, self.p) for _ in texts]
 
 
-@pytest.mark.parametrize("intent, expect", [
-    ("greeting", "Olá, Ana! 👋"), ("thanks_goodbye", "Eu que agradeço!"), ("view_cart", "Seu carrinho está vazio."),
-    ("order_status", "Não encontrei pedidos feitos por este número"), ("human_request", "Vou chamar uma pessoa"), ("complaint", "Vou chamar uma pessoa"),
-    ("checkout", "Como você prefere pagar?"), ("decline", "Tudo bem, sem problema!"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "intent, expect",
+    [
+        ("greeting", "Olá, Ana! 👋"),
+        ("thanks_goodbye", "Eu que agradeço!"),
+        ("view_cart", "Seu carrinho está vazio."),
+        ("order_status", "Não encontrei pedidos feitos por este número"),
+        ("human_request", "Vou chamar uma pessoa"),
+        ("complaint", "Vou chamar uma pessoa"),
+        ("checkout", "Como você prefere pagar?"),
+        ("decline", "Tudo bem, sem problema!"),
+    ],
+)
 def test_confident_simple_intents_are_answered_without_the_model(env, llm, intent, expect):
     agent, factory, cid, _ = env
     agent.intents = FixedIntents(intent, 0.95)
@@ -184,7 +209,10 @@ def test_unsure_or_argument_needing_intents_go_to_the_model(env, llm):
     for intent, p in (("greeting", 0.6), ("objection_price", 0.99)):
         agent.intents = FixedIntents(intent, p)
         llm.push(FakeLLM.text("Olá! Procura algo para casa?"))
-        assert run(agent, factory, cid, text("oi, tudo bem? queria ver umas coisas"))[0].body == "Olá! Procura algo para casa?"
+        assert (
+            run(agent, factory, cid, text("oi, tudo bem? queria ver umas coisas"))[0].body
+            == "Olá! Procura algo para casa?"
+        )
     assert len(llm.requests) == 2
     agent.intents = FixedIntents("greeting", 0.99)  # an image is not a greeting, whatever its caption says
     llm.push(FakeLLM.text("Que foto bonita! Quer que eu procure algo parecido?"))
@@ -201,11 +229,16 @@ def test_a_sure_tool_intent_starts_the_call_and_the_model_writes_the_arguments(e
     (request,) = llm.requests
     assert request["continue_final_message"] is True and request["add_generation_prompt"] is False
     assert request["stop"] == ["<tool_response>", "<|im_start|>", "}}"]
-    assert request["messages"][-1] == {"role": "assistant", "content": '<tool_call>\n{"name": "search_products", "arguments":'}
+    assert request["messages"][-1] == {
+        "role": "assistant",
+        "content": '<tool_call>\n{"name": "search_products", "arguments":',
+    }
     assert [r[0] for r in replies[-1].rows] == ["product:27668894", "product:831f33a1"]
     with session_scope(factory) as s:  # stored as the whole call: the next turn's context reads as in training
         stored = [t.message for t in s.scalars(select(ChatTurn)) if t.message.get("tool_calls")]
-    assert [m["tool_calls"][0]["function"]["name"] for m in stored] == ["search_products"] and stored[0]["content"] is None
+    assert [m["tool_calls"][0]["function"]["name"] for m in stored] == ["search_products"] and stored[0][
+        "content"
+    ] is None
     assert json.loads(stored[0]["tool_calls"][0]["function"]["arguments"]) == {"query": "garrafa térmica"}
     # arguments that do not parse: the classifier's guess (a search with the customer's words) answers
     llm.push(FakeLLM.raw_text("Olá! Posso ajudar?"))
@@ -222,15 +255,40 @@ def test_the_forced_call_start_is_the_template_rendering(smollm2_tokenizer):
     """What vLLM renders for continue_final_message is the trained rendering of a whole call, cut."""
     history = [{"role": "system", "content": "S"}, {"role": "user", "content": "quero toalha"}]
     whole = smollm2_tokenizer.apply_chat_template(
-        history + [{"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function", "function": {
-            "name": "recommend", "arguments": {"category": "cama"}}}]}], tools=TOOLS, chat_template=chat_template(),
-        tokenize=False)  # fmt: skip
+        history
+        + [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c",
+                        "type": "function",
+                        "function": {"name": "recommend", "arguments": {"category": "cama"}},
+                    }
+                ],
+            }
+        ],
+        tools=TOOLS,
+        chat_template=chat_template(),
+        tokenize=False,
+    )
     started = smollm2_tokenizer.apply_chat_template(
-        history + [{"role": "assistant", "content": tool_call_prefix("recommend")}], tools=TOOLS,
-        chat_template=chat_template(), continue_final_message=True, add_generation_prompt=False, tokenize=False)
-    assert whole.startswith(started) and started.endswith('<|im_start|>assistant\n<tool_call>\n{"name": "recommend", "arguments":')
+        history + [{"role": "assistant", "content": tool_call_prefix("recommend")}],
+        tools=TOOLS,
+        chat_template=chat_template(),
+        continue_final_message=True,
+        add_generation_prompt=False,
+        tokenize=False,
+    )
+    assert whole.startswith(started) and started.endswith(
+        '<|im_start|>assistant\n<tool_call>\n{"name": "recommend", "arguments":'
+    )
     # ...and ends on a token boundary of the trained text (else the model continues a spelling it never saw)
-    assert smollm2_tokenizer(whole)["input_ids"][:len(smollm2_tokenizer(started)["input_ids"])] == smollm2_tokenizer(started)["input_ids"]
+    assert (
+        smollm2_tokenizer(whole)["input_ids"][: len(smollm2_tokenizer(started)["input_ids"])]
+        == smollm2_tokenizer(started)["input_ids"]
+    )
 
 
 def test_an_unsure_intent_answers_when_the_model_text_fails(env, llm):
@@ -240,7 +298,9 @@ def test_an_unsure_intent_answers_when_the_model_text_fails(env, llm):
     replies = run(agent, factory, cid, text("thanks, that's all"))
     assert llm.requests[0]["stop"] == ["<tool_response>", "<|im_start|>"]
     assert replies == [TextReply("Thank you! If you need anything, just message me here. 😊")]
-    assert events(factory, cid, "intent_fallback") == [{"reason": "model_error"}] and not events(factory, cid, "fallback_reply")
+    assert events(factory, cid, "intent_fallback") == [{"reason": "model_error"}] and not events(
+        factory, cid, "fallback_reply"
+    )
 
 
 def test_a_search_guess_runs_the_customers_words_when_the_model_gives_nothing(env, llm):
@@ -257,7 +317,9 @@ def test_a_follow_up_about_the_product_shown_is_answered_for_that_product(env, l
     run(agent, factory, cid, text("Jogo de Lençol", choice_id=f"product:{LENCOL}"))  # its card was shown
     agent.intents = FixedIntents("objection_shipping", 0.93)
     (answer,) = run(agent, factory, cid, text("e o frete?"))
-    assert llm.requests == [] and answer.body.startswith("O frete de *Jogo de Lençol Casal 4 Peças Algodão* fica R$ 15,90.")
+    assert llm.requests == [] and answer.body.startswith(
+        "O frete de *Jogo de Lençol Casal 4 Peças Algodão* fica R$ 15,90."
+    )
     assert "R$ 199,00" in answer.body and answer.buttons[0] == (f"add_to_cart:{LENCOL}", "Adicionar")
     agent.intents = FixedIntents("product_details", 0.9)
     details = run(agent, factory, cid, text("me fala mais dele"))
@@ -275,7 +337,11 @@ def test_order_code_in_the_text_reaches_order_status(env, llm):
     agent.intents = FixedIntents("order_status", 0.9)
     replies = run(agent, factory, cid, text("e o pedido ZV12345?"))
     with session_scope(factory) as s:
-        calls = [m["tool_calls"][0]["function"] for m in (t.message for t in s.scalars(select(ChatTurn))) if m.get("tool_calls")]
+        calls = [
+            m["tool_calls"][0]["function"]
+            for m in (t.message for t in s.scalars(select(ChatTurn)))
+            if m.get("tool_calls")
+        ]
     assert calls == [{"name": "order_status", "arguments": '{"order_id": "ZV12345"}'}] and replies
 
 
@@ -335,32 +401,45 @@ def test_garbage_text_gets_the_fallback(env, llm):
     agent, factory, cid, _ = env
     llm.push(FakeLLM.text("ĠorphismOutside Directive quantum Zealand chromosome hydraulic crypt vendors Bols"))
     assert run(agent, factory, cid, text("oi"))[0] == TextReply(FALLBACK_TEXT)
-    assert looks_like_garbage("<|im_start|>assistant") and not looks_like_garbage("Olá! Posso te ajudar a escolher um lençol?")
+    assert looks_like_garbage("<|im_start|>assistant") and not looks_like_garbage(
+        "Olá! Posso te ajudar a escolher um lençol?"
+    )
 
 
 def test_tool_call_left_in_text_is_parsed_like_hermes(env, llm):
     agent, factory, cid, _ = env
-    llm.push(FakeLLM.raw_text('<tool_call>\n{"name": "search_products", "arguments": {"query": "garrafa térmica"}}\n</tool_call>'),
-             FakeLLM.text("Achei duas garrafas térmicas para você!"))
+    llm.push(
+        FakeLLM.raw_text(
+            '<tool_call>\n{"name": "search_products", "arguments": {"query": "garrafa térmica"}}\n</tool_call>'
+        ),
+        FakeLLM.text("Achei duas garrafas térmicas para você!"),
+    )
     replies = run(agent, factory, cid, text("tem garrafa térmica?"))
     items = json.loads(tool_messages(llm.requests[1])[-1]["content"])["items"]
     assert [i["id"] for i in items] == ["27668894", "831f33a1"]
     assert len(replies) == 1 and replies[0].body.startswith("Achei duas garrafas térmicas para você!\n\n")
-    assert isinstance(replies[-1], ListReply) and [r[0] for r in replies[-1].rows] == ["product:27668894", "product:831f33a1"]
+    assert isinstance(replies[-1], ListReply) and [r[0] for r in replies[-1].rows] == [
+        "product:27668894",
+        "product:831f33a1",
+    ]
     assert replies[-1].rows[0][2].startswith("R$ 44,90")
 
 
 def test_ungrounded_price_is_regenerated_then_rewritten(env, llm):
     agent, factory, cid, _ = env
-    llm.push(FakeLLM.call("get_product", {"product_id": LENCOL}),
-             FakeLLM.text("O Jogo de Lençol Casal sai por R$ 49,90! Quer levar?"),
-             FakeLLM.text("O Jogo de Lençol Casal sai por R$ 39,90. Frete grátis de R$ 10,00 hoje."))
+    llm.push(
+        FakeLLM.call("get_product", {"product_id": LENCOL}),
+        FakeLLM.text("O Jogo de Lençol Casal sai por R$ 49,90! Quer levar?"),
+        FakeLLM.text("O Jogo de Lençol Casal sai por R$ 39,90. Frete grátis de R$ 10,00 hoje."),
+    )
     replies = run(agent, factory, cid, text("quanto custa o lençol casal?"))
     assert replies[0] == TextReply("O Jogo de Lençol Casal sai por R$ 89,90! Quer levar?")
     assert llm.requests[2]["temperature"] > 0  # one regeneration, then the rewrite
     assert any(isinstance(r, ButtonsReply) for r in replies)
     llm.push(FakeLLM.text("Ele custa R$ 12,00."), FakeLLM.text("Ele custa R$ 89,90, com frete de R$ 15,90."))
-    assert run(agent, factory, cid, text("e o preço mesmo?"))[0] == TextReply("Ele custa R$ 89,90, com frete de R$ 15,90.")
+    assert run(agent, factory, cid, text("e o preço mesmo?"))[0] == TextReply(
+        "Ele custa R$ 89,90, com frete de R$ 15,90."
+    )
 
 
 def test_button_commands_run_without_the_model(env, llm):
@@ -378,8 +457,11 @@ def test_button_commands_run_without_the_model(env, llm):
     assert isinstance(card[-1], ButtonsReply) and card[-1].buttons[0] == (f"add_to_cart:{LENCOL}", "Adicionar")
     assert events(factory, cid, "product_viewed") == [{"product_id": "6c960ba67062c4e0ec86082740d58be2"}]
     with session_scope(factory) as s:  # logged as the tool calls the model would have made
-        calls = [m["tool_calls"][0]["function"]["name"] for m in (t.message for t in s.scalars(select(ChatTurn)))
-                 if m.get("tool_calls")]
+        calls = [
+            m["tool_calls"][0]["function"]["name"]
+            for m in (t.message for t in s.scalars(select(ChatTurn)))
+            if m.get("tool_calls")
+        ]
     assert calls == ["add_to_cart", "get_product"]
 
 
@@ -396,7 +478,10 @@ def test_context_survives_a_restart(env, llm, tmp_path):
     run(agent2, make_session_factory(engine2), cid, text("o que tem no meu carrinho?"))
     sent = llm.requests[-1]["messages"]
     assert sent[0]["role"] == "system" and "Ana" in sent[0]["content"]
-    assert [m["content"] for m in sent if m["role"] == "user"] == ["põe um lençol no carrinho", "o que tem no meu carrinho?"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == [
+        "põe um lençol no carrinho",
+        "o que tem no meu carrinho?",
+    ]
     assert any(m["role"] == "assistant" and m.get("content") == "Coloquei o lençol no carrinho." for m in sent)
     engine2.dispose()
 
@@ -429,7 +514,9 @@ def test_recurring_customer_gets_reorder_and_novelties(env, llm):
     agent.intents = None
     llm.push(FakeLLM.text("Hi Ana!"))
     offer = run(agent, factory, cid, text("hi, good morning! do you have new things?"))[-1]
-    assert offer.body.startswith("Ana, would you like to repeat your last order") and offer.buttons[0][1] == "Order again"
+    assert (
+        offer.body.startswith("Ana, would you like to repeat your last order") and offer.buttons[0][1] == "Order again"
+    )
 
 
 def test_repeated_lines_and_cut_sentences_are_tidied(env, llm):
@@ -467,7 +554,7 @@ def test_history_window_moves_in_half_steps_and_starts_at_a_user_message(env, ll
     # before turn k there are 2k rows; the window is rows[start:start+8], start = ceil((2k-8)/4)*4
     assert users[4] == [f"pergunta {i}" for i in range(5)]  # 8 rows, start 0
     assert users[5] == [f"pergunta {i}" for i in range(2, 6)]  # 10 rows, start 4
-    assert sent[6][:len(sent[5]) - 1] == sent[5][:-1]  # 12 rows, start 4 again: turn 5's prompt is a prefix
+    assert sent[6][: len(sent[5]) - 1] == sent[5][:-1]  # 12 rows, start 4 again: turn 5's prompt is a prefix
     assert all(msgs[1]["role"] == "user" for msgs in sent)
 
 
@@ -508,8 +595,9 @@ def test_model_calls_beyond_the_cap_queue_while_button_turns_go_on(env, llm):
         return time.monotonic() - started
 
     async def scenario():
-        return await asyncio.gather(timed(cid, text("oi")), timed(other, text("olá")),
-                                    timed(third, text("Ver carrinho", choice_id="view_cart")))
+        return await asyncio.gather(
+            timed(cid, text("oi")), timed(other, text("olá")), timed(third, text("Ver carrinho", choice_id="view_cart"))
+        )
 
     first, second, button = _loop.run_until_complete(scenario())
     assert button < 0.4  # no model: it never waits for a slot
@@ -526,6 +614,10 @@ def test_a_forced_call_is_completed_from_the_continuation():
         return [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
 
     assert parse("recommend", " {") == [("recommend", {})]  # ' {}' + '}' stopped at "}}"
-    assert parse("search_products", ' {"query": "toalha", "max_price": 50') == [("search_products", {"query": "toalha", "max_price": 50})]
-    assert parse("add_to_cart", ' {"product_id": "6c960ba6"}}\n</tool_call>') == [("add_to_cart", {"product_id": "6c960ba6"})]
+    assert parse("search_products", ' {"query": "toalha", "max_price": 50') == [
+        ("search_products", {"query": "toalha", "max_price": 50})
+    ]
+    assert parse("add_to_cart", ' {"product_id": "6c960ba6"}}\n</tool_call>') == [
+        ("add_to_cart", {"product_id": "6c960ba6"})
+    ]
     assert parse("search_products", " <argumentos JSON>") == []  # not JSON: no call

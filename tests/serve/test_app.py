@@ -25,9 +25,15 @@ def llm():
 
 @pytest.fixture
 def settings(tmp_path, llm):
-    return Settings(ENV="test", DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}", LLM_BASE_URL=llm.base_url,
-                    LLM_MODEL=llm.model, CATALOGUE_DIR=str(write_catalogue_dir(tmp_path / "catalogue")),
-                    MEDIA_DIR=str(tmp_path / "media"), LOG_LEVEL="WARNING")
+    return Settings(
+        ENV="test",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
+        LLM_BASE_URL=llm.base_url,
+        LLM_MODEL=llm.model,
+        CATALOGUE_DIR=str(write_catalogue_dir(tmp_path / "catalogue")),
+        MEDIA_DIR=str(tmp_path / "media"),
+        LOG_LEVEL="WARNING",
+    )
 
 
 def test_healthz_and_readyz(settings, llm):
@@ -44,8 +50,9 @@ def test_healthz_and_readyz(settings, llm):
 
 
 def test_readyz_fails_when_llm_unreachable_or_model_missing(settings):
-    with TestClient(create_app(settings.model_copy(update={"LLM_BASE_URL": "http://127.0.0.1:9/v1"}),
-                               start_workers=False)) as client:
+    with TestClient(
+        create_app(settings.model_copy(update={"LLM_BASE_URL": "http://127.0.0.1:9/v1"}), start_workers=False)
+    ) as client:
         r = client.get("/readyz")
         assert r.status_code == 503 and r.json()["llm"].startswith("error: Connect")
     with TestClient(create_app(settings.model_copy(update={"LLM_MODEL": "other"}), start_workers=False)) as client:
@@ -58,7 +65,9 @@ def test_readyz_fails_when_db_down(settings):
         app.state.engine.dispose()
         from sqlalchemy import create_engine
 
-        app.state.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1})
+        app.state.engine = create_engine(
+            "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
+        )
         r = client.get("/readyz")
         assert r.status_code == 503 and r.json()["db"].startswith("error")
 
@@ -70,9 +79,13 @@ def test_admin_queue_ranks_waiting_handoffs(settings):
             c = Customer(phone_hash="a" * 64, preferred_categories=[])
             s.add(c)
             s.flush()
-            s.add_all([Handoff(customer_id=c.id, reason="dúvida", priority_score=1.0, status="waiting"),
-                       Handoff(customer_id=c.id, reason="reclamação", priority_score=4.0, status="waiting"),
-                       Handoff(customer_id=c.id, reason="x", priority_score=9.0, status="closed")])
+            s.add_all(
+                [
+                    Handoff(customer_id=c.id, reason="dúvida", priority_score=1.0, status="waiting"),
+                    Handoff(customer_id=c.id, reason="reclamação", priority_score=4.0, status="waiting"),
+                    Handoff(customer_id=c.id, reason="x", priority_score=9.0, status="closed"),
+                ]
+            )
         body = client.get("/admin/queue").json()
         assert body["waiting"] == 2 and [i["reason"] for i in body["items"]] == ["reclamação", "dúvida"]
     prod = settings.model_copy(update={"ENV": "production"})
@@ -89,7 +102,9 @@ def test_admin_kpis_answers_for_a_period(settings):
 
 
 def test_json_logs_carry_no_phone_numbers():
-    record = logging.LogRecord("serve.x", logging.INFO, __file__, 1, "sent to 5511987654321 (+55 11 98765-4321)", (), None)
+    record = logging.LogRecord(
+        "serve.x", logging.INFO, __file__, 1, "sent to 5511987654321 (+55 11 98765-4321)", (), None
+    )
     record.customer_id, record.phone, record.ms = 7, "5511987654321", 12.5
     out = json.loads(JsonFormatter().format(record))
     assert "987654321" not in json.dumps(out) and out["customer_id"] == 7 and out["ms"] == 12.5 and "phone" not in out

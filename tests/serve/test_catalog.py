@@ -126,7 +126,10 @@ def test_complements_copurchase_then_affinity_then_popular(cat):
     mouse = cat.search("mouse")[0]
     assert names(cat.complements(mouse.ref, limit=2)) == ["Teclado USB ABNT2", "Suporte para Notebook Alumínio"]
     lencol = cat.search("lencol")[0]
-    assert names(cat.complements(lencol.ref, limit=2)) == ["Travesseiro Fibra Siliconada", "Toalha de Banho Felpuda Azul"]
+    assert names(cat.complements(lencol.ref, limit=2)) == [
+        "Travesseiro Fibra Siliconada",
+        "Toalha de Banho Felpuda Azul",
+    ]
     relogio = cat.search("relogio masculino")[0]  # no co-purchase: own category, then overall best sellers
     comp = cat.complements(relogio.ref, limit=3)
     assert relogio not in comp and names(comp)[0] == "Relógio Feminino Dourado" and len(comp) == 3
@@ -135,7 +138,10 @@ def test_complements_copurchase_then_affinity_then_popular(cat):
 
 
 def test_popular_skips_out_of_stock(cat):
-    assert names(cat.popular("esporte", limit=5)) == ["Bola de Futebol Campo Oficial", "Garrafa Térmica Esportiva 750 ml"]
+    assert names(cat.popular("esporte", limit=5)) == [
+        "Bola de Futebol Campo Oficial",
+        "Garrafa Térmica Esportiva 750 ml",
+    ]
     assert cat.popular(limit=1)[0].sales_rank == 1
 
 

@@ -26,8 +26,12 @@ class MenuAgent:
         last = inbound[-1]
         if last.choice_id:
             return [TextReply(f"escolheu {last.choice_id}")]
-        return [TextReply("Olá! Veja:"), ImageReply(str(self.card), "Jogo de cama — R$ 89,90"), ButtonsReply("O que deseja?", (("view_cart", "Ver carrinho"), ("human", "Atendente"))),
-                ListReply("Categorias", "Ver categorias", (("cat:a", "Cama", "lençóis"), ("cat:b", "Mesa", "")))]
+        return [
+            TextReply("Olá! Veja:"),
+            ImageReply(str(self.card), "Jogo de cama — R$ 89,90"),
+            ButtonsReply("O que deseja?", (("view_cart", "Ver carrinho"), ("human", "Atendente"))),
+            ListReply("Categorias", "Ver categorias", (("cat:a", "Cama", "lençóis"), ("cat:b", "Mesa", ""))),
+        ]
 
 
 def test_chat_round_trip(sqlite_db, tmp_path):
@@ -37,12 +41,21 @@ def test_chat_round_trip(sqlite_db, tmp_path):
     Image.new("RGB", (20, 10), "blue").save(card)
     agent = MenuAgent(card)
     with FakeGraphServer(tmp_path / "graph") as fake, ServerThread(webhook_app(factory)) as bot:
-        phone = Phone(bot.base_url, fake.base_url, app_secret=APP_SECRET, phone_number_id=PHONE_NUMBER_ID,
-                      phone="5511987654321", name="Ana", media_dir=tmp_path / "chat", out=lines.append)
+        phone = Phone(
+            bot.base_url,
+            fake.base_url,
+            app_secret=APP_SECRET,
+            phone_number_id=PHONE_NUMBER_ID,
+            phone="5511987654321",
+            name="Ana",
+            media_dir=tmp_path / "chat",
+            out=lines.append,
+        )
 
         async def scenario():
-            graph = GraphClient(base_url=fake.base_url, api_version="23.0", phone_number_id=PHONE_NUMBER_ID,
-                                access_token="t")
+            graph = GraphClient(
+                base_url=fake.base_url, api_version="23.0", phone_number_id=PHONE_NUMBER_ID, access_token="t"
+            )
             sender = outbox.Sender(factory, graph, per_recipient_interval_s=0)
             worker = worker_mod.Worker(factory, agent, burst_window_s=0, max_wait_s=0)
 

@@ -59,9 +59,18 @@ def test_context_reorder_and_novelties_from_olist_and_bot_orders(factory):
     with session_scope(factory) as s:
         c = s.get(Customer, c.id)
         p = cat.get(LENCOL)
-        order = Order(code="ZV00001", customer_id=c.id, status="paid", payment_method="pix", subtotal_cents=2 * p.price_cents,
-                      freight_cents=0, discount_cents=0, total_cents=2 * p.price_cents,
-                      estimated_delivery=datetime.now(UTC).date(), created_at=datetime.now(UTC))
+        order = Order(
+            code="ZV00001",
+            customer_id=c.id,
+            status="paid",
+            payment_method="pix",
+            subtotal_cents=2 * p.price_cents,
+            freight_cents=0,
+            discount_cents=0,
+            total_cents=2 * p.price_cents,
+            estimated_delivery=datetime.now(UTC).date(),
+            created_at=datetime.now(UTC),
+        )
         order.items.append(OrderItem(product_id=LENCOL, name=p.name, quantity=2, unit_price_cents=p.price_cents))
         s.add(order)
         s.flush()

@@ -38,9 +38,17 @@ def test_order_from_cart_keeps_totals_and_closes_cart(factory, catalogue):
     with session_scope(factory) as s:
         o = s.scalars(select(Order).where(Order.code == code)).one()
         assert (o.status, o.payment_method, o.subtotal_cents, o.freight_cents, o.discount_cents, o.total_cents) == (
-            "pending_payment", "pix", 18_170, 2_336, 0, 20_506)
+            "pending_payment",
+            "pix",
+            18_170,
+            2_336,
+            0,
+            20_506,
+        )
         assert [(i.product_id, i.quantity, i.unit_price_cents) for i in o.items] == [
-            (LENCOL, 1, 8990), (TRAVESSEIRO, 2, 4590)]
+            (LENCOL, 1, 8990),
+            (TRAVESSEIRO, 2, 4590),
+        ]
         assert o.estimated_delivery == date(2026, 12, 8)  # 7 business days after a Friday
         assert s.scalars(select(Cart.status).where(Cart.customer_id == cid)).all() == ["checked_out"]
         assert cart.view_cart(s, cid, catalogue).empty
@@ -94,8 +102,18 @@ def test_state_machine_is_forward_only_and_idempotent(factory, catalogue):
 def test_database_refuses_inconsistent_totals(factory):
     cid = new_customer(factory)
     with pytest.raises(IntegrityError), session_scope(factory) as s:
-        s.add(Order(code="ZV00001", customer_id=cid, payment_method="pix", subtotal_cents=1000, freight_cents=0,
-                    discount_cents=0, total_cents=999, estimated_delivery=FRIDAY))
+        s.add(
+            Order(
+                code="ZV00001",
+                customer_id=cid,
+                payment_method="pix",
+                subtotal_cents=1000,
+                freight_cents=0,
+                discount_cents=0,
+                total_cents=999,
+                estimated_delivery=FRIDAY,
+            )
+        )
 
 
 def test_order_status_latest_by_code_and_only_own_orders(factory, catalogue):
@@ -111,9 +129,17 @@ def test_order_status_latest_by_code_and_only_own_orders(factory, catalogue):
         second_code = orders.create_order(s, ana, catalogue, "boleto", today=FRIDAY).code
     with session_scope(factory) as s:
         latest = orders.order_status(s, ana)
-        assert (latest.order_id, latest.status, latest.items) == (second_code, "created", ["Jogo de Lençol Casal 4 Peças Algodão"])
+        assert (latest.order_id, latest.status, latest.items) == (
+            second_code,
+            "created",
+            ["Jogo de Lençol Casal 4 Peças Algodão"],
+        )
         shipped = orders.order_status(s, ana, first_code.lower())
-        assert (shipped.order_id, shipped.status, shipped.estimated_delivery) == (first_code, "shipped", date(2026, 12, 8))
+        assert (shipped.order_id, shipped.status, shipped.estimated_delivery) == (
+            first_code,
+            "shipped",
+            date(2026, 12, 8),
+        )
         assert orders.order_status(s, bia, first_code) is None  # someone else's order
         assert orders.order_status(s, bia) is None
 

@@ -59,8 +59,10 @@ def run(fake, factory, *, n_senders=1, factories=None, **kwargs):
     kwargs = {"per_recipient_interval_s": 0.0, "backoff_base_s": 0.05, "poll_s": 0.02} | kwargs
 
     async def go():
-        graphs = [GraphClient(base_url=fake.base_url, api_version="23.0", phone_number_id=PHONE_NUMBER_ID,
-                              access_token="tok") for _ in range(n_senders)]
+        graphs = [
+            GraphClient(base_url=fake.base_url, api_version="23.0", phone_number_id=PHONE_NUMBER_ID, access_token="tok")
+            for _ in range(n_senders)
+        ]
         senders = [outbox.Sender(f, g, **kwargs) for f, g in zip(factories or [factory] * n_senders, graphs)]
         try:
             await drain(senders, factory)
@@ -82,10 +84,13 @@ def test_every_kind_sent_in_order_with_recipient_spacing(sqlite_db, fake, tmp_pa
     card = tmp_path / "card.png"
     Image.new("RGB", (32, 16), (200, 30, 30)).save(card)
     cid, phone = customer(factory)
-    replies = [TextReply("Olá!"), ImageReply(str(card), "Jogo de cama — R$ 89,90", "p1"),
-               ButtonsReply("E agora?", (("add_to_cart:p1", "Adicionar"), ("view_cart", "Ver carrinho"))),
-               ListReply("Veja também", "Opções", (("product:p2", "Toalha", "R$ 39,90"),)),
-               TemplateReply("pedido_pago", "pt_BR", ("ZV12345",))]
+    replies = [
+        TextReply("Olá!"),
+        ImageReply(str(card), "Jogo de cama — R$ 89,90", "p1"),
+        ButtonsReply("E agora?", (("add_to_cart:p1", "Adicionar"), ("view_cart", "Ver carrinho"))),
+        ListReply("Veja também", "Opções", (("product:p2", "Toalha", "R$ 39,90"),)),
+        TemplateReply("pedido_pago", "pt_BR", ("ZV12345",)),
+    ]
     enqueue(factory, cid, replies)
     run(fake, factory, per_recipient_interval_s=0.1)
     got = fake.state.messages
@@ -179,8 +184,14 @@ def test_fatal_errors_fail_at_once(sqlite_db, fake, tmp_path):
 
 def test_window_rule_only_templates_outside_24h(sqlite_db, fake):
     factory = sqlite_db.factory()
-    (late, p_late), (late2, p_late2) = customer(factory, last_inbound_hours_ago=25), customer(factory, last_inbound_hours_ago=30)
-    (fresh, p_fresh), (never, p_never) = customer(factory, last_inbound_hours_ago=23), customer(factory, last_inbound_hours_ago=None)
+    (late, p_late), (late2, p_late2) = (
+        customer(factory, last_inbound_hours_ago=25),
+        customer(factory, last_inbound_hours_ago=30),
+    )
+    (fresh, p_fresh), (never, p_never) = (
+        customer(factory, last_inbound_hours_ago=23),
+        customer(factory, last_inbound_hours_ago=None),
+    )
     enqueue(factory, late, [TextReply("seu pedido saiu"), TextReply("mais alguma coisa?")])
     enqueue(factory, late2, [TemplateReply("pedido_pago", "pt_BR", ("ZV1",))])
     enqueue(factory, fresh, [TextReply("oi")])
@@ -241,8 +252,9 @@ def test_two_senders_never_double_send(db, fake):
 def test_sender_from_settings(sqlite_db):
     from tests.serve.messaging_fixtures import make_settings
 
-    settings = make_settings(WHATSAPP_REENGAGEMENT_TEMPLATE="retomar_conversa", OUTBOUND_MSGS_PER_SECOND=40,
-                             SERVICE_WINDOW_HOURS=24)
+    settings = make_settings(
+        WHATSAPP_REENGAGEMENT_TEMPLATE="retomar_conversa", OUTBOUND_MSGS_PER_SECOND=40, SERVICE_WINDOW_HOURS=24
+    )
     graph = GraphClient.from_settings(settings)
     sender = outbox.Sender.from_settings(settings, sqlite_db.factory(), graph)
     assert sender.fallback_template == TemplateReply("retomar_conversa", "pt_BR")

@@ -33,20 +33,24 @@ def mp():
 
 @pytest.fixture
 def settings(mp):
-    return make_settings(PAYMENT_PROVIDER="mercadopago", MERCADOPAGO_ACCESS_TOKEN=TOKEN,
-                         MERCADOPAGO_WEBHOOK_SECRET=SECRET, MERCADOPAGO_API_BASE_URL=mp.url)  # fmt: skip
-
+    return make_settings(
+        PAYMENT_PROVIDER="mercadopago",
+        MERCADOPAGO_ACCESS_TOKEN=TOKEN,
+        MERCADOPAGO_WEBHOOK_SECRET=SECRET,
+        MERCADOPAGO_API_BASE_URL=mp.url,
+    )
 
 
 def _state(factory, code):
     with session_scope(factory) as s:
         order = s.scalars(select(Order).where(Order.code == code)).one()
         return {
-            "order": order.status, "payments": [(p.status, p.provider_payment_id) for p in order.payments],
+            "order": order.status,
+            "payments": [(p.status, p.provider_payment_id) for p in order.payments],
             "events": s.scalar(select(func.count()).select_from(PaymentEvent)),
             "paid": s.scalar(select(func.count()).select_from(Event).where(Event.name == "order_paid")),
             "messages": [m.payload["body"] for m in s.scalars(select(Message).order_by(Message.id))],
-        }  # fmt: skip
+        }
 
 
 def _post(client, query, headers, body):
@@ -65,7 +69,9 @@ def test_pix_payment_confirmed_only_after_fetch(client, mp, factory, catalogue, 
     mp_payment = mp.payments[p["provider_payment_id"]]
     assert p["pix_qr_code"] == mp_payment["point_of_interaction"]["transaction_data"]["qr_code"]
     assert p["checkout_url"].startswith("https://www.mercadopago.com.br/payments/")
-    assert start_payment(factory, code, settings)["id"] == p["id"] and len(mp.requests) == n_requests + 1  # no 2nd charge
+    assert (
+        start_payment(factory, code, settings)["id"] == p["id"] and len(mp.requests) == n_requests + 1
+    )  # no 2nd charge
 
     # a genuine notification while MP still has it pending: fetched, nothing moves
     assert _post(client, *mp.notification(p["provider_payment_id"], SECRET)).json()["status"] == "ignored"
@@ -78,7 +84,12 @@ def test_pix_payment_confirmed_only_after_fetch(client, mp, factory, catalogue, 
     assert _post(client, *note).json()["status"] == "duplicate"  # replayed (same x-request-id)
     assert _post(client, *mp.notification(p["provider_payment_id"], SECRET)).json()["status"] == "ignored"  # MP retry
     st = _state(factory, code)
-    assert (st["order"], st["payments"], st["paid"], st["events"]) == ("paid", [("paid", p["provider_payment_id"])], 1, 3)
+    assert (st["order"], st["payments"], st["paid"], st["events"]) == (
+        "paid",
+        [("paid", p["provider_payment_id"])],
+        1,
+        3,
+    )
     assert len(st["messages"]) == 1 and code in st["messages"][0]
 
 

@@ -34,16 +34,17 @@ def settings():
     return make_settings(SANDBOX_WEBHOOK_SECRET=SECRET)
 
 
-
 def _counts(factory):
     with session_scope(factory) as s:
         n = lambda m, *w: s.scalar(select(func.count()).select_from(m).where(*w))  # noqa: E731
         order = s.scalars(select(Order)).one()
         return {
-            "order": order.status, "payment": s.scalars(select(Payment.status).order_by(Payment.id)).all(),
-            "events": n(PaymentEvent), "paid_events": n(Event, Event.name == "order_paid"),
+            "order": order.status,
+            "payment": s.scalars(select(Payment.status).order_by(Payment.id)).all(),
+            "events": n(PaymentEvent),
+            "paid_events": n(Event, Event.name == "order_paid"),
             "messages": [m.payload.get("body") for m in s.scalars(select(Message).order_by(Message.id))],
-        }  # fmt: skip
+        }
 
 
 def _signed_event(charge_id, event_id="evt_test_1", kind="charge.succeeded", ts=None, secret=SECRET):
@@ -54,7 +55,9 @@ def _signed_event(charge_id, event_id="evt_test_1", kind="charge.succeeded", ts=
 def test_pay_page_to_confirmed_order(client, factory, catalogue, settings):
     cid, code = new_order(factory, catalogue, "pix")
     p = start_payment(factory, code, settings)
-    pid, charge, url, pix, key = (p[k] for k in ("id", "provider_payment_id", "checkout_url", "pix_qr_code", "idempotency_key"))
+    pid, charge, url, pix, key = (
+        p[k] for k in ("id", "provider_payment_id", "checkout_url", "pix_qr_code", "idempotency_key")
+    )
     assert key == f"{code}-1" and url == f"http://bot.test/pay/{charge}" and re.fullmatch(r"sbx_[\w-]{16}", charge)
     # PIX "copia e cola": EMV fields, amount, and a valid CRC16 over everything before it
     assert pix.startswith("000201") and "5406127.93" in pix and "BR.GOV.BCB.PIX" in pix.upper()
@@ -153,11 +156,15 @@ def test_concurrent_duplicate_deliveries_one_effect(factory, catalogue, settings
         s.get(SandboxCharge, charge).status = "paid"
     n, results = 6, []
     barrier = threading.Barrier(n)
-    twins = [_signed_event(charge, event_id="evt_same")] * 3 + [_signed_event(charge, event_id=f"evt_{i}") for i in range(3)]
+    twins = [_signed_event(charge, event_id="evt_same")] * 3 + [
+        _signed_event(charge, event_id=f"evt_{i}") for i in range(3)
+    ]
 
     def deliver(body, headers):
         barrier.wait()
-        results.append(payments.process_webhook(factory, "sandbox", headers, body, {}, settings, notify=queue_notice).status)
+        results.append(
+            payments.process_webhook(factory, "sandbox", headers, body, {}, settings, notify=queue_notice).status
+        )
 
     threads = [threading.Thread(target=deliver, args=t) for t in twins]
     for t in threads:
@@ -178,8 +185,12 @@ def test_confirmation_speaks_the_language_the_customer_wrote_in(factory, catalog
         order = s.scalars(select(Order).where(Order.code == code)).one()
         assert written_language(s, cid) == "pt"  # nothing said yet: Portuguese
         assert notice_text(order, "paid").startswith(f"Pagamento confirmado! ✅ Seu pedido {code}")
-        s.add_all([ChatTurn(customer_id=cid, message={"role": "user", "content": "hi! do you have bed sheets?"}),
-                   ChatTurn(customer_id=cid, message={"role": "user", "content": "Add to cart"})])  # a button title
+        s.add_all(
+            [
+                ChatTurn(customer_id=cid, message={"role": "user", "content": "hi! do you have bed sheets?"}),
+                ChatTurn(customer_id=cid, message={"role": "user", "content": "Add to cart"}),
+            ]
+        )  # a button title
         s.flush()
         lang = written_language(s, cid)
         assert lang == "en" and notice_text(order, "paid", lang).startswith(f"Payment confirmed! ✅ Your order {code}")

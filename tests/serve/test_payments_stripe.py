@@ -33,20 +33,21 @@ def fake():
 
 @pytest.fixture
 def settings(fake):
-    return make_settings(PAYMENT_PROVIDER="stripe", STRIPE_API_KEY=KEY, STRIPE_WEBHOOK_SECRET=WHSEC,
-                         STRIPE_API_BASE_URL=fake.url)  # fmt: skip
-
+    return make_settings(
+        PAYMENT_PROVIDER="stripe", STRIPE_API_KEY=KEY, STRIPE_WEBHOOK_SECRET=WHSEC, STRIPE_API_BASE_URL=fake.url
+    )
 
 
 def _state(factory, code):
     with session_scope(factory) as s:
         order = s.scalars(select(Order).where(Order.code == code)).one()
         return {
-            "order": order.status, "payments": [p.status for p in order.payments],
+            "order": order.status,
+            "payments": [p.status for p in order.payments],
             "events": s.scalar(select(func.count()).select_from(PaymentEvent)),
             "paid": s.scalar(select(func.count()).select_from(Event).where(Event.name == "order_paid")),
             "messages": [m.payload["body"] for m in s.scalars(select(Message).order_by(Message.id))],
-        }  # fmt: skip
+        }
 
 
 def _post(client, body, headers):
@@ -59,10 +60,21 @@ def test_card_checkout_confirmed_after_retrieve(client, fake, factory, catalogue
     p = start_payment(factory, code, settings)
     pid, sid, url, key = p["id"], p["provider_payment_id"], p["checkout_url"], p["idempotency_key"]
     call = fake.requests[n]
-    assert (call["method"], call["path"], call["headers"]["idempotency-key"]) == ("POST", "/v1/checkout/sessions", f"{code}-1")
+    assert (call["method"], call["path"], call["headers"]["idempotency-key"]) == (
+        "POST",
+        "/v1/checkout/sessions",
+        f"{code}-1",
+    )
     form = call["form"]
-    assert form["line_items[0][price_data][unit_amount]"] == "12793" and form["line_items[0][price_data][currency]"] == "brl"
-    assert (form["payment_method_types[0]"], form["client_reference_id"], form["metadata[order_code]"]) == ("card", key, code)
+    assert (
+        form["line_items[0][price_data][unit_amount]"] == "12793"
+        and form["line_items[0][price_data][currency]"] == "brl"
+    )
+    assert (form["payment_method_types[0]"], form["client_reference_id"], form["metadata[order_code]"]) == (
+        "card",
+        key,
+        code,
+    )
     assert url == fake.sessions[sid]["url"] and sid.startswith("cs_test_")
     assert start_payment(factory, code, settings)["id"] == pid and len(fake.requests) == n + 1
 
@@ -110,14 +122,19 @@ def test_async_boleto_paid_later_or_failed(client, fake, factory, catalogue, set
     fake.complete(sid, paid=False)  # boleto issued, not paid yet
     assert _post(client, *fake.event(sid, "checkout.session.completed", WHSEC)).json()["status"] == "ignored"
     fake.settle_async(sid, succeeded=True)
-    assert _post(client, *fake.event(sid, "checkout.session.async_payment_succeeded", WHSEC)).json()["status"] == "processed"
+    assert (
+        _post(client, *fake.event(sid, "checkout.session.async_payment_succeeded", WHSEC)).json()["status"]
+        == "processed"
+    )
     assert _state(factory, code)["order"] == "paid"
 
     _, code2 = new_order(factory, catalogue, "boleto")
     sid2 = start_payment(factory, code2, settings)["provider_payment_id"]
     fake.complete(sid2, paid=False)
     fake.settle_async(sid2, succeeded=False)
-    assert _post(client, *fake.event(sid2, "checkout.session.async_payment_failed", WHSEC)).json()["status"] == "processed"
+    assert (
+        _post(client, *fake.event(sid2, "checkout.session.async_payment_failed", WHSEC)).json()["status"] == "processed"
+    )
     st = _state(factory, code2)
     assert (st["order"], st["payments"]) == ("pending_payment", ["failed"])
     assert "não foi aprovado" in st["messages"][-1]

@@ -2,8 +2,16 @@ from serve.commerce.recommend import category_affinity, recommend_tool, suggest
 from serve.contract.tools import Recommend
 from tests.serve.agent_helpers import fixture_catalogue
 
-LENCOL, TRAVESSEIRO, TOALHA = "6c960ba67062c4e0ec86082740d58be2", "4df889741167b95b278c4ae536567731", "d3a4034028341fdbab0e4f5ba14ce89d"
-MOUSE, TECLADO, SUPORTE = "9645714c8a70d287c2316e5a7b5246db", "3baf100e97eff588fc63b1ec2e831cfd", "151455c3a36b4bf62f5a96f310f4476c"
+LENCOL, TRAVESSEIRO, TOALHA = (
+    "6c960ba67062c4e0ec86082740d58be2",
+    "4df889741167b95b278c4ae536567731",
+    "d3a4034028341fdbab0e4f5ba14ce89d",
+)
+MOUSE, TECLADO, SUPORTE = (
+    "9645714c8a70d287c2316e5a7b5246db",
+    "3baf100e97eff588fc63b1ec2e831cfd",
+    "151455c3a36b4bf62f5a96f310f4476c",
+)
 YOGA = "3fe8a386"  # out of stock
 
 
@@ -25,7 +33,10 @@ def test_never_suggests_cart_history_or_out_of_stock():
 def test_affinity_prefers_declared_then_bought_categories():
     cat = fixture_catalogue()
     assert category_affinity(cat, [MOUSE, TECLADO, LENCOL], preferred=["beleza e saúde"]) == [
-        "beleza_saude", "informatica_acessorios", "cama_mesa_banho"]
+        "beleza_saude",
+        "informatica_acessorios",
+        "cama_mesa_banho",
+    ]
     got = suggest(cat, history=[], preferred=["relógios e presentes"], limit=2)
     assert [p.category for p in got] == ["relogios_presentes", "relogios_presentes"]
 

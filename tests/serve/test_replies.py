@@ -13,22 +13,36 @@ def test_button_ids_map_to_contract_tool_calls():
     assert parse_command("checkout").navigation == "checkout" and parse_command("checkout").tool is None
     assert parse_command("recommend").calls == (("recommend", {}),)
     assert parse_command("reorder:aaaaaaaax2,bbbbbbbb").calls == (
-        ("add_to_cart", {"product_id": "aaaaaaaa", "quantity": 2}), ("add_to_cart", {"product_id": "bbbbbbbb", "quantity": 1}))
+        ("add_to_cart", {"product_id": "aaaaaaaa", "quantity": 2}),
+        ("add_to_cart", {"product_id": "bbbbbbbb", "quantity": 1}),
+    )
     assert parse_command("human").tool == "handoff_to_human"
     assert parse_command(None) is None and parse_command("something_else") is None and parse_command("product:") is None
 
 
 def test_lists_and_buttons_respect_cloud_api_limits():
-    items = [{"id": f"r{i}", "name": "Jogo de Lençol Casal Queen 400 Fios Percal Branco " * 2, "price": "R$ 1.234,56",
-              "score": 4.5} for i in range(12)]
+    items = [
+        {
+            "id": f"r{i}",
+            "name": "Jogo de Lençol Casal Queen 400 Fios Percal Branco " * 2,
+            "price": "R$ 1.234,56",
+            "score": 4.5,
+        }
+        for i in range(12)
+    ]
     lst = product_list(items)  # ListReply validates ≤ 10 rows, ≤ 24 / 72 chars itself
-    assert len(lst.rows) == 10 and all(len(t) <= 24 for _, t, _ in lst.rows) and lst.rows[0][2] == "R$ 1.234,56 · ⭐ 4.5"
+    assert (
+        len(lst.rows) == 10 and all(len(t) <= 24 for _, t, _ in lst.rows) and lst.rows[0][2] == "R$ 1.234,56 · ⭐ 4.5"
+    )
 
 
 def test_presenter_checkout_always_carries_the_link_and_pix_code():
     cat = fixture_catalogue()
-    out = ToolOutcome("checkout", {"order": "ZV12345", "total": "R$ 105,80", "pay": "pix", "link": "http://x/pay/1"},
-                      pix_code="000201...6304ABCD")
+    out = ToolOutcome(
+        "checkout",
+        {"order": "ZV12345", "total": "R$ 105,80", "pay": "pix", "link": "http://x/pay/1"},
+        pix_code="000201...6304ABCD",
+    )
     replies = Presenter(cat).replies([out], text="Pedido criado!")
     assert replies[0] == TextReply("Pedido criado!")
     assert "http://x/pay/1" in replies[1].body and "000201...6304ABCD" in replies[2].body
@@ -50,7 +64,8 @@ def test_presenter_single_hit_gets_a_card_and_refused_calls_get_nothing_extra(tm
 def test_text_folds_into_the_following_interactive_message_only_when_it_fits():
     buttons = ButtonsReply("Como você prefere pagar?", (("checkout:pix", "PIX"),))
     assert fold_text([TextReply("Pedido quase pronto."), buttons]) == [
-        ButtonsReply("Pedido quase pronto.\n\nComo você prefere pagar?", buttons.buttons)]
+        ButtonsReply("Pedido quase pronto.\n\nComo você prefere pagar?", buttons.buttons)
+    ]
     long = TextReply("x" * (BODY_MAX_CHARS - 5))  # with the buttons' body it would pass the Cloud API's 1024
     assert fold_text([long, buttons]) == [long, buttons]
     image = ImageReply("/tmp/card.png", "Lençol — R$ 89,90")
@@ -72,12 +87,18 @@ def test_focus_product_is_the_one_product_of_the_latest_tool_result():
     shown = {"id": "cccccccc", "name": "C", "price": "R$ 3,00", "desc": "C.", "freight": "R$ 1,00"}
     added = {"added": {"id": "dddddddd", "name": "D", "qty": 1}, "total": "R$ 4,00"}
     said = {"role": "assistant", "content": "Separei estas opções"}
-    assert [focus_product([tool(r), said]) for r in (one, two, shown, added)] == ["aaaaaaaa", None, "cccccccc", "dddddddd"]
+    assert [focus_product([tool(r), said]) for r in (one, two, shown, added)] == [
+        "aaaaaaaa",
+        None,
+        "cccccccc",
+        "dddddddd",
+    ]
     assert focus_product([tool(shown), tool(two)]) is None  # the latest result decides: a list is ambiguous
     assert focus_product([tool(shown), tool({"order": "ZV1", "status": "shipped"})]) is None
     assert focus_product([said]) is None
     assert focus_command("objection_shipping", "e o frete?", [tool(shown), said]) == Command(
-        calls=(("get_product", {"product_id": "cccccccc"}),), topic="shipping")
+        calls=(("get_product", {"product_id": "cccccccc"}),), topic="shipping"
+    )
     assert focus_command("objection_shipping", "qual o frete da panela de pressão?", [tool(shown)]) is None
     assert focus_command("objection_shipping", "e o frete?", [said]) is None
     assert focus_command("search_product", "e esse?", [tool(shown)]) is None
@@ -88,6 +109,7 @@ def test_shipping_answer_states_the_freight_and_the_cart_rule():
     free = ToolOutcome("get_product", {"id": "x", "name": "Panela", "price": "R$ 99,00", "freight": "R$ 0,00"})
     assert server_text(paid, "pt", "shipping") == (
         "O frete de *Panela* fica R$ 18,50.\nPedidos a partir de R$ 199,00 têm frete grátis, e cada item extra no "
-        "mesmo pedido paga só 25% do frete dele.")
+        "mesmo pedido paga só 25% do frete dele."
+    )
     assert server_text(paid, "en", "shipping").startswith("Shipping for *Panela* is R$ 18,50.\nOrders of R$ 199,00")
     assert server_text(free, "pt", "shipping") == "O frete de *Panela* é grátis! 🎉"

@@ -6,11 +6,16 @@ from pydantic import ValidationError
 from serve.settings import DEV_SECRET_PREFIX, Settings, get_settings, is_placeholder
 
 PROD = {
-    "ENV": "production", "WHATSAPP_APP_SECRET": "3f9a1c0d7e5b4a2f", "WHATSAPP_VERIFY_TOKEN": "vt-8d7c6b5a",
-    "WHATSAPP_ACCESS_TOKEN": "EAAGm0PX4ZCpsBAKZAZ", "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
-    "PHONE_HASH_KEY": "k-2b7e151628aed2a6", "PAYMENT_PROVIDER": "stripe",
-    "STRIPE_API_KEY": "sk_live_51H8", "STRIPE_WEBHOOK_SECRET": "whsec_9f8e7d",
-}  # fmt: skip
+    "ENV": "production",
+    "WHATSAPP_APP_SECRET": "3f9a1c0d7e5b4a2f",
+    "WHATSAPP_VERIFY_TOKEN": "vt-8d7c6b5a",
+    "WHATSAPP_ACCESS_TOKEN": "EAAGm0PX4ZCpsBAKZAZ",
+    "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+    "PHONE_HASH_KEY": "k-2b7e151628aed2a6",
+    "PAYMENT_PROVIDER": "stripe",
+    "STRIPE_API_KEY": "sk_live_51H8",
+    "STRIPE_WEBHOOK_SECRET": "whsec_9f8e7d",
+}
 
 
 def _clean_env(monkeypatch):
@@ -35,7 +40,11 @@ def test_environment_and_dotenv(monkeypatch, tmp_path):
     monkeypatch.setenv("LLM_MODEL", "from-env")  # the environment wins over .env
     monkeypatch.setenv("OUTBOUND_MSGS_PER_SECOND", "20")
     s = Settings()
-    assert (s.DATABASE_URL, s.LLM_MODEL, s.OUTBOUND_MSGS_PER_SECOND) == ("postgresql://postgres@db/zap", "from-env", 20.0)
+    assert (s.DATABASE_URL, s.LLM_MODEL, s.OUTBOUND_MSGS_PER_SECOND) == (
+        "postgresql://postgres@db/zap",
+        "from-env",
+        20.0,
+    )
     get_settings.cache_clear()
     assert get_settings() is get_settings() and get_settings().LLM_MODEL == "from-env"
     get_settings.cache_clear()
@@ -47,7 +56,9 @@ def test_production_accepts_real_secrets(monkeypatch):
     assert s.STRIPE_WEBHOOK_SECRET == "whsec_9f8e7d" and s.ENV == "production"
 
 
-@pytest.mark.parametrize("value", ["", "changeme", "CHANGEME", "secret", "xxx", "xxxxxxxx", "  ", "dev-insecure-abc", "..."])
+@pytest.mark.parametrize(
+    "value", ["", "changeme", "CHANGEME", "secret", "xxx", "xxxxxxxx", "  ", "dev-insecure-abc", "..."]
+)
 def test_production_refuses_placeholders_naming_the_field(monkeypatch, value):
     _clean_env(monkeypatch)
     with pytest.raises(ValidationError, match="WHATSAPP_APP_SECRET"):
@@ -60,8 +71,13 @@ def test_production_needs_the_chosen_providers_keys(monkeypatch):
         Settings(_env_file=None, **(PROD | {"PAYMENT_PROVIDER": "mercadopago"}))
     with pytest.raises(ValidationError, match="sandbox payments cost nothing"):
         Settings(_env_file=None, **(PROD | {"PAYMENT_PROVIDER": "sandbox", "SANDBOX_WEBHOOK_SECRET": "s-81f2a9"}))
-    demo = Settings(_env_file=None, **(PROD | {"PAYMENT_PROVIDER": "sandbox", "SANDBOX_WEBHOOK_SECRET": "s-81f2a9",
-                                               "SANDBOX_IN_PRODUCTION": "true"}))  # fmt: skip
+    demo = Settings(
+        _env_file=None,
+        **(
+            PROD
+            | {"PAYMENT_PROVIDER": "sandbox", "SANDBOX_WEBHOOK_SECRET": "s-81f2a9", "SANDBOX_IN_PRODUCTION": "true"}
+        ),
+    )
     assert demo.PAYMENT_PROVIDER == "sandbox"
     with pytest.raises(ValidationError, match="ENV"):
         Settings(_env_file=None, ENV="staging")

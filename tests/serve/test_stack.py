@@ -5,9 +5,14 @@ import pytest
 from serve.devtools import stack
 
 
-@pytest.mark.parametrize("cuda, native_bf16, eager, fp32", [
-    (False, False, True, True), (False, True, True, False), (True, False, False, False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "cuda, native_bf16, eager, fp32",
+    [
+        (False, False, True, True),
+        (False, True, True, False),
+        (True, False, False, False),
+    ],
+)
 def test_vllm_command_fits_the_machine(monkeypatch, cuda, native_bf16, eager, fp32):
     monkeypatch.setattr(stack, "cuda_available", lambda: cuda)
     monkeypatch.setattr(stack, "cpu_has_native_bf16", lambda: native_bf16)

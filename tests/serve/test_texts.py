@@ -13,14 +13,27 @@ def test_both_languages_have_every_text_and_buttons_fit_whatsapp():
         assert not too_long, (lang, too_long)  # reply button / list button titles: ≤ 20 characters
     assert say("en", "added", qty=2, name="Lençol") == "Added 2x Lençol to your cart. ✅"
     assert say("xx", "cart_empty") == "Seu carrinho está vazio."  # unknown language → pt
-    assert (word("en", "st", "shipped"), word("pt", "st", "shipped"), word("pt", "st", "lost")) == ("shipped", "enviado", "lost")
+    assert (word("en", "st", "shipped"), word("pt", "st", "shipped"), word("pt", "st", "lost")) == (
+        "shipped",
+        "enviado",
+        "lost",
+    )
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("oi, cadê meu pedido?", "pt"), ("quero 2 jogos de lençol", "pt"), ("tem perfume?", "pt"),
-    ("hi! do you sell running shoes?", "en"), ("where is my order", "en"), ("thanks, that's all", "en"),
-    ("R$ 150", None), ("ok 👍", None), ("", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("oi, cadê meu pedido?", "pt"),
+        ("quero 2 jogos de lençol", "pt"),
+        ("tem perfume?", "pt"),
+        ("hi! do you sell running shoes?", "en"),
+        ("where is my order", "en"),
+        ("thanks, that's all", "en"),
+        ("R$ 150", None),
+        ("ok 👍", None),
+        ("", None),
+    ],
+)
 def test_detect_language(text, lang):
     assert detect_language(text) == lang
 
@@ -41,22 +54,40 @@ def test_tool_errors_read_in_english_for_an_english_customer():
         _error_of(lambda: check_quantity(3, 2, in_cart=1, name="Lençol Percal")),
         _error_of(lambda: check_quantity(2, 1, name="Lençol Percal")),
         _error_of(lambda: remove_line([line], "p2")),
-        "produto não encontrado: 'zz'", "cupom 'X10' não existe ou expirou", "o carrinho está vazio",
+        "produto não encontrado: 'zz'",
+        "cupom 'X10' não existe ou expirou",
+        "o carrinho está vazio",
     ]
     english = [tool_error("en", e) for e in errors]
     assert english == [
-        "the quantity must be at least 1", "at most 99 units per product", "Lençol Percal is out of stock",
-        "we only have 2 of Lençol Percal (you already have 1 in your cart)", "we only have 1 of Lençol Percal",
-        "that product is not in your cart", "product not found: 'zz'", "coupon 'X10' does not exist or has expired",
-        "your cart is empty"]
+        "the quantity must be at least 1",
+        "at most 99 units per product",
+        "Lençol Percal is out of stock",
+        "we only have 2 of Lençol Percal (you already have 1 in your cart)",
+        "we only have 1 of Lençol Percal",
+        "that product is not in your cart",
+        "product not found: 'zz'",
+        "coupon 'X10' does not exist or has expired",
+        "your cart is empty",
+    ]
     assert [tool_error("pt", e) for e in errors] == errors  # pt keeps the tool's words
     assert tool_error("en", "algo novo deu errado") == "algo novo deu errado"  # no pattern: kept, not guessed
 
 
-@pytest.mark.parametrize("text, follow_up", [
-    ("e o frete?", True), ("qual o valor do frete?", True), ("me fala mais dele", True), ("vale a pena?", True),
-    ("how much is shipping?", True), ("is it any good?", True),
-    ("e o frete da toalha?", False), ("quero 2", False), ("tem azul?", False), ("", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, follow_up",
+    [
+        ("e o frete?", True),
+        ("qual o valor do frete?", True),
+        ("me fala mais dele", True),
+        ("vale a pena?", True),
+        ("how much is shipping?", True),
+        ("is it any good?", True),
+        ("e o frete da toalha?", False),
+        ("quero 2", False),
+        ("tem azul?", False),
+        ("", False),
+    ],
+)
 def test_a_follow_up_names_no_other_product(text, follow_up):
     assert is_follow_up(text) is follow_up

@@ -47,7 +47,9 @@ def test_validate_refuses_unknown_products_and_schema_violations(tools):
 def test_search_and_product_results_equal_training_shapes(tools, factory):
     cid = new_customer(factory)
     out = run(tools, factory, cid, "search_products", {"query": "lençol casal", "max_price": 100})
-    assert out.result == tool_results.search_products(tools.catalogue, SearchProducts(query="lençol casal", max_price=100))
+    assert out.result == tool_results.search_products(
+        tools.catalogue, SearchProducts(query="lençol casal", max_price=100)
+    )
     assert out.events[0][0] == "recommendation_shown"
     out = run(tools, factory, cid, "get_product", {"product_id": LENCOL})
     assert out.result == tool_results.get_product(tools.catalogue, GetProduct(product_id=LENCOL))
@@ -82,23 +84,39 @@ def test_checkout_creates_order_and_sandbox_payment_then_status(tools, factory):
         order = s.scalars(select(Order).where(Order.customer_id == cid)).one()
         payment = s.scalars(select(Payment).where(Payment.order_id == order.id)).one()
         assert (order.status, order.total_cents, payment.status, payment.amount_cents) == (
-            "pending_payment", 8990 + 1590, "pending", 8990 + 1590)
+            "pending_payment",
+            8990 + 1590,
+            "pending",
+            8990 + 1590,
+        )
     assert out.result == tool_results.checkout_result(order.code, order.total_cents, "pix", payment.checkout_url)
     assert payment.checkout_url.startswith("http://bot.test/pay/") and out.pix_code == payment.pix_qr_code
-    assert out.events[0] == ("checkout_started", {"order": order.code, "total_cents": 10580, "method": "pix",
-                                                  "provider": "sandbox"})
+    assert out.events[0] == (
+        "checkout_started",
+        {"order": order.code, "total_cents": 10580, "method": "pix", "provider": "sandbox"},
+    )
     status = run(tools, factory, cid, "order_status", {}).result
-    assert (status["order"], status["status"], status["items"]) == (order.code, "created", ["Jogo de Lençol Casal 4 Peças Algodão"])
+    assert (status["order"], status["status"], status["items"]) == (
+        order.code,
+        "created",
+        ["Jogo de Lençol Casal 4 Peças Algodão"],
+    )
     assert run(tools, factory, cid, "view_cart", {}).result["items"] == []  # the cart was checked out
 
 
 def test_order_status_from_linked_olist_history(tools, factory):
     cid = new_customer(factory, olist_id="c1a10000000000000000000000000000")
     r = run(tools, factory, cid, "order_status", {}).result
-    assert r == {"order": "o1000000", "status": "shipped", "bought": "10/06/2018", "eta": "30/06/2018",
-                 "items": ["Capinha Celular Silicone"]}
+    assert r == {
+        "order": "o1000000",
+        "status": "shipped",
+        "bought": "10/06/2018",
+        "eta": "30/06/2018",
+        "items": ["Capinha Celular Silicone"],
+    }
     assert run(tools, factory, new_customer(factory), "order_status", {}).result == {
-        "error": "nenhum pedido encontrado para este número"}
+        "error": "nenhum pedido encontrado para este número"
+    }
 
 
 def test_recommend_uses_the_customers_history(tools, factory):
@@ -119,5 +137,7 @@ def test_handoff_queues_one_ticket_with_priority(tools, factory):
         rows = s.scalars(select(Handoff).order_by(Handoff.priority_score.desc())).all()
         assert [h.customer_id for h in rows] == [cid, rows[1].customer_id] and len(rows) == 2
         assert rows[0].estimated_value_cents == 8990 + 1590 and rows[0].priority_score > rows[1].priority_score
-        assert s.scalars(select(Event).where(Event.name == "handoff")).first() is None  # events: the agent persists them
+        assert (
+            s.scalars(select(Event).where(Event.name == "handoff")).first() is None
+        )  # events: the agent persists them
     assert angry.events[0][1]["urgency"] == 1.0 and calm.events[0][1]["urgency"] == 0.0

@@ -27,20 +27,36 @@ from tests.serve.messaging_fixtures import (
 )
 
 ANA = "5511987654321"
-ALL_TYPES = {"text": "text", "button_reply": "button_reply", "list_reply": "list_reply",
-             "template_button": "button_reply", "image": "image", "audio": "audio", "video": "video",
-             "document": "document", "location": "location", "contacts": "contacts", "sticker": "sticker",
-             "reaction": "reaction", "reaction_removed": "reaction", "order": "order", "unsupported": "unsupported"}
+ALL_TYPES = {
+    "text": "text",
+    "button_reply": "button_reply",
+    "list_reply": "list_reply",
+    "template_button": "button_reply",
+    "image": "image",
+    "audio": "audio",
+    "video": "video",
+    "document": "document",
+    "location": "location",
+    "contacts": "contacts",
+    "sticker": "sticker",
+    "reaction": "reaction",
+    "reaction_removed": "reaction",
+    "order": "order",
+    "unsupported": "unsupported",
+}
 
 
 def test_handshake(sqlite_db):
     client = TestClient(webhook_app(sqlite_db.factory()))
-    ok = client.get("/webhook", params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
-                                        "hub.challenge": "1158201444"})
+    ok = client.get(
+        "/webhook", params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"}
+    )
     assert ok.status_code == 200 and ok.text == "1158201444" and ok.headers["content-type"].startswith("text/plain")
-    for params in ({"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
-                   {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"},
-                   {"hub.challenge": "1"}):
+    for params in (
+        {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+        {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"},
+        {"hub.challenge": "1"},
+    ):
         assert client.get("/webhook", params=params).status_code == 403
 
 
@@ -92,8 +108,16 @@ def test_batched_entries_all_handled(db):
         customer = Customer(phone_hash="x" * 64, preferred_categories=[])
         s.add(customer)
         s.flush()
-        s.add(Message(customer_id=customer.id, direction="out", kind="text", payload={}, status="sent",
-                      wa_message_id="wamid.HBgNNTUzMTk5ODg3NzY2NRUCABEYEjAwMDAwMDAwMDAwMDAwMDAwAA=="))
+        s.add(
+            Message(
+                customer_id=customer.id,
+                direction="out",
+                kind="text",
+                payload={},
+                status="sent",
+                wa_message_id="wamid.HBgNNTUzMTk5ODg3NzY2NRUCABEYEjAwMDAwMDAwMDAwMDAwMDAwAA==",
+            )
+        )
     res = post_signed(TestClient(webhook_app(factory)), load_asset("batch"))
     assert res.status_code == 200 and res.json() == {"stored": 4, "duplicates": 0, "statuses": 1}
     rows = inbox_rows(factory)
@@ -102,12 +126,15 @@ def test_batched_entries_all_handled(db):
     assert message_rows(factory, "out")[0].status == "delivered"
 
 
-@pytest.mark.parametrize(("sequence", "expected"), [
-    # late/out-of-order callbacks never move a message back; "failed" never overrides "read"
-    (["delivered", "sent", "read", "delivered", "failed"], ["delivered", "delivered", "read", "read", "read"]),
-    # failed is terminal
-    (["sent", "failed", "delivered", "read"], ["sent", "failed", "failed", "failed"]),
-])
+@pytest.mark.parametrize(
+    ("sequence", "expected"),
+    [
+        # late/out-of-order callbacks never move a message back; "failed" never overrides "read"
+        (["delivered", "sent", "read", "delivered", "failed"], ["delivered", "delivered", "read", "read", "read"]),
+        # failed is terminal
+        (["sent", "failed", "delivered", "read"], ["sent", "failed", "failed", "failed"]),
+    ],
+)
 def test_status_updates_forward_only(db, sequence, expected):
     factory = db.factory()
     client = TestClient(webhook_app(factory))
@@ -116,8 +143,11 @@ def test_status_updates_forward_only(db, sequence, expected):
         customer = Customer(phone_hash="y" * 64, preferred_categories=[])
         s.add(customer)
         s.flush()
-        s.add(Message(customer_id=customer.id, direction="out", kind="text", payload={}, status="queued",
-                      wa_message_id=wamid))
+        s.add(
+            Message(
+                customer_id=customer.id, direction="out", kind="text", payload={}, status="queued", wa_message_id=wamid
+            )
+        )
     seen = []
     for status in sequence:
         assert post_signed(client, load_asset(f"status_{status}")).status_code == 200
@@ -137,8 +167,9 @@ def test_concurrent_duplicates_one_effect(db):
 
     async def flood(urls):
         async with httpx.AsyncClient(timeout=30) as http:
-            return await asyncio.gather(*(http.post(f"{urls[i % 2]}/webhook", content=body, headers=headers)
-                                          for i in range(12)))
+            return await asyncio.gather(
+                *(http.post(f"{urls[i % 2]}/webhook", content=body, headers=headers) for i in range(12))
+            )
 
     with ServerThread(webhook_app(factories[0], settings)) as a, ServerThread(webhook_app(factories[1], settings)) as b:
         responses = asyncio.run(flood([a.base_url, b.base_url]))

@@ -35,23 +35,29 @@ def test_parse_text():
     assert msg.as_agent_text() == "Oi! Vocês têm jogo de cama queen?"
 
 
-@pytest.mark.parametrize(("name", "kind", "choice", "title"), [
-    ("button_reply", "button_reply", "add:4244733e06e7ecb4970a6e2683c13e61", "Adicionar"),
-    ("list_reply", "list_reply", "cat:cama_mesa_banho", "Cama, mesa e banho"),
-    ("template_button", "button_reply", "reorder:yes", "Quero repetir"),  # template quick reply
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "choice", "title"),
+    [
+        ("button_reply", "button_reply", "add:4244733e06e7ecb4970a6e2683c13e61", "Adicionar"),
+        ("list_reply", "list_reply", "cat:cama_mesa_banho", "Cama, mesa e banho"),
+        ("template_button", "button_reply", "reorder:yes", "Quero repetir"),  # template quick reply
+    ],
+)
 def test_parse_choices(name, kind, choice, title):
     msg = one(name)
     assert (msg.type, msg.choice_id, msg.text) == (kind, choice, title)
 
 
-@pytest.mark.parametrize(("name", "media_id", "text"), [
-    ("image", "1479537139650973", "Tem esse modelo?"),
-    ("audio", "1003383421387256", None),
-    ("video", "2189617061472311", "chegou assim"),
-    ("document", "1271648920825011", "comprovante_pix.pdf"),
-    ("sticker", "1192447985357451", None),
-])
+@pytest.mark.parametrize(
+    ("name", "media_id", "text"),
+    [
+        ("image", "1479537139650973", "Tem esse modelo?"),
+        ("audio", "1003383421387256", None),
+        ("video", "2189617061472311", "chegou assim"),
+        ("document", "1271648920825011", "comprovante_pix.pdf"),
+        ("sticker", "1192447985357451", None),
+    ],
+)
 def test_parse_media(name, media_id, text):
     msg = one(name)
     assert (msg.type, msg.media_id, msg.text) == (name, media_id, text)
@@ -96,8 +102,11 @@ def test_parse_statuses(name):
 def test_parse_batch_all_entries_and_customers():
     parsed = wa.parse_webhook(load("batch"))
     assert [(m.phone, m.text) for m in parsed.messages] == [
-        (ANA, "oi"), ("5521912345678", "quero uma luminária"), (ANA, "tem toalha de banho?"),
-        ("5531998877665", "Pagar com PIX")]
+        (ANA, "oi"),
+        ("5521912345678", "quero uma luminária"),
+        (ANA, "tem toalha de banho?"),
+        ("5531998877665", "Pagar com PIX"),
+    ]
     assert parsed.messages[3].choice_id == "pay:pix" and parsed.messages[3].profile_name == "Maria Clara"
     assert parsed.messages[1].profile_name == "João"
     assert [s.status for s in parsed.statuses] == ["delivered"]  # the template-status change is ignored
@@ -119,8 +128,13 @@ def test_signature():
 def test_outbound_payloads_have_meta_shape():
     to = ANA
     text = wa.reply_payload(to, TextReply("Olá!"))
-    assert text == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
-                    "text": {"preview_url": False, "body": "Olá!"}}
+    assert text == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": {"preview_url": False, "body": "Olá!"},
+    }
     image = wa.reply_payload(to, ImageReply("/tmp/card.png", "Jogo de cama — R$ 89,90"), media_id="123")
     assert image["image"] == {"id": "123", "caption": "Jogo de cama — R$ 89,90"}
     assert wa.image_payload(to, "x", link="https://example.com/a.png")["image"]["link"].endswith("a.png")
@@ -136,8 +150,12 @@ def test_outbound_payloads_have_meta_shape():
     assert tpl["template"]["language"] == {"code": "pt_BR"}
     assert tpl["template"]["components"][0]["parameters"][0] == {"type": "text", "text": "ZV12345"}
     assert "components" not in wa.template_payload(to, TemplateReply("retomar_conversa"))["template"]
-    assert wa.mark_read_payload("wamid.X") == {"messaging_product": "whatsapp", "status": "read",
-                                               "message_id": "wamid.X", "typing_indicator": {"type": "text"}}
+    assert wa.mark_read_payload("wamid.X") == {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.X",
+        "typing_indicator": {"type": "text"},
+    }
     for body in (text, buttons, lst, tpl):
         assert validate_message(body, {}) is None  # the fake applies Meta's checks
     assert validate_message(image, {"123": {}}) is None
@@ -197,8 +215,9 @@ def test_client_against_fake_graph(tmp_path):
         assert denied.value.code == 190 and denied.value.http_status == 401
 
     async def unreachable():
-        client = wa.GraphClient(base_url="http://127.0.0.1:9", api_version="23.0", phone_number_id="PN1",
-                                access_token="t", timeout_s=2)
+        client = wa.GraphClient(
+            base_url="http://127.0.0.1:9", api_version="23.0", phone_number_id="PN1", access_token="t", timeout_s=2
+        )
         try:
             await client.send(wa.text_payload(ANA, "oi"))
         finally:

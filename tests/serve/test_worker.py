@@ -33,8 +33,12 @@ def store(factory, phone: str, text: str, greeting_hold_s: float = 0.0) -> str:
     wamid = f"wamid.T{next(_ids):06d}"
     msg = wa.inbound_message(phone, "text", {"body": text}, wa_message_id=wamid)
     parsed = wa.parse_webhook(wa.webhook_payload(PHONE_NUMBER_ID, [msg], profile_names={phone: "Cliente"}))
-    assert inbox.store_webhook(factory, parsed, phone_hash_key=KEY, phone_number_id=PHONE_NUMBER_ID,
-                               greeting_hold_s=greeting_hold_s).stored == 1
+    assert (
+        inbox.store_webhook(
+            factory, parsed, phone_hash_key=KEY, phone_number_id=PHONE_NUMBER_ID, greeting_hold_s=greeting_hold_s
+        ).stored
+        == 1
+    )
     return wamid
 
 
@@ -115,7 +119,9 @@ def test_burst_is_answered_together(sqlite_db):
     asyncio.run(scenario())
     assert [c["texts"] for c in agent.calls] == [["oi", "quero um jogo de cama", "até 200 reais"], ["e toalhas?"]]
     assert [m.payload["body"] for m in message_rows(factory, "out")] == [
-        "eco: oi | quero um jogo de cama | até 200 reais", "eco: e toalhas?"]
+        "eco: oi | quero um jogo de cama | até 200 reais",
+        "eco: e toalhas?",
+    ]
 
 
 def test_a_greeting_waits_for_the_request_that_follows_it(sqlite_db):
@@ -143,9 +149,10 @@ def test_a_greeting_waits_for_the_request_that_follows_it(sqlite_db):
 
     asyncio.run(scenario())
     assert [c["texts"] for c in agent.calls] == [["Oi, boa tarde!", "tem toalha de banho?"], ["e de rosto?"]]
-    assert [inbox.is_greeting_only(Inbound("w", phone, "text", 0, text=t))
-            for t in ("oi", "Olá, tudo bem?", "bom dia!!", "hi there", "oi, tem toalha?", "1")] == [
-        True, True, True, False, False, False]
+    assert [
+        inbox.is_greeting_only(Inbound("w", phone, "text", 0, text=t))
+        for t in ("oi", "Olá, tudo bem?", "bom dia!!", "hi there", "oi, tem toalha?", "1")
+    ] == [True, True, True, False, False, False]
 
 
 def test_max_wait_caps_a_customer_who_never_pauses(sqlite_db):
@@ -184,8 +191,9 @@ def test_permanent_failure_is_kept_and_customer_told(sqlite_db):
     factory = sqlite_db.factory()
     agent = EchoAgent(always_fail=True)
     store(factory, "5511900000006", "oi")
-    worker = worker_mod.Worker(factory, agent, burst_window_s=0, max_wait_s=0, max_attempts=3,
-                               backoff_base_s=0.02, poll_s=0.01)
+    worker = worker_mod.Worker(
+        factory, agent, burst_window_s=0, max_wait_s=0, max_attempts=3, backoff_base_s=0.02, poll_s=0.01
+    )
     asyncio.run(drain(factory, [worker]))
     (row,) = inbox_rows(factory)
     assert (row.status, row.attempts) == ("failed", 3) and "agent exploded" in row.error
@@ -232,8 +240,9 @@ def test_marks_read_with_typing_indicator(sqlite_db, tmp_path):
     with FakeGraphServer(tmp_path / "media") as fake:
 
         async def scenario():
-            graph = wa.GraphClient(base_url=fake.base_url, api_version="23.0", phone_number_id=PHONE_NUMBER_ID,
-                                   access_token="t")
+            graph = wa.GraphClient(
+                base_url=fake.base_url, api_version="23.0", phone_number_id=PHONE_NUMBER_ID, access_token="t"
+            )
             await worker_mod.Worker(factory, EchoAgent(), graph=graph, burst_window_s=0, max_wait_s=0).run_once()
             await wait_until(lambda: fake.state.reads)  # mark-as-read runs in the background
             await graph.aclose()

@@ -57,11 +57,21 @@ def get_provider(name: str, settings) -> PaymentProvider:
     if name == "sandbox":
         return SandboxProvider(s.SANDBOX_WEBHOOK_SECRET, s.PUBLIC_BASE_URL, s.PAYMENT_WEBHOOK_TOLERANCE_S)
     if name == "mercadopago":
-        return MercadoPagoProvider(s.MERCADOPAGO_ACCESS_TOKEN, s.MERCADOPAGO_WEBHOOK_SECRET, s.PUBLIC_BASE_URL,
-                                   s.MERCADOPAGO_API_BASE_URL, s.PAYMENT_WEBHOOK_TOLERANCE_S)  # fmt: skip
+        return MercadoPagoProvider(
+            s.MERCADOPAGO_ACCESS_TOKEN,
+            s.MERCADOPAGO_WEBHOOK_SECRET,
+            s.PUBLIC_BASE_URL,
+            s.MERCADOPAGO_API_BASE_URL,
+            s.PAYMENT_WEBHOOK_TOLERANCE_S,
+        )
     if name == "stripe":
-        return StripeProvider(s.STRIPE_API_KEY, s.STRIPE_WEBHOOK_SECRET, s.PUBLIC_BASE_URL,
-                              s.STRIPE_API_BASE_URL, s.PAYMENT_WEBHOOK_TOLERANCE_S)  # fmt: skip
+        return StripeProvider(
+            s.STRIPE_API_KEY,
+            s.STRIPE_WEBHOOK_SECRET,
+            s.PUBLIC_BASE_URL,
+            s.STRIPE_API_BASE_URL,
+            s.PAYMENT_WEBHOOK_TOLERANCE_S,
+        )
     raise UnknownProvider(f"unknown payment provider {name!r} (one of {', '.join(PROVIDERS)})")
 
 
@@ -71,8 +81,9 @@ def start_payment(session: Session, order: Order, settings, *, provider: Payment
     Raises PaymentUnavailable when the gateway fails."""
     provider = provider or get_provider(settings.PAYMENT_PROVIDER, settings)
     existing = session.scalars(
-        select(Payment).where(Payment.order_id == order.id, Payment.provider == provider.name,
-                              Payment.status == "pending").order_by(Payment.id.desc())  # fmt: skip
+        select(Payment)
+        .where(Payment.order_id == order.id, Payment.provider == provider.name, Payment.status == "pending")
+        .order_by(Payment.id.desc())
     ).first()
     if existing is not None and existing.checkout_url:
         return existing
@@ -81,13 +92,20 @@ def start_payment(session: Session, order: Order, settings, *, provider: Payment
     try:
         created = provider.create_payment(order, key, session=session)
     except PaymentError as exc:
-        log.warning("payment creation failed", extra={"order": order.code, "provider": provider.name, "error": str(exc)})
+        log.warning(
+            "payment creation failed", extra={"order": order.code, "provider": provider.name, "error": str(exc)}
+        )
         raise PaymentUnavailable("não consegui gerar o link de pagamento agora; tente de novo em instantes") from exc
     payment = Payment(
-        order_id=order.id, provider=provider.name, provider_payment_id=created.provider_payment_id,
-        idempotency_key=key, status="pending", amount_cents=order.total_cents,
-        checkout_url=created.checkout_url, pix_qr_code=created.pix_qr_code,
-    )  # fmt: skip
+        order_id=order.id,
+        provider=provider.name,
+        provider_payment_id=created.provider_payment_id,
+        idempotency_key=key,
+        status="pending",
+        amount_cents=order.total_cents,
+        checkout_url=created.checkout_url,
+        pix_qr_code=created.pix_qr_code,
+    )
     session.add(payment)
     session.flush()
     return payment
@@ -109,15 +127,19 @@ def _no_notice(session: Session, order: Order, notice: str) -> None:
 
 def _find_payment(session: Session, provider: str, gp: GatewayPayment) -> Payment | None:
     if gp.reference:
-        p = session.scalars(select(Payment).where(Payment.provider == provider,
-                                                  Payment.idempotency_key == gp.reference)).first()  # fmt: skip
+        p = session.scalars(
+            select(Payment).where(Payment.provider == provider, Payment.idempotency_key == gp.reference)
+        ).first()
         if p is not None:
             return p
-    return session.scalars(select(Payment).where(Payment.provider == provider,
-                                                 Payment.provider_payment_id == gp.provider_payment_id)).first()  # fmt: skip
+    return session.scalars(
+        select(Payment).where(Payment.provider == provider, Payment.provider_payment_id == gp.provider_payment_id)
+    ).first()
 
 
-def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment, notify: Notify = _no_notice) -> WebhookResult:
+def apply_gateway_payment(
+    session: Session, provider: str, gp: GatewayPayment, notify: Notify = _no_notice
+) -> WebhookResult:
     """Bring our payment/order in line with what the gateway reported (already fetched)."""
     payment = _find_payment(session, provider, gp)
     if payment is None:
@@ -128,8 +150,15 @@ def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment, n
     session.refresh(payment)
     session.refresh(order)
     if gp.status == "paid" and (gp.amount_cents != payment.amount_cents or (gp.currency or "BRL").upper() != "BRL"):
-        log.error("paid amount differs from the order", extra={"order": order.code, "expected": payment.amount_cents,
-                                                               "got": gp.amount_cents, "currency": gp.currency})  # fmt: skip
+        log.error(
+            "paid amount differs from the order",
+            extra={
+                "order": order.code,
+                "expected": payment.amount_cents,
+                "got": gp.amount_cents,
+                "currency": gp.currency,
+            },
+        )
         return WebhookResult("rejected", order.code, "amount or currency mismatch")
     if gp.provider_payment_id and payment.provider_payment_id != gp.provider_payment_id:
         payment.provider_payment_id = gp.provider_payment_id  # MP: preference id → the payment's id
@@ -141,14 +170,30 @@ def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment, n
     if gp.status == "paid":
         if order.status != "pending_payment":
             # e.g. paid after the order was canceled: money in, order not moved; a human must look.
-            log.error("payment for an order that is not awaiting payment", extra={"order": order.code, "status": order.status})
-            session.add(Event(customer_id=order.customer_id, name="payment_needs_review",
-                              properties={"order": order.code, "order_status": order.status, "provider": provider}))  # fmt: skip
+            log.error(
+                "payment for an order that is not awaiting payment", extra={"order": order.code, "status": order.status}
+            )
+            session.add(
+                Event(
+                    customer_id=order.customer_id,
+                    name="payment_needs_review",
+                    properties={"order": order.code, "order_status": order.status, "provider": provider},
+                )
+            )
             return WebhookResult("processed", order.code, "paid; order not awaiting payment")
         orders.transition(order, "paid")
-        session.add(Event(customer_id=order.customer_id, name="order_paid",
-                          properties={"order": order.code, "total_cents": order.total_cents, "provider": provider,
-                                      "method": order.payment_method}))  # fmt: skip
+        session.add(
+            Event(
+                customer_id=order.customer_id,
+                name="order_paid",
+                properties={
+                    "order": order.code,
+                    "total_cents": order.total_cents,
+                    "provider": provider,
+                    "method": order.payment_method,
+                },
+            )
+        )
         notify(session, order, "paid")
     elif gp.status == "failed" and order.status == "pending_payment":
         notify(session, order, "payment_failed")
@@ -160,10 +205,16 @@ def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment, n
 
 
 def process_webhook(
-    factory: sessionmaker, provider_name: str, headers: Mapping[str, str], body: bytes,
-    query: Mapping[str, str] | None, settings, *, provider: PaymentProvider | None = None,
+    factory: sessionmaker,
+    provider_name: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    query: Mapping[str, str] | None,
+    settings,
+    *,
+    provider: PaymentProvider | None = None,
     notify: Notify = _no_notice,
-) -> WebhookResult:  # fmt: skip
+) -> WebhookResult:
     """Verify → dedupe → fetch from the gateway → apply. Raises WebhookVerificationError (answer 4xx,
     nothing stored), PaymentError (gateway unreachable: answer 5xx so the gateway retries)."""
     provider = provider or get_provider(provider_name, settings)
@@ -173,11 +224,16 @@ def process_webhook(
         fetched = provider.fetch_payment(event.provider_payment_id)  # network: outside the DB transaction
 
     def tx(session: Session) -> WebhookResult:
-        seen = session.scalar(select(func.count()).select_from(PaymentEvent).where(
-            PaymentEvent.provider == event.provider, PaymentEvent.event_id == event.event_id))  # fmt: skip
+        seen = session.scalar(
+            select(func.count())
+            .select_from(PaymentEvent)
+            .where(PaymentEvent.provider == event.provider, PaymentEvent.event_id == event.event_id)
+        )
         if seen:
             return WebhookResult("duplicate")
-        session.add(PaymentEvent(provider=event.provider, event_id=event.event_id, payload=event.payload, verified=True))
+        session.add(
+            PaymentEvent(provider=event.provider, event_id=event.event_id, payload=event.payload, verified=True)
+        )
         session.flush()  # a concurrent twin fails here (unique) and the retry sees it as duplicate
         if not event.provider_payment_id:
             return WebhookResult("ignored", detail=f"event type {event.type}")
@@ -185,14 +241,34 @@ def process_webhook(
         return apply_gateway_payment(session, provider.name, gp, notify)
 
     result = run_in_transaction(factory, tx)
-    log.info("payment webhook", extra={"provider": provider.name, "event": event.event_id, "type": event.type,
-                                        "result": result.status, "order": result.order_code})  # fmt: skip
+    log.info(
+        "payment webhook",
+        extra={
+            "provider": provider.name,
+            "event": event.event_id,
+            "type": event.type,
+            "result": result.status,
+            "order": result.order_code,
+        },
+    )
     return result
 
 
 __all__ = [
-    "PROVIDERS", "CreatedPayment", "GatewayEvent", "GatewayPayment", "PaymentError", "PaymentProvider",
-    "PaymentUnavailable", "UnknownProvider", "WebhookResult", "WebhookVerificationError",
-    "Notify", "apply_gateway_payment", "get_provider", "idempotency_key", "process_webhook",
+    "PROVIDERS",
+    "CreatedPayment",
+    "GatewayEvent",
+    "GatewayPayment",
+    "PaymentError",
+    "PaymentProvider",
+    "PaymentUnavailable",
+    "UnknownProvider",
+    "WebhookResult",
+    "WebhookVerificationError",
+    "Notify",
+    "apply_gateway_payment",
+    "get_provider",
+    "idempotency_key",
+    "process_webhook",
     "start_payment",
 ]

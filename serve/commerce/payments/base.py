@@ -75,7 +75,7 @@ class PaymentProvider(Protocol):
 
 
 def idempotency_key(order: Order, attempt: int) -> str:
-    """"ZV12345-1": one key per (order, payment attempt); a retried request reuses it."""
+    """ "ZV12345-1": one key per (order, payment attempt); a retried request reuses it."""
     return f"{order.code}-{attempt}"
 
 

@@ -34,10 +34,16 @@ from serve.storage.tables import Order
 DEFAULT_API_BASE = "https://api.mercadopago.com"
 # Mercado Pago payment status → ours. https://www.mercadopago.com.br/developers/pt/reference/payments/_payments_id/get
 STATUS = {
-    "approved": "paid", "pending": "pending", "in_process": "pending", "authorized": "pending",
-    "in_mediation": "pending", "rejected": "failed", "cancelled": "failed",
-    "refunded": "refunded", "charged_back": "refunded",
-}  # fmt: skip
+    "approved": "paid",
+    "pending": "pending",
+    "in_process": "pending",
+    "authorized": "pending",
+    "in_mediation": "pending",
+    "rejected": "failed",
+    "cancelled": "failed",
+    "refunded": "refunded",
+    "charged_back": "refunded",
+}
 # Checkout Pro: keep only the payment types of the chosen method.
 EXCLUDED_TYPES = {
     "card": ["ticket", "bank_transfer", "atm"],
@@ -52,22 +58,34 @@ class _BaseURLClient(HttpClient):
 
     def request(self, method, url, maxretries=None, retry_on=None, backoff_factor=None, **kwargs):
         if url.startswith(DEFAULT_API_BASE):
-            url = self.base_url + url[len(DEFAULT_API_BASE):]
+            url = self.base_url + url[len(DEFAULT_API_BASE) :]
         kwargs["timeout"] = min(kwargs.get("timeout") or self.timeout_s, self.timeout_s)
-        return super().request(method, url, maxretries=maxretries, retry_on=retry_on, backoff_factor=backoff_factor, **kwargs)
+        return super().request(
+            method, url, maxretries=maxretries, retry_on=retry_on, backoff_factor=backoff_factor, **kwargs
+        )
 
 
 class MercadoPagoProvider:
     name = "mercadopago"
 
-    def __init__(self, access_token: str, webhook_secret: str, public_base_url: str,
-                 api_base_url: str = DEFAULT_API_BASE, tolerance_s: int = 300, timeout_s: float = 15.0):  # fmt: skip
+    def __init__(
+        self,
+        access_token: str,
+        webhook_secret: str,
+        public_base_url: str,
+        api_base_url: str = DEFAULT_API_BASE,
+        tolerance_s: int = 300,
+        timeout_s: float = 15.0,
+    ):
         self.access_token = access_token
         self.webhook_secret = webhook_secret
         self.public_base_url = public_base_url.rstrip("/")
         self.tolerance_s = tolerance_s
-        self.sdk = mercadopago.SDK(access_token, http_client=_BaseURLClient(api_base_url, timeout_s),
-                                   request_options=RequestOptions(max_retries=1))  # fmt: skip
+        self.sdk = mercadopago.SDK(
+            access_token,
+            http_client=_BaseURLClient(api_base_url, timeout_s),
+            request_options=RequestOptions(max_retries=1),
+        )
 
     def _options(self, idempotency_key: str | None = None) -> RequestOptions:
         headers = {"x-idempotency-key": idempotency_key} if idempotency_key else None
@@ -86,36 +104,67 @@ class MercadoPagoProvider:
         description = f"Pedido {order.code}"
         try:
             if order.payment_method == "pix":
-                body = self._ok(self.sdk.payment().create({
-                    "transaction_amount": amount_reais(order.total_cents), "description": description,
-                    "payment_method_id": "pix", "external_reference": idempotency_key,
-                    "notification_url": notify,
-                    # WhatsApp gives us no e-mail; MP requires one for PIX. A per-order address on our domain.
-                    "payer": {"email": f"pedido.{order.code.lower()}@zapvendas.com.br"},
-                }, self._options(idempotency_key)), "create pix payment")  # fmt: skip
+                body = self._ok(
+                    self.sdk.payment().create(
+                        {
+                            "transaction_amount": amount_reais(order.total_cents),
+                            "description": description,
+                            "payment_method_id": "pix",
+                            "external_reference": idempotency_key,
+                            "notification_url": notify,
+                            # WhatsApp gives us no e-mail; MP requires one for PIX. A per-order address on our domain.
+                            "payer": {"email": f"pedido.{order.code.lower()}@zapvendas.com.br"},
+                        },
+                        self._options(idempotency_key),
+                    ),
+                    "create pix payment",
+                )
                 tx = (body.get("point_of_interaction") or {}).get("transaction_data") or {}
                 if not tx.get("qr_code"):
                     raise PaymentError("mercadopago create pix payment: no qr_code in the answer")
                 return CreatedPayment(str(body["id"]), tx.get("ticket_url") or "", tx["qr_code"])
-            body = self._ok(self.sdk.preference().create({
-                "items": [{"id": order.code, "title": description, "quantity": 1, "currency_id": "BRL",
-                           "unit_price": amount_reais(order.total_cents)}],
-                "external_reference": idempotency_key, "notification_url": notify,
-                "payment_methods": {"excluded_payment_types": [{"id": t} for t in EXCLUDED_TYPES[order.payment_method]]},
-            }, self._options(idempotency_key)), "create preference")  # fmt: skip
+            body = self._ok(
+                self.sdk.preference().create(
+                    {
+                        "items": [
+                            {
+                                "id": order.code,
+                                "title": description,
+                                "quantity": 1,
+                                "currency_id": "BRL",
+                                "unit_price": amount_reais(order.total_cents),
+                            }
+                        ],
+                        "external_reference": idempotency_key,
+                        "notification_url": notify,
+                        "payment_methods": {
+                            "excluded_payment_types": [{"id": t} for t in EXCLUDED_TYPES[order.payment_method]]
+                        },
+                    },
+                    self._options(idempotency_key),
+                ),
+                "create preference",
+            )
             return CreatedPayment(f"pref:{body['id']}", body["init_point"])
         except PaymentError:
             raise
         except Exception as exc:  # network errors from requests, bad JSON (MPServerError), ...
             raise PaymentError(f"mercadopago create: {type(exc).__name__}: {exc}") from exc
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None) -> GatewayEvent:
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
+    ) -> GatewayEvent:
         h = {k.lower(): v for k, v in headers.items()}
         query = query or {}
         data_id = query.get("data.id") or query.get("id")  # the signed id is the query string's
         try:
-            WebhookSignatureValidator.validate(h.get("x-signature"), h.get("x-request-id"), data_id,
-                                               self.webhook_secret, tolerance_seconds=self.tolerance_s)  # fmt: skip
+            WebhookSignatureValidator.validate(
+                h.get("x-signature"),
+                h.get("x-request-id"),
+                data_id,
+                self.webhook_secret,
+                tolerance_seconds=self.tolerance_s,
+            )
         except InvalidWebhookSignatureError as exc:
             raise WebhookVerificationError(f"mercadopago: {exc.reason.value}") from exc
         if not h.get("x-request-id") or not data_id:
@@ -129,8 +178,9 @@ class MercadoPagoProvider:
         kind = str(query.get("type") or payload.get("type") or payload.get("topic") or "")
         # Only the query's data.id is signed: the payment to fetch is that one, whatever the body says.
         target = str(data_id) if kind == "payment" else None
-        return GatewayEvent(self.name, str(h["x-request-id"]), f"{kind}.{payload.get('action', '')}".rstrip("."),
-                            target, payload)  # fmt: skip
+        return GatewayEvent(
+            self.name, str(h["x-request-id"]), f"{kind}.{payload.get('action', '')}".rstrip("."), target, payload
+        )
 
     def fetch_payment(self, provider_payment_id: str, *, session=None) -> GatewayPayment:
         try:
@@ -141,7 +191,10 @@ class MercadoPagoProvider:
             raise PaymentError(f"mercadopago get payment: {type(exc).__name__}: {exc}") from exc
         amount = body.get("transaction_amount")
         return GatewayPayment(
-            str(body["id"]), STATUS.get(body.get("status"), "pending"),
-            cents_from_reais(amount) if amount is not None else None, body.get("currency_id"),
-            body.get("external_reference"), body,
-        )  # fmt: skip
+            str(body["id"]),
+            STATUS.get(body.get("status"), "pending"),
+            cents_from_reais(amount) if amount is not None else None,
+            body.get("currency_id"),
+            body.get("external_reference"),
+            body,
+        )

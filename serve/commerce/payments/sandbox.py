@@ -77,7 +77,9 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
 class SandboxProvider:
     name = "sandbox"
 
-    def __init__(self, secret: str, public_base_url: str, tolerance_s: int = 300, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, secret: str, public_base_url: str, tolerance_s: int = 300, clock: Callable[[], float] = time.time
+    ):
         if not secret:
             raise ValueError("SANDBOX_WEBHOOK_SECRET is empty")
         self.secret = secret
@@ -90,12 +92,18 @@ class SandboxProvider:
         charge = session.scalars(select(SandboxCharge).where(SandboxCharge.idempotency_key == idempotency_key)).first()
         if charge is None:
             charge = SandboxCharge(
-                id=f"sbx_{secrets.token_urlsafe(12)}", idempotency_key=idempotency_key, amount_cents=order.total_cents,
-                description=f"Pedido {order.code}", method=order.payment_method, status="pending",
-            )  # fmt: skip
+                id=f"sbx_{secrets.token_urlsafe(12)}",
+                idempotency_key=idempotency_key,
+                amount_cents=order.total_cents,
+                description=f"Pedido {order.code}",
+                method=order.payment_method,
+                status="pending",
+            )
             session.add(charge)
             session.flush()
-        pix = pix_brcode("sandbox@zapvendas.invalid", charge.amount_cents, order.code) if charge.method == "pix" else None
+        pix = (
+            pix_brcode("sandbox@zapvendas.invalid", charge.amount_cents, order.code) if charge.method == "pix" else None
+        )
         return CreatedPayment(charge.id, f"{self.public_base_url}/pay/{charge.id}", pix)
 
     def fetch_payment(self, provider_payment_id: str, *, session: Session | None = None) -> GatewayPayment:
@@ -104,10 +112,18 @@ class SandboxProvider:
         charge = session.get(SandboxCharge, provider_payment_id, populate_existing=True)
         if charge is None:
             raise LookupError(f"sandbox charge {provider_payment_id!r} not found")
-        return GatewayPayment(charge.id, charge.status, charge.amount_cents, "BRL", charge.idempotency_key,
-                              {"id": charge.id, "status": charge.status})  # fmt: skip
+        return GatewayPayment(
+            charge.id,
+            charge.status,
+            charge.amount_cents,
+            "BRL",
+            charge.idempotency_key,
+            {"id": charge.id, "status": charge.status},
+        )
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None) -> GatewayEvent:
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
+    ) -> GatewayEvent:
         header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER)
         if not header:
             raise WebhookVerificationError(f"missing {SIGNATURE_HEADER} header")
@@ -149,9 +165,10 @@ class SandboxProvider:
             return None
         now = int(self.clock())
         event = {
-            "id": f"evt_{secrets.token_hex(12)}", "type": f"charge.{'succeeded' if outcome == 'paid' else 'failed'}",
-            "created": now, "data": {"charge_id": charge.id, "amount_cents": charge.amount_cents,
-                                     "reference": charge.idempotency_key},
-        }  # fmt: skip
+            "id": f"evt_{secrets.token_hex(12)}",
+            "type": f"charge.{'succeeded' if outcome == 'paid' else 'failed'}",
+            "created": now,
+            "data": {"charge_id": charge.id, "amount_cents": charge.amount_cents, "reference": charge.idempotency_key},
+        }
         body = json.dumps(event, separators=(",", ":")).encode()
         return body, {SIGNATURE_HEADER: sign(self.secret, body, now), "content-type": "application/json"}

@@ -36,38 +36,58 @@ SESSION_EVENTS = (
 class StripeProvider:
     name = "stripe"
 
-    def __init__(self, api_key: str, webhook_secret: str, public_base_url: str,
-                 api_base_url: str = "https://api.stripe.com", tolerance_s: int = 300, timeout_s: float = 15.0):  # fmt: skip
+    def __init__(
+        self,
+        api_key: str,
+        webhook_secret: str,
+        public_base_url: str,
+        api_base_url: str = "https://api.stripe.com",
+        tolerance_s: int = 300,
+        timeout_s: float = 15.0,
+    ):
         self.webhook_secret = webhook_secret
         self.public_base_url = public_base_url.rstrip("/")
         self.tolerance_s = tolerance_s
         self.client = stripe.StripeClient(
-            api_key, base_addresses={"api": api_base_url.rstrip("/")}, max_network_retries=1,
+            api_key,
+            base_addresses={"api": api_base_url.rstrip("/")},
+            max_network_retries=1,
             http_client=stripe.RequestsClient(timeout=timeout_s),
-        )  # fmt: skip
+        )
 
     def create_payment(self, order: Order, idempotency_key: str, *, session=None) -> CreatedPayment:
         params = {
             "mode": "payment",
             "payment_method_types": METHOD_TYPES[order.payment_method],
             # One line with the order total: freight and coupon are already in it, computed once by us.
-            "line_items": [{"quantity": 1, "price_data": {
-                "currency": "brl", "unit_amount": order.total_cents,
-                "product_data": {"name": f"Pedido {order.code}"}}}],
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "brl",
+                        "unit_amount": order.total_cents,
+                        "product_data": {"name": f"Pedido {order.code}"},
+                    },
+                }
+            ],
             "client_reference_id": idempotency_key,
             "metadata": {"order_code": order.code, "idempotency_key": idempotency_key},
             "success_url": f"{self.public_base_url}/pay/done?order={order.code}",
             "cancel_url": f"{self.public_base_url}/pay/done?order={order.code}&canceled=1",
-        }  # fmt: skip
+        }
         try:
             s = self.client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
         except stripe.StripeError as exc:
-            raise PaymentError(f"stripe create checkout session: {exc.__class__.__name__}: {exc.user_message or exc}") from exc
+            raise PaymentError(
+                f"stripe create checkout session: {exc.__class__.__name__}: {exc.user_message or exc}"
+            ) from exc
         if not s.url:
             raise PaymentError("stripe create checkout session: no url in the answer")
         return CreatedPayment(s.id, s.url)
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None) -> GatewayEvent:
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
+    ) -> GatewayEvent:
         sig = {k.lower(): v for k, v in headers.items()}.get("stripe-signature")
         try:
             event = stripe.Webhook.construct_event(body.decode("utf-8"), sig, self.webhook_secret, self.tolerance_s)

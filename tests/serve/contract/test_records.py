@@ -51,8 +51,22 @@ def _with_messages(messages):
         (lambda m: m[:2] + m[3:], "never answered"),
         (lambda m: m[:3], "ends with an assistant"),
         (lambda m: m[1:], "starts with a user"),
-        (lambda m: [m[0], {**m[1], "tool_calls": [tool_call("x", "add_to_cart", {"product_id": "p", "quantity": -2})]}, *m[2:]], "quantity"),
-        (lambda m: [m[0], {**m[1], "tool_calls": [tool_call("call_1", "add_to_cart", {"product_id": "p", "price": 10})]}, *m[2:]], "price"),
+        (
+            lambda m: [
+                m[0],
+                {**m[1], "tool_calls": [tool_call("x", "add_to_cart", {"product_id": "p", "quantity": -2})]},
+                *m[2:],
+            ],
+            "quantity",
+        ),
+        (
+            lambda m: [
+                m[0],
+                {**m[1], "tool_calls": [tool_call("call_1", "add_to_cart", {"product_id": "p", "price": 10})]},
+                *m[2:],
+            ],
+            "price",
+        ),
         (lambda m: [m[0], m[1], {**m[2], "tool_call_id": "nope"}, m[3]], "no pending call"),
         (lambda m: [m[0], m[1], {**m[2], "name": "view_cart"}, m[3]], "call was"),
         (lambda m: [{**m[0], "intent": "flirting"}, *m[1:]], "intent"),
@@ -73,7 +87,9 @@ def test_unknown_scenario_and_extra_keys_are_refused():
 
 
 def test_customer_context_goes_into_the_system_prompt():
-    ctx = CustomerContext(name="Ana", recurring=True, last_order="2x Toalha de Banho", preferred_categories=["cama_mesa_banho"])
+    ctx = CustomerContext(
+        name="Ana", recurring=True, last_order="2x Toalha de Banho", preferred_categories=["cama_mesa_banho"]
+    )
     prompt = system_prompt(ctx)
     assert prompt.startswith(SYSTEM_PROMPT) and "Ana" in prompt and "recorrente" in prompt and "Toalha" in prompt
     assert system_prompt(CustomerContext()) == SYSTEM_PROMPT

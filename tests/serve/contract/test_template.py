@@ -36,7 +36,10 @@ def test_tool_calls_render_in_hermes_format_and_parse_back():
     assert content == "Vou procurar!\n"
     assert [c["name"] for c in calls] == ["search_products", "view_cart"]
     assert json.loads(calls[0]["arguments"]) == {"query": "toalha", "max_price": 50}
-    assert '<tool_call>\n{"name": "search_products", "arguments": {"query": "toalha", "max_price": 50}}\n</tool_call>' in first_reply
+    assert (
+        '<tool_call>\n{"name": "search_products", "arguments": {"query": "toalha", "max_price": 50}}\n</tool_call>'
+        in first_reply
+    )
 
 
 def test_json_string_and_dict_arguments_render_identically():
@@ -52,7 +55,9 @@ def test_every_tool_is_listed_and_tool_results_use_the_tool_role():
     for tool in TOOLS:
         assert f"- {tool['function']['name']}(" in rendered
     assert "<|im_start|>tool\n<tool_response>\n" in rendered
-    assert render_chat([{"role": "user", "content": "oi"}], add_generation_prompt=True).endswith("<|im_start|>assistant\n")
+    assert render_chat([{"role": "user", "content": "oi"}], add_generation_prompt=True).endswith(
+        "<|im_start|>assistant\n"
+    )
 
 
 def test_extract_tool_calls_matches_vllm_on_malformed_text():
