@@ -1,4 +1,4 @@
-"""The customer's cart in the database: open/get, add, remove, view, clear, coupon.
+"""The customer's cart in the database: open/get, add, remove, view, and the lock for checkout.
 
 Arithmetic (totals, freight, coupons, stock checks) is serve/core/cart_math.py, the same code the
 training data was built with; this module only loads and stores. Prices always come from the
@@ -33,9 +33,7 @@ from serve.core.cart_math import (
     FreightRule,
     StockError,
     check_quantity,
-    coupon_problem,
     price_cart,
-    subtotal,
 )
 from serve.core.catalog import Catalogue
 from serve.storage.db import ConcurrencyConflict, lock_customer, utcnow
@@ -222,67 +220,10 @@ def remove_item(
     return _view(cart, catalogue, coupons, rule)
 
 
-def set_quantity(
-    session: Session,
-    customer_id: int,
-    catalogue: Catalogue,
-    product_id: str,
-    quantity: int,
-    *,
-    coupons: Mapping[str, Coupon] = COUPONS,
-    rule: FreightRule = FREIGHT_RULE,
-) -> CartView:
-    """Set the product's quantity (0 removes it); stock checked like add_item."""
-    if quantity == 0:
-        try:
-            return remove_item(session, customer_id, catalogue, product_id, None, coupons=coupons, rule=rule)
-        except CartError:
-            return view_cart(session, customer_id, catalogue, coupons=coupons, rule=rule)
-    p = catalogue.get(product_id)
-    if p is None:
-        raise CartError(f"produto não encontrado: {product_id!r}")
-    check_quantity(quantity, p.stock, 0, p.name)
-    cart = _locked_cart(session, customer_id, create=True)
-    lines, _ = _lines(cart, catalogue)
-    line = CartLine(p.product_id, p.name, p.price_cents, quantity, p.freight_cents)
-    lines = tuple(x for x in lines if x.product_id != p.product_id) + (line,)
-    _sync(session, cart, lines)
-    return _view(cart, catalogue, coupons, rule)
 
 
-def clear_cart(session: Session, customer_id: int) -> None:
-    """Empty the open cart (items and coupon); no-op without one."""
-    cart = _locked_cart(session, customer_id, create=False)
-    if cart is None:
-        return
-    cart.items.clear()
-    cart.coupon_code = None
-    _touch(cart)
-    _flush(session)
 
 
-def apply_coupon(
-    session: Session,
-    customer_id: int,
-    catalogue: Catalogue,
-    code: str,
-    *,
-    coupons: Mapping[str, Coupon] = COUPONS,
-    rule: FreightRule = FREIGHT_RULE,
-) -> CartView:
-    """Store a coupon on the cart. Raises CartError (pt-BR) when the code is unknown or the cart
-    does not qualify yet (the coupon is not stored then)."""
-    coupon = find_coupon(code, coupons)
-    if coupon is None:
-        raise CartError(f"cupom {code.strip().upper()!r} não existe ou expirou")
-    cart = _locked_cart(session, customer_id, create=False)
-    lines, _ = _lines(cart, catalogue)
-    problem = coupon_problem(coupon, subtotal(lines))
-    if problem:
-        raise CartError(problem)
-    cart.coupon_code = coupon.code
-    _sync(session, cart, lines)
-    return _view(cart, catalogue, coupons, rule)
 
 
 def lock_for_checkout(
@@ -309,12 +250,9 @@ __all__ = [
     "CartView",
     "StockError",
     "add_item",
-    "apply_coupon",
-    "clear_cart",
     "find_coupon",
     "get_open_cart",
     "lock_for_checkout",
     "remove_item",
-    "set_quantity",
     "view_cart",
 ]

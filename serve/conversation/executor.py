@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from serve.commerce import cart as carts
 from serve.commerce import customers, orders, payments
-from serve.commerce.recommend import recommend_tool
+
 from serve.contract import CustomerContext, ToolCallError, parse_tool_arguments
 from serve.contract.tools import ToolArgs
 from serve.conversation import cards
@@ -91,7 +91,7 @@ class Tools:
 
     def _recommend(self, s: Session, cid: int, args) -> ToolOutcome:
         history = history_product_ids(customers.past_orders(s, s.get(Customer, cid), self.olist))
-        result = recommend_tool(self.catalogue, args, history)
+        result = tool_results.recommend(self.catalogue, args, history=history)
         return ToolOutcome("recommend", result, events=self._shown("recommend", result))
 
     def _shown(self, source: str, result: dict) -> list[tuple[str, dict]]:
