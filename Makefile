@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Olist CSVs: data/raw/olist by default; OLIST_DIR=../shared/data/olist points at a local copy.
 OLIST_DIR ?=
 
-.PHONY: run test venv serve chat mlflow bench clean-venv
+.PHONY: run test test-all lint venv serve chat mlflow bench clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,16 @@ run: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH dvc repro
 	@$(BIN)/python -m pipelines.report
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q
+
+# the default suite plus the `slow` one (the real SmolLM2 and the trained cpu model behind vLLM)
+test-all: lint
+	$(BIN)/python -m pytest -q -m 'slow or not slow'
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 mlflow: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000

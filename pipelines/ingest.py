@@ -25,28 +25,11 @@ import yaml
 from pipelines.olist_names import CATEGORY_EN_EXTRA, UNKNOWN_CATEGORY, category_pt, product_text
 from pipelines.olist_schema import read_table
 from pipelines.pii import scrub_pii
+from serve.core.catalog import PRODUCT_COLUMNS as CATALOGUE_COLUMNS
 
 log = logging.getLogger("ingest")
-PRODUCT_COLUMNS = (
-    "product_id",
-    "category",
-    "category_pt",
-    "category_en",
-    "name",
-    "description",
-    "price_cents",
-    "freight_cents",
-    "review_count",
-    "review_score",
-    "stock",
-    "sales_count",
-    "sales_rank",
-    "weight_g",
-    "length_cm",
-    "height_cm",
-    "width_cm",
-    "photos_qty",
-)
+# What the bot's catalogue reads (serve/core/catalog.py), then the physical attributes it keeps too.
+PRODUCT_COLUMNS = (*CATALOGUE_COLUMNS, "weight_g", "length_cm", "height_cm", "width_cm", "photos_qty")
 ATTRS = {
     "product_weight_g": "weight_g",
     "product_length_cm": "length_cm",

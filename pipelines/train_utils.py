@@ -93,9 +93,8 @@ def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None 
 
 
 def cpu_has_native_bf16() -> bool:
-    """bf16 matmuls in hardware (AVX512-BF16 or AMX). Elsewhere oneDNN emulates them: measured on
-    an AVX2-only EPYC, SFT of the cpu profile ran at 18 tokens/s in bf16 against ~600 tokens/s on
-    an AVX512-BF16 one."""
+    """bf16 matmuls in hardware (AVX512-BF16 or AMX). Elsewhere oneDNN emulates them, far slower
+    than fp32 (bench/RESULTS.md, "Figures behind settings")."""
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 

@@ -114,14 +114,13 @@ class Settings(BaseSettings):
 
     # Agent limits per customer turn.
     AGENT_MAX_STEPS: int = 4  # model calls (tool rounds) per turn
-    # Completion tokens per model call. In the training dialogues a tool call takes at most 54 tokens
-    # and a reply to the customer's own message at most 45 (p95 46 and 36), so 64 only cuts a model
-    # that rambles (one 206-token reply took 10 s here). Replies that word tool results run longer
-    # (p95 119, max 151): give ~160 with AGENT_REPLY_AFTER_TOOLS=model.
+    # Completion tokens per model call: above the longest tool call or reply of the training
+    # dialogues, so it only cuts a model that rambles. Replies that word tool results run longer:
+    # give ~160 with AGENT_REPLY_AFTER_TOOLS=model (lengths in bench/RESULTS.md, "Figures behind settings").
     AGENT_MAX_TOKENS: int = 64
     # Who words the answer once a tool call has worked: "server" (from the tool result, no second
-    # model call: one call per text turn) or "model" (a second call phrases the result; on 2 CPU
-    # cores that doubled the typical turn and took p95 from < 3 s to 11 s, bench/RESULTS.md).
+    # model call: one call per text turn) or "model" (a second call phrases the result, at the
+    # cost of that call's latency: bench/RESULTS.md).
     AGENT_REPLY_AFTER_TOOLS: Literal["server", "model"] = "server"
     AGENT_HISTORY_TURNS: int = 20  # chat_turns rows read back as context
     # After each turn, have vLLM read the customer's updated context (1-token request) while the

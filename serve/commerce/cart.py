@@ -220,12 +220,6 @@ def remove_item(
     return _view(cart, catalogue, coupons, rule)
 
 
-
-
-
-
-
-
 def lock_for_checkout(
     session: Session,
     customer_id: int,

@@ -21,12 +21,12 @@
    executed for the verified customer only; a refused call is answered with an error tool result
    and never executed; arguments the customer's words do not support are replaced (`_grounded`).
    At most LLM_MAX_CONCURRENCY calls are in flight across customers. `<tool_call>` text that
-   slipped past vLLM's hermes parser is parsed here with the same rules (`extract_tool_calls`). Once a call has worked, AGENT_REPLY_AFTER_TOOLS
-   decides who words the answer: "server" (default) writes it from the tool result
-   (serve/conversation/routing.py: server_text, the product list, card and buttons), so a text turn costs ONE
-   model call that only has to pick the tool; "model" asks the model again (it phrases results
-   more freely, at the price of a second call: p95 11.4 s instead of < 3 s on 2 CPU cores,
-   bench/RESULTS.md).
+   slipped past vLLM's hermes parser is parsed here with the same rules (`extract_tool_calls`).
+   Once a call has worked, AGENT_REPLY_AFTER_TOOLS decides who words the answer: "server"
+   (default) writes it from the tool result (serve/conversation/present.py: server_text, the
+   product list, card and buttons), so a text turn costs ONE model call that only has to pick the
+   tool; "model" asks the model again (it phrases results more freely, at the price of a second
+   call).
 4. The final text is price-grounded (serve/conversation/grounding.py): regenerated once on an unknown amount,
    then rewritten from the catalogue. Model errors, timeouts, empty or garbage text → the
    classifier's guess if there is one, else a fallback with buttons (and a `fallback_reply`
@@ -71,6 +71,7 @@ from serve.core.intents import IntentClassifier
 from serve.core.tool_results import dumps, error
 from serve.settings import Settings
 from serve.storage.db import session_scope, utcnow
+from serve.storage.events import EventName
 from serve.storage.tables import ChatTurn, Customer, Event
 
 log = logging.getLogger(__name__)
@@ -164,12 +165,12 @@ class Agent:
         except Exception as exc:  # never crash the worker: a customer always gets an answer
             log.exception("agent turn failed", extra={"customer_id": customer_id})
             turn = Turn(customer_id, messages=[])
-            turn.events.append(("fallback_reply", {"reason": type(exc).__name__}))
+            turn.events.append((EventName.FALLBACK_REPLY, {"reason": type(exc).__name__}))
             replies = fallback_replies()
         ms = round((time.monotonic() - started) * 1000, 1)
         turn.events.append(
             (
-                "turn_latency_ms",
+                EventName.TURN_LATENCY_MS,
                 {
                     "ms": ms,
                     "llm_ms": round(turn.llm_ms, 1),
@@ -249,7 +250,9 @@ class Agent:
             command = intent_command(intent, text) or focus_command(intent, text, turn.messages)
             if command is None and self.settings.AGENT_TOOL_FROM_INTENT:
                 turn.tool = INTENT_TOOLS.get(intent)
-        turn.events.append(("intent", {"intent": intent, "p": round(confidence, 3), "routed": command is not None}))
+        turn.events.append(
+            (EventName.INTENT, {"intent": intent, "p": round(confidence, 3), "routed": command is not None})
+        )
         if command is None:
             turn.guess = fallback_command(intent, text)  # the answer if the model gives none
         return command
@@ -265,7 +268,7 @@ class Agent:
             context = customers.customer_context(customer, orders, self.catalogue)
             # The window moves in steps of half its size (it holds N/2..N rows), not one row per turn:
             # the prompt prefix then stays identical for several turns and vLLM's prefix cache
-            # reuses its KV instead of re-reading the whole history (~1 ms per token on this CPU).
+            # reuses its KV instead of re-reading the whole history.
             n = self.settings.AGENT_HISTORY_TURNS
             half = max(n // 2, 1)
             total = s.scalar(select(func.count()).select_from(ChatTurn).where(ChatTurn.customer_id == customer_id))
@@ -292,7 +295,9 @@ class Agent:
             turn.facts.add_tool_result(self.tools.view_cart_result(lines))
             greeting = []
             if not rows or utcnow() - rows[-1].created_at > SESSION_GAP:  # a new conversation
-                turn.events.append(("conversation_started", {"recurring": context.recurring, "returning": bool(rows)}))
+                turn.events.append(
+                    (EventName.CONVERSATION_STARTED, {"recurring": context.recurring, "returning": bool(rows)})
+                )
                 if context.recurring:
                     greeting = self.tools.greeting_replies(context, orders, turn.lang)
         return turn, greeting
@@ -336,7 +341,7 @@ class Agent:
                 break
             content, calls = _tool_calls(choice.message, prefix)
             if prefix and not calls:  # arguments that do not parse: the classifier's guess answers
-                turn.events.append(("tool_arguments_unparsed", {"tool": turn.tool}))
+                turn.events.append((EventName.TOOL_ARGUMENTS_UNPARSED, {"tool": turn.tool}))
                 break
             if not calls:
                 final = tidy(content, truncated=choice.finish_reason == "length")
@@ -349,7 +354,7 @@ class Agent:
             executed = [o for o in ran if not o.refused]
             if executed and self.settings.AGENT_REPLY_AFTER_TOOLS == "server":
                 # The tools ran: word the result ourselves (grounded by construction) instead of a
-                # second model call (~1-8 s on CPU). Refused calls go back to the model, which can
+                # second model call. Refused calls go back to the model, which can
                 # fix its arguments.
                 final = server_text(([o for o in executed if o.ok] or executed)[-1], turn.lang)
                 turn.add({"role": "assistant", "content": final})
@@ -357,7 +362,7 @@ class Agent:
                     turn.outcomes[first_outcome:], text=final, worded_by_server=True, lang=turn.lang
                 )
         else:
-            turn.events.append(("agent_steps_exhausted", {"steps": self.settings.AGENT_MAX_STEPS}))
+            turn.events.append((EventName.AGENT_STEPS_EXHAUSTED, {"steps": self.settings.AGENT_MAX_STEPS}))
         outcomes = turn.outcomes[first_outcome:]
         if final is not None and not looks_like_garbage(final):
             final = await self._ground(turn, final, deadline)
@@ -365,10 +370,10 @@ class Agent:
             if outcomes and outcomes[-1].ok:  # the tools worked; only the wording failed: say it ourselves
                 final = server_text(outcomes[-1], turn.lang)
             elif turn.guess is not None and not outcomes:  # the classifier's guess beats an apology
-                turn.events.append(("intent_fallback", {"reason": "model_text" if final else "model_error"}))
+                turn.events.append((EventName.INTENT_FALLBACK, {"reason": "model_text" if final else "model_error"}))
                 return await self._run_command(session_factory, turn, turn.guess, None)
             else:
-                turn.events.append(("fallback_reply", {"reason": "model_text" if final else "model_error"}))
+                turn.events.append((EventName.FALLBACK_REPLY, {"reason": "model_text" if final else "model_error"}))
                 turn.add({"role": "assistant", "content": fallback_replies(turn.lang)[0].body})
                 return fallback_replies(turn.lang)
         turn.add({"role": "assistant", "content": final})
@@ -384,7 +389,7 @@ class Agent:
             stop = STOP + [ARGUMENTS_END]
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
-            turn.events.append(("llm_error", {"error": "turn_deadline"}))
+            turn.events.append((EventName.LLM_ERROR, {"error": "turn_deadline"}))
             return None
         started = time.monotonic()
         try:
@@ -399,7 +404,7 @@ class Agent:
                 )
         except (TimeoutError, openai.APIError, openai.APITimeoutError, ValueError) as exc:
             turn.events.append(
-                ("llm_error", {"error": type(exc).__name__, "status": getattr(exc, "status_code", None)})
+                (EventName.LLM_ERROR, {"error": type(exc).__name__, "status": getattr(exc, "status_code", None)})
             )
             log.warning("llm call failed", extra={"customer_id": turn.customer_id, "error": type(exc).__name__})
             return None
@@ -415,7 +420,7 @@ class Agent:
     async def _ground(self, turn: Turn, text: str, deadline: float) -> str | None:
         if not ungrounded(text, turn.facts):
             return text
-        turn.events.append(("price_ungrounded", {"amounts": len(ungrounded(text, turn.facts))}))
+        turn.events.append((EventName.PRICE_UNGROUNDED, {"amounts": len(ungrounded(text, turn.facts))}))
         choice = await self._complete(turn, deadline, temperature=REGENERATE_TEMPERATURE)
         if choice is not None:
             content, calls = _tool_calls(choice.message)
@@ -423,7 +428,7 @@ class Agent:
             if not calls and content and not looks_like_garbage(content) and not ungrounded(content, turn.facts):
                 return content
         fixed = rewrite(text, turn.facts)
-        turn.events.append(("price_rewritten", {"replaced": fixed.replaced, "dropped": fixed.dropped}))
+        turn.events.append((EventName.PRICE_REWRITTEN, {"replaced": fixed.replaced, "dropped": fixed.dropped}))
         return fixed.text or None
 
     async def _execute(self, session_factory, turn: Turn, call_id: str, name: str, arguments) -> ToolOutcome:
@@ -443,7 +448,7 @@ class Agent:
             args = self.tools.validate(name, arguments)
         except ToolCallError as exc:
             outcome = ToolOutcome(name=name, result=error(str(exc)), refused=True)
-            turn.events.append(("tool_refused", {"tool": name, "reason": str(exc)[:200]}))
+            turn.events.append((EventName.TOOL_REFUSED, {"tool": name, "reason": str(exc)[:200]}))
         else:
             args = self._grounded(turn, name, args)
             outcome = await asyncio.to_thread(self.tools.run, session_factory, turn.customer_id, name, args)
@@ -458,7 +463,7 @@ class Agent:
         """Arguments the customer's words do not support, replaced by what they do support."""
         if name == "order_status" and args.order_id and not self._said(turn, args.order_id):
             # an order code nobody wrote (small models fill "1" or "order_id"): the latest order
-            turn.events.append(("order_id_ignored", {"order_id": args.order_id[:64]}))
+            turn.events.append((EventName.ORDER_ID_IGNORED, {"order_id": args.order_id[:64]}))
             return args.model_copy(update={"order_id": None})
         if name == "search_products":
             said = next((str(m["content"]) for m in reversed(turn.messages) if m.get("role") == "user"), "")
@@ -468,7 +473,7 @@ class Agent:
                 # writing Portuguese like the catalogue, none of the customer's words ("carrinho"
                 # for "tem outro modelo?"): search what the customer wrote instead. An English
                 # customer's query is the model's translation into catalogue words: kept.
-                turn.events.append(("search_query_replaced", {"query": args.query[:120]}))
+                turn.events.append((EventName.SEARCH_QUERY_REPLACED, {"query": args.query[:120]}))
                 return args.model_copy(update={"query": said[:120]})
         return args
 
@@ -516,7 +521,7 @@ def _items(data) -> list[dict]:
 
 
 # Arguments are flat JSON objects, so "}}" closes the call: generation stops there instead of
-# spending 6 more tokens (~0.8 s on a CPU core) on "\n</tool_call><|im_end|>", which we add back.
+# spending 6 more tokens on "\n</tool_call><|im_end|>", which we add back.
 # (A second call in the same answer is given up: the server words the first one anyway.)
 ARGUMENTS_END = "}}"
 

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from serve.commerce import cart as carts
 from serve.commerce import customers, orders, payments
-
 from serve.contract import CustomerContext, ToolCallError, parse_tool_arguments
 from serve.contract.tools import ToolArgs
 from serve.conversation import cards
@@ -39,6 +38,7 @@ from serve.core.refusal import Refusal
 from serve.ops import handoff_queue as queue
 from serve.settings import Settings
 from serve.storage.db import run_in_transaction
+from serve.storage.events import EventName
 from serve.storage.tables import Customer, Handoff, Order
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class Tools:
     def _get_product(self, s: Session, cid: int, args) -> ToolOutcome:
         result = tool_results.get_product(self.catalogue, args)
         p = self.catalogue.get(args.product_id)
-        return ToolOutcome("get_product", result, events=[("product_viewed", {"product_id": p.product_id})])
+        return ToolOutcome("get_product", result, events=[(EventName.PRODUCT_VIEWED, {"product_id": p.product_id})])
 
     def _recommend(self, s: Session, cid: int, args) -> ToolOutcome:
         history = history_product_ids(customers.past_orders(s, s.get(Customer, cid), self.olist))
@@ -96,7 +96,7 @@ class Tools:
 
     def _shown(self, source: str, result: dict) -> list[tuple[str, dict]]:
         ids = [i["id"] for i in result.get("again", []) + result.get("items", [])]
-        return [("recommendation_shown", {"source": source, "products": ids})] if ids else []
+        return [(EventName.RECOMMENDATION_SHOWN, {"source": source, "products": ids})] if ids else []
 
     # Cart tools: the cart module persists (locks, stock, optimistic version); the result dict is the
     # pure training-data function applied to the cart as it was before the change, so serving and
@@ -107,7 +107,7 @@ class Tools:
         carts.add_item(s, cid, self.catalogue, p.product_id, args.quantity)
         _, result = tool_results.add_to_cart(self.catalogue, before.lines, args, FREIGHT_RULE, before.coupon)
         props = {"product_id": p.product_id, "quantity": args.quantity, "value_cents": p.price_cents * args.quantity}
-        return ToolOutcome("add_to_cart", result, events=[("cart_add", props)])
+        return ToolOutcome("add_to_cart", result, events=[(EventName.CART_ADD, props)])
 
     def _remove_from_cart(self, s: Session, cid: int, args) -> ToolOutcome:
         p = self.catalogue.get(args.product_id)
@@ -116,7 +116,7 @@ class Tools:
         _, result = tool_results.remove_from_cart(self.catalogue, before.lines, args, FREIGHT_RULE, before.coupon)
         qty = result.get("removed", {}).get("qty", 0)
         return ToolOutcome(
-            "remove_from_cart", result, events=[("cart_remove", {"product_id": p.product_id, "quantity": qty})]
+            "remove_from_cart", result, events=[(EventName.CART_REMOVE, {"product_id": p.product_id, "quantity": qty})]
         )
 
     def _view_cart(self, s: Session, cid: int, args) -> ToolOutcome:
@@ -135,7 +135,9 @@ class Tools:
             "method": args.payment_method,
             "provider": payment.provider,
         }
-        return ToolOutcome("checkout", result, events=[("checkout_started", props)], pix_code=payment.pix_qr_code)
+        return ToolOutcome(
+            "checkout", result, events=[(EventName.CHECKOUT_STARTED, props)], pix_code=payment.pix_qr_code
+        )
 
     def _order_status(self, s: Session, cid: int, args) -> ToolOutcome:
         info = orders.order_status(s, cid, args.order_id, olist=self.olist, catalogue=self.catalogue)
@@ -168,7 +170,7 @@ class Tools:
                 )
             )
         props = {"priority_score": score, **{k: round(v, 3) for k, v in queue.parts(signals).items()}}
-        return ToolOutcome("handoff_to_human", tool_results.handoff_result(), events=[("handoff", props)])
+        return ToolOutcome("handoff_to_human", tool_results.handoff_result(), events=[(EventName.HANDOFF, props)])
 
     # ------------------------------------------------------------------------------ helpers for the agent
     def cart_lines(self, s: Session, customer_id: int) -> tuple[CartLine, ...]:

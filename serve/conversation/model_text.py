@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from serve.conversation.texts import BUTTON_TITLES, detect_language, words
 from serve.storage.tables import ChatTurn
 
-# Roles the model must never write. The cpu model, shown tool results in its prompt, sometimes
-# starts a made-up "<tool_response>" instead of answering: 64 tokens (~3 s) of garbage that ended
-# in the fallback anyway. Stopping there makes the same fallback cost ~0.3 s.
+# Roles the model must never write. A small model shown tool results in its prompt sometimes
+# starts a made-up "<tool_response>" instead of answering: stopping there cuts the garbage short,
+# and the turn falls back at once instead of after AGENT_MAX_TOKENS tokens.
 STOP = ["<tool_response>", "<|im_start|>"]
 STOPWORDS = frozenset(
     "a o e é de da do que em um uma para pra com não nao no na os as se por mais você voce seu sua "

@@ -75,8 +75,8 @@ def parse_command(choice_id: str | None) -> Command | None:
 
 
 # Customer intents (models/nlu) the server answers itself when the classifier is confident: they
-# need no arguments the model would have to extract, and a 135M model on CPU spends 1-3 s on each
-# (and, in bench/turn_latency.py, answered "obrigado!" with a product search).
+# need no arguments the model would have to extract, so a model call would only add latency and a
+# chance of a wrong tool.
 INTENT_COMMANDS = {
     "greeting": Command(navigation="greeting"),
     "thanks_goodbye": Command(navigation="thanks"),
@@ -112,9 +112,8 @@ INTENT_TOOLS = {
 
 
 # Follow-up questions about the product just shown: in training the assistant answers each with
-# get_product on that product (pipelines/synth_steps.py: details, synth_flows.py: objections), but
-# the 135M model rarely finds the product id in its context ("qual o valor do frete?" after a card
-# ended in the apology in bench/turn_latency.py). The server knows which product is in focus.
+# get_product on that product (pipelines/synth_steps.py: details, synth_flows.py: objections). The
+# server knows which product is in focus; a small model often does not find its id in the context.
 FOCUS_TOPICS = {"product_details": "details", "objection_quality": "details", "objection_shipping": "shipping"}
 
 

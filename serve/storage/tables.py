@@ -25,8 +25,10 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
+
+from serve.storage.events import EVENT_NAMES
 
 # Stable constraint names, so Alembic migrations name the same things on every engine.
 NAMING_CONVENTION = {
@@ -316,7 +318,7 @@ class SandboxCharge(Base):
 
 
 class Event(Base):
-    """Analytics/KPIs: conversation_started, product_viewed, cart_add, order_paid, turn_latency_ms..."""
+    """Analytics/KPIs; names from serve/storage/events.py."""
 
     __tablename__ = "events"
     __table_args__ = (Index("ix_events_name_created", "name", "created_at"),)
@@ -326,6 +328,12 @@ class Event(Base):
     name: Mapped[str] = mapped_column(String(64))
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("name")
+    def _registered(self, key: str, name: str) -> str:
+        if name not in EVENT_NAMES:
+            raise ValueError(f"event name {name!r} is not in serve/storage/events.py")
+        return name
 
 
 class Handoff(Base):

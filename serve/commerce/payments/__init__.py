@@ -36,6 +36,7 @@ from serve.commerce.payments.sandbox import SandboxProvider
 from serve.commerce.payments.stripe import StripeProvider
 from serve.core.refusal import Refusal
 from serve.storage.db import lock_customer, run_in_transaction, utcnow
+from serve.storage.events import EventName
 from serve.storage.tables import Event, Order, Payment, PaymentEvent
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ def apply_gateway_payment(
             session.add(
                 Event(
                     customer_id=order.customer_id,
-                    name="payment_needs_review",
+                    name=EventName.PAYMENT_NEEDS_REVIEW,
                     properties={"order": order.code, "order_status": order.status, "provider": provider},
                 )
             )
@@ -185,7 +186,7 @@ def apply_gateway_payment(
         session.add(
             Event(
                 customer_id=order.customer_id,
-                name="order_paid",
+                name=EventName.ORDER_PAID,
                 properties={
                     "order": order.code,
                     "total_cents": order.total_cents,
@@ -199,7 +200,9 @@ def apply_gateway_payment(
         notify(session, order, "payment_failed")
     elif gp.status == "refunded" and order.status == "paid":
         orders.transition(order, "canceled")
-        session.add(Event(customer_id=order.customer_id, name="order_refunded", properties={"order": order.code}))
+        session.add(
+            Event(customer_id=order.customer_id, name=EventName.ORDER_REFUNDED, properties={"order": order.code})
+        )
     session.flush()
     return WebhookResult("processed", order.code, f"payment {gp.status}")
 

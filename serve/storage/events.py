@@ -1,0 +1,35 @@
+"""The names of the `events` rows: one registry for who writes them (agent, tools, payments) and
+who reads them (serve/ops/kpis.py). `tables.Event` refuses a name that is not here."""
+
+
+class EventName:
+    """Plain str constants (not an Enum: database drivers bind them as the text they are)."""
+
+    # the conversion funnel (KPIs)
+    CONVERSATION_STARTED = "conversation_started"
+    PRODUCT_VIEWED = "product_viewed"
+    CART_ADD = "cart_add"
+    CHECKOUT_STARTED = "checkout_started"
+    ORDER_PAID = "order_paid"
+    # commerce
+    CART_REMOVE = "cart_remove"
+    RECOMMENDATION_SHOWN = "recommendation_shown"
+    ORDER_REFUNDED = "order_refunded"
+    PAYMENT_NEEDS_REVIEW = "payment_needs_review"
+    HANDOFF = "handoff"
+    # the agent's turn
+    TURN_LATENCY_MS = "turn_latency_ms"
+    INTENT = "intent"
+    INTENT_FALLBACK = "intent_fallback"
+    FALLBACK_REPLY = "fallback_reply"
+    LLM_ERROR = "llm_error"
+    AGENT_STEPS_EXHAUSTED = "agent_steps_exhausted"
+    TOOL_REFUSED = "tool_refused"
+    TOOL_ARGUMENTS_UNPARSED = "tool_arguments_unparsed"
+    ORDER_ID_IGNORED = "order_id_ignored"
+    SEARCH_QUERY_REPLACED = "search_query_replaced"
+    PRICE_UNGROUNDED = "price_ungrounded"
+    PRICE_REWRITTEN = "price_rewritten"
+
+
+EVENT_NAMES = frozenset(v for k, v in vars(EventName).items() if k.isupper())
