@@ -476,7 +476,7 @@ def main() -> None:
         if (real / "products.parquet").exists():
             args.catalogue = str(real)
         else:
-            from tests.serve.agent_helpers import write_catalogue_dir
+            from tests.serve.factories import write_catalogue_dir
 
             args.catalogue = str(write_catalogue_dir(Path(tempfile.mkdtemp(prefix="zv-cat-"))))
     catalogue = Catalogue.load(args.catalogue)

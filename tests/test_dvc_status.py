@@ -23,7 +23,11 @@ def test_byte_code_caches_do_not_make_a_code_dependency_stale(tmp_path):
     code = tmp_path / "serve" / "contract"
     code.mkdir(parents=True)
     (code / "tools.py").write_text("TOOLS = []\n")
-    stage = {"cmd": f"{sys.executable} -c \"open('out.txt', 'w').write('x')\"", "deps": ["serve/contract"], "outs": ["out.txt"]}
+    stage = {
+        "cmd": f"{sys.executable} -c \"open('out.txt', 'w').write('x')\"",
+        "deps": ["serve/contract"],
+        "outs": ["out.txt"],
+    }
     (tmp_path / "dvc.yaml").write_text(json.dumps({"stages": {"synthesize": stage}}))
     dvc(tmp_path, "init", "--no-scm", "-q")
     dvc(tmp_path, "repro", "-q")

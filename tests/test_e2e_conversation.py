@@ -37,7 +37,7 @@ from serve.settings import Settings
 from serve.storage.db import make_engine, make_session_factory, session_scope
 from serve.storage.tables import Event, InboxItem, Message, Order, Payment
 from serve.whatsapp.cloud_api import inbound_message, sign, webhook_payload
-from tests.serve.agent_helpers import write_catalogue_dir
+from tests.serve.factories import write_catalogue_dir
 
 PHONE = "5511912345678"
 TURN_TIMEOUT_S = 60

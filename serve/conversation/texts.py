@@ -3,7 +3,7 @@
 Customers write in pt-BR first, English second. The model answers in the customer's language on
 its own; everything the server words (tool results, menus, buttons, the fallback) comes from the
 tables below, picked by `detect_language` on the customer's own messages. Button titles stay
-within the Cloud API's 20 characters in both languages (tests/serve/test_texts.py).
+within the Cloud API's 20 characters in both languages (tests/serve/conversation/test_texts.py).
 """
 
 from __future__ import annotations

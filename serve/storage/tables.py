@@ -1,7 +1,7 @@
 """Every table of the bot (SQLAlchemy 2 typed models). Money is integer cents; times are aware UTC.
 
 Schema as in the team brief; migrations in serve/storage/migrations (alembic), which must match this file
-(tests/serve/test_migrations.py compares them on SQLite and PostgreSQL).
+(tests/serve/storage/test_migrations.py compares them on SQLite and PostgreSQL).
 """
 
 from __future__ import annotations

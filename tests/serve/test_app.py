@@ -14,7 +14,7 @@ from serve.settings import Settings
 from serve.storage.db import session_scope
 from serve.storage.tables import Customer, Handoff
 from tests.fakes.fake_llm import FakeLLM
-from tests.serve.agent_helpers import write_catalogue_dir
+from tests.serve.factories import write_catalogue_dir
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,7 @@ from serve.commerce import cart
 from serve.core.cart_math import CartError, StockError
 from serve.storage.db import run_in_transaction, session_scope
 from serve.storage.tables import Cart, CartItem
-from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
-    catalogue,
-    engine,
-    factory,
-    fixture_catalogue,
-    new_customer,
-    products_frame,
-)
+from tests.serve.factories import fixture_catalogue, new_customer, products_frame
 
 LENCOL = "6c960ba67062c4e0ec86082740d58be2"  # R$ 89,90, freight R$ 15,90, stock 40
 CAPINHA = "92cb7c29f4d12dc79c74e9f4e4a69f9a"  # R$ 19,90, freight R$ 8,90, stock 60

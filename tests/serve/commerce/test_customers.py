@@ -4,18 +4,17 @@ import pytest
 from sqlalchemy import func, select
 
 from serve.commerce import customers
+from serve.core.history import OlistHistory, history_product_ids
 from serve.storage.db import session_scope
 from serve.storage.tables import Contact, Customer, Order, OrderItem
-from tests.serve.agent_helpers import HASH_KEY, PHONE, fixture_catalogue, fixture_frames, sqlite_factory
+from tests.serve.factories import HASH_KEY, PHONE, fixture_catalogue, fixture_frames
 
 LENCOL, FRONHA = "6c960ba67062c4e0ec86082740d58be2", "4df889741167b95b278c4ae536567731"
 
 
 @pytest.fixture
-def factory(tmp_path):
-    engine, factory = sqlite_factory(tmp_path)
-    yield factory
-    engine.dispose()
+def factory(sqlite_db):
+    return sqlite_db.factory()
 
 
 def test_hash_is_keyed_stable_and_format_independent():
@@ -42,9 +41,9 @@ def test_recognised_by_phone_and_raw_number_only_in_contacts(factory):
         assert s.get(Contact, c1.id) is None and s.get(Customer, c1.id).name is None
 
 
-def test_context_reorder_and_novelties_from_olist_and_bot_orders(factory):
+def test_context_and_reorder_from_olist_and_bot_orders(factory):
     cat = fixture_catalogue()
-    olist = customers.OlistHistory(fixture_frames()["histories"])
+    olist = OlistHistory(fixture_frames()["histories"])
     with session_scope(factory) as s:
         c = customers.get_or_create_customer(s, PHONE, HASH_KEY, "Ana")
         c.olist_customer_unique_id = "c1a10000000000000000000000000000"
@@ -77,13 +76,4 @@ def test_context_reorder_and_novelties_from_olist_and_bot_orders(factory):
         orders = customers.past_orders(s, c, olist)
     assert orders[0].order_id == "ZV00001" and orders[0].source == "bot"
     assert [(p.product_id, q) for p, q in customers.reorder_lines(orders, cat)] == [(LENCOL, 2)]
-    bought = set(customers.history_product_ids(orders))
-    news = customers.novelties(cat, ["cama, mesa e banho"], exclude=bought)
-    assert news and all(n.category == "cama_mesa_banho" and n.product_id not in bought for n in news)
-
-
-def test_greeting_by_name():
-    from serve.contract import CustomerContext
-
-    assert "Ana" in customers.greeting(CustomerContext(name="Ana", recurring=True))
-    assert customers.greeting(CustomerContext()).startswith("Olá")
+    assert history_product_ids(orders)[0] == LENCOL  # newest first, each product once

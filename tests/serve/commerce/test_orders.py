@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from serve.commerce import cart, orders
+from serve.core.history import OlistHistory
 from serve.storage.db import run_in_transaction, session_scope
 from serve.storage.tables import Cart, Order
-from tests.serve.platform_fixtures import FIXTURE_DIR, catalogue, engine, factory, new_customer  # noqa: F401
+from tests.serve.factories import FIXTURE_DIR, new_customer
 
 LENCOL = "6c960ba67062c4e0ec86082740d58be2"  # R$ 89,90, freight 15,90
 TRAVESSEIRO = "4df889741167b95b278c4ae536567731"  # R$ 45,90, freight 14,90
@@ -146,7 +147,7 @@ def test_order_status_latest_by_code_and_only_own_orders(factory, catalogue):
 
 def test_order_status_from_linked_olist_history(factory, catalogue):
     histories = pd.read_csv(FIXTURE_DIR / "histories.csv", dtype={"product_id": str})
-    olist = orders.OlistTracking(histories)
+    olist = OlistHistory(histories)
     cid = new_customer(factory, olist_id="c1a10000000000000000000000000000")
     with session_scope(factory) as s:
         latest = orders.order_status(s, cid, olist=olist, catalogue=catalogue)
@@ -157,4 +158,4 @@ def test_order_status_from_linked_olist_history(factory, catalogue):
         assert old.items == ["Jogo de Lençol Casal 4 Peças Algodão", "Travesseiro Fibra Siliconada"]
         assert orders.order_status(s, cid, "ZV99999", olist=olist) is None
     with pytest.raises(ValueError, match="order_status"):
-        orders.OlistTracking(histories.drop(columns=["order_status"]))
+        OlistHistory(histories.drop(columns=["order_status"]))

@@ -10,16 +10,7 @@ from serve.commerce import payments
 from serve.storage.db import session_scope
 from serve.storage.tables import Event, Message, Order, Payment, PaymentEvent
 from tests.fakes.fake_mercadopago import FakeMercadoPago
-from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
-    catalogue,
-    client,
-    engine,
-    factory,
-    make_settings,
-    new_order,
-    payments_app,
-    start_payment,
-)
+from tests.serve.factories import make_settings, new_order, start_payment
 
 TOKEN, SECRET = "TEST-4417-fake-access-token", "mp-webhook-secret-for-tests"
 TOTAL = 12_793

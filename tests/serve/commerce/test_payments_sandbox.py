@@ -14,16 +14,7 @@ from serve.commerce.payments.sandbox import SIGNATURE_HEADER, crc16_ccitt, sign
 from serve.routers.payments import notice_text, queue_notice
 from serve.storage.db import session_scope
 from serve.storage.tables import Event, Message, Order, Payment, PaymentEvent, SandboxCharge
-from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
-    catalogue,
-    client,
-    engine,
-    factory,
-    make_settings,
-    new_order,
-    payments_app,
-    start_payment,
-)
+from tests.serve.factories import make_settings, new_order, start_payment
 
 SECRET = "sandbox-test-secret"
 TOTAL = 12_793  # 8990 + 1990 + freight 1590 + 223 (890 × 25 %, rounded half up)

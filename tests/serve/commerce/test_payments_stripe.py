@@ -11,16 +11,7 @@ from serve.commerce import payments
 from serve.storage.db import session_scope
 from serve.storage.tables import Event, Message, Order, PaymentEvent
 from tests.fakes.fake_stripe import FakeStripe
-from tests.serve.platform_fixtures import (  # noqa: F401  (fixtures)
-    catalogue,
-    client,
-    engine,
-    factory,
-    make_settings,
-    new_order,
-    payments_app,
-    start_payment,
-)
+from tests.serve.factories import make_settings, new_order, start_payment
 
 KEY, WHSEC = "sk_test_51FakeKeyForTests", "whsec_fake_secret_for_tests"
 

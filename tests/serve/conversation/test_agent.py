@@ -24,7 +24,7 @@ from serve.settings import Settings
 from serve.storage.db import session_scope
 from serve.storage.tables import ChatTurn, Customer, Event
 from tests.fakes.fake_llm import FakeLLM
-from tests.serve.agent_helpers import HASH_KEY, PHONE, fixture_catalogue, sqlite_factory
+from tests.serve.factories import HASH_KEY, PHONE, fixture_catalogue, fixture_frames
 
 LENCOL = "6c960ba6"  # ref of "Jogo de Lençol Casal 4 Peças Algodão", R$ 89,90, stock 40
 _ids = itertools.count(1)
@@ -42,7 +42,7 @@ def llm():
 
 
 @pytest.fixture
-def env(request, tmp_path, llm):
+def env(request, tmp_path, llm, sqlite_db):
     """Agent, session factory, customer id, settings. The model words tool results here (the loop
     under test); tests of the default server wording ask for `server_env`."""
     llm.script.clear()
@@ -58,12 +58,11 @@ def env(request, tmp_path, llm):
         AGENT_REPLY_AFTER_TOOLS=getattr(request, "param", "model"),
         AGENT_PREFILL_BETWEEN_TURNS=False,
     )  # its extra request would eat scripted steps
-    engine, factory = sqlite_factory(tmp_path)
+    factory = sqlite_db.factory()
     with session_scope(factory) as s:
         cid = get_or_create_customer(s, PHONE, HASH_KEY, "Ana").id
     agent = Agent(settings, fixture_catalogue())
-    yield agent, factory, cid, settings
-    engine.dispose()
+    return agent, factory, cid, settings
 
 
 server_env = pytest.mark.parametrize("env", ["server"], indirect=True)
@@ -465,17 +464,14 @@ def test_button_commands_run_without_the_model(env, llm):
     assert calls == ["add_to_cart", "get_product"]
 
 
-def test_context_survives_a_restart(env, llm, tmp_path):
+def test_context_survives_a_restart(env, llm, sqlite_db):
     agent, factory, cid, settings = env
     llm.push(FakeLLM.call("add_to_cart", {"product_id": LENCOL}), FakeLLM.text("Coloquei o lençol no carrinho."))
     run(agent, factory, cid, text("põe um lençol no carrinho"))
     # "restart": new engine, new session factory, new agent; same database file
-    from serve.storage.db import make_engine, make_session_factory
-
-    engine2 = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
     agent2 = Agent(settings, fixture_catalogue())
     llm.push(FakeLLM.text("Seu carrinho tem 1 lençol."))
-    run(agent2, make_session_factory(engine2), cid, text("o que tem no meu carrinho?"))
+    run(agent2, sqlite_db.factory(), cid, text("o que tem no meu carrinho?"))
     sent = llm.requests[-1]["messages"]
     assert sent[0]["role"] == "system" and "Ana" in sent[0]["content"]
     assert [m["content"] for m in sent if m["role"] == "user"] == [
@@ -483,7 +479,6 @@ def test_context_survives_a_restart(env, llm, tmp_path):
         "o que tem no meu carrinho?",
     ]
     assert any(m["role"] == "assistant" and m.get("content") == "Coloquei o lençol no carrinho." for m in sent)
-    engine2.dispose()
 
 
 def test_recurring_customer_gets_reorder_and_novelties(env, llm):
@@ -491,7 +486,6 @@ def test_recurring_customer_gets_reorder_and_novelties(env, llm):
     with session_scope(factory) as s:
         s.get(Customer, cid).olist_customer_unique_id = "c1a10000000000000000000000000000"
     from serve.commerce.customers import OlistHistory
-    from tests.serve.agent_helpers import fixture_frames
 
     agent.olist = agent.tools.olist = OlistHistory(fixture_frames()["histories"])
     llm.push(FakeLLM.text("Oi, Ana! Que bom te ver de novo."))

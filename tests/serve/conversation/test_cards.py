@@ -6,7 +6,6 @@ import os
 from PIL import Image, ImageColor
 
 from serve.conversation import cards
-from tests.serve.platform_fixtures import catalogue  # noqa: F401  (fixture)
 
 RELOGIO = "6d14fe441e179bb02338d5105fb749a1"  # stock 1, 4.6 (8 reviews), relogios_presentes
 LENCOL = "6c960ba67062c4e0ec86082740d58be2"  # stock 40

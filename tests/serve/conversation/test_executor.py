@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from serve.commerce.customers import OlistHistory
-from serve.commerce.orders import OlistTracking
 from serve.contract import ToolCallError
 from serve.contract.tools import AddToCart, GetProduct, RemoveFromCart, SearchProducts
 from serve.conversation.executor import Tools
@@ -17,8 +16,7 @@ from serve.core import tool_results
 from serve.settings import Settings
 from serve.storage.db import session_scope
 from serve.storage.tables import Event, Handoff, Order, Payment
-from tests.serve.agent_helpers import fixture_catalogue, fixture_frames
-from tests.serve.platform_fixtures import engine, factory, new_customer  # noqa: F401  (fixtures)
+from tests.serve.factories import fixture_catalogue, fixture_frames, new_customer
 
 LENCOL, TRAVESSEIRO, FONE = "6c960ba6", "4df88974", "317ae923"  # refs; fone has 5 in stock
 
@@ -27,7 +25,7 @@ LENCOL, TRAVESSEIRO, FONE = "6c960ba6", "4df88974", "317ae923"  # refs; fone has
 def tools(tmp_path):
     settings = Settings(ENV="test", PUBLIC_BASE_URL="http://bot.test", MEDIA_DIR=str(tmp_path / "media"))
     hist = fixture_frames()["histories"]
-    return Tools(fixture_catalogue(), settings, olist=OlistHistory(hist), tracking=OlistTracking(hist))
+    return Tools(fixture_catalogue(), settings, olist=OlistHistory(hist))
 
 
 def run(tools, factory, cid, name, args):

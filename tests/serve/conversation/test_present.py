@@ -1,23 +1,9 @@
-import json
+"""serve/conversation/present.py: tool outcomes as WhatsApp replies within the Cloud API's limits, server wording."""
 
 from serve.conversation.executor import ToolOutcome
 from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TextReply
 from serve.conversation.present import BODY_MAX_CHARS, Presenter, fold_text, product_list, server_text
-from serve.conversation.routing import Command, focus_command, focus_product, parse_command
-from tests.serve.agent_helpers import fixture_catalogue
-
-
-def test_button_ids_map_to_contract_tool_calls():
-    assert parse_command("add_to_cart:6c960ba6").calls == (("add_to_cart", {"product_id": "6c960ba6", "quantity": 1}),)
-    assert parse_command("checkout:pix").calls == (("checkout", {"payment_method": "pix"}),)
-    assert parse_command("checkout").navigation == "checkout" and parse_command("checkout").tool is None
-    assert parse_command("recommend").calls == (("recommend", {}),)
-    assert parse_command("reorder:aaaaaaaax2,bbbbbbbb").calls == (
-        ("add_to_cart", {"product_id": "aaaaaaaa", "quantity": 2}),
-        ("add_to_cart", {"product_id": "bbbbbbbb", "quantity": 1}),
-    )
-    assert parse_command("human").tool == "handoff_to_human"
-    assert parse_command(None) is None and parse_command("something_else") is None and parse_command("product:") is None
+from tests.serve.factories import fixture_catalogue
 
 
 def test_lists_and_buttons_respect_cloud_api_limits():
@@ -76,32 +62,6 @@ def test_tool_error_is_worded_in_the_customer_language():
     out = ToolOutcome("add_to_cart", {"error": "só temos 2 unidades de Toalha Banhão"})
     assert server_text(out, "en") == "I couldn't do that: we only have 2 of Toalha Banhão."
     assert server_text(out, "pt") == "Não consegui fazer isso: só temos 2 unidades de Toalha Banhão."
-
-
-def test_focus_product_is_the_one_product_of_the_latest_tool_result():
-    def tool(result):
-        return {"role": "tool", "name": "x", "tool_call_id": "c", "content": json.dumps(result)}
-
-    one = {"items": [{"id": "aaaaaaaa", "name": "A", "price": "R$ 1,00"}]}
-    two = {"items": [{"id": "aaaaaaaa"}, {"id": "bbbbbbbb"}]}
-    shown = {"id": "cccccccc", "name": "C", "price": "R$ 3,00", "desc": "C.", "freight": "R$ 1,00"}
-    added = {"added": {"id": "dddddddd", "name": "D", "qty": 1}, "total": "R$ 4,00"}
-    said = {"role": "assistant", "content": "Separei estas opções"}
-    assert [focus_product([tool(r), said]) for r in (one, two, shown, added)] == [
-        "aaaaaaaa",
-        None,
-        "cccccccc",
-        "dddddddd",
-    ]
-    assert focus_product([tool(shown), tool(two)]) is None  # the latest result decides: a list is ambiguous
-    assert focus_product([tool(shown), tool({"order": "ZV1", "status": "shipped"})]) is None
-    assert focus_product([said]) is None
-    assert focus_command("objection_shipping", "e o frete?", [tool(shown), said]) == Command(
-        calls=(("get_product", {"product_id": "cccccccc"}),), topic="shipping"
-    )
-    assert focus_command("objection_shipping", "qual o frete da panela de pressão?", [tool(shown)]) is None
-    assert focus_command("objection_shipping", "e o frete?", [said]) is None
-    assert focus_command("search_product", "e esse?", [tool(shown)]) is None
 
 
 def test_shipping_answer_states_the_freight_and_the_cart_rule():

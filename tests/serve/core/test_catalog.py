@@ -1,18 +1,15 @@
 """Catalogue: loading/validation, accent- and typo-tolerant search, filters, sorts, complements."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from serve.core.catalog import Catalogue, CatalogueError, UnknownCategoryError, normalize, stem, tokens
-
-FIXTURE = Path(__file__).resolve().parents[1] / "assets" / "catalogue_fixture"
+from tests.serve.factories import FIXTURE_DIR
 
 
 @pytest.fixture(scope="module")
 def frames():
-    return {n: pd.read_csv(FIXTURE / f"{n}.csv") for n in ("products", "reviews", "copurchase")}
+    return {n: pd.read_csv(FIXTURE_DIR / f"{n}.csv") for n in ("products", "reviews", "copurchase")}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +42,7 @@ def test_load_from_parquet_dir_and_short_refs(tmp_path, frames):
 
 
 def test_refs_grow_until_unique():
-    rows = pd.read_csv(FIXTURE / "products.csv").head(2).copy()
+    rows = pd.read_csv(FIXTURE_DIR / "products.csv").head(2).copy()
     rows["product_id"] = ["abcdef0123aa", "abcdef0123bb"]
     cat = Catalogue(rows)
     assert sorted(p.ref for p in cat.products) == ["abcdef0123a", "abcdef0123b"]

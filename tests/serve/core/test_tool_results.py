@@ -2,7 +2,6 @@
 
 import json
 from datetime import date, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,14 +9,14 @@ import pytest
 from serve.contract.tools import AddToCart, GetProduct, Recommend, RemoveFromCart, SearchProducts
 from serve.core import tool_results as tr
 from serve.core.catalog import Catalogue
+from tests.serve.factories import FIXTURE_DIR
 
-FIXTURE = Path(__file__).resolve().parents[1] / "assets" / "catalogue_fixture"
 FONE, MOUSE, TECLADO, TOALHA = "317ae923", "9645714c", "3baf100e", "d3a40340"
 
 
 @pytest.fixture(scope="module")
 def cat():
-    return Catalogue(*(pd.read_csv(FIXTURE / f"{n}.csv") for n in ("products", "reviews", "copurchase")))
+    return Catalogue(*(pd.read_csv(FIXTURE_DIR / f"{n}.csv") for n in ("products", "reviews", "copurchase")))
 
 
 def test_dumps_is_compact_utf8():

@@ -12,7 +12,7 @@ from serve.storage.tables import InboxItem
 from serve.whatsapp import outbox
 from serve.whatsapp import worker as worker_mod
 from serve.whatsapp.cloud_api import GraphClient
-from tests.serve.messaging_fixtures import APP_SECRET, PHONE_NUMBER_ID, message_rows, sqlite_db, webhook_app  # noqa: F401
+from tests.serve.factories import APP_SECRET, PHONE_NUMBER_ID, message_rows, webhook_app
 
 
 class MenuAgent:

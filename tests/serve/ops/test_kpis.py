@@ -7,7 +7,7 @@ from sqlalchemy import select
 from serve.ops import kpis
 from serve.storage.db import session_scope, utcnow
 from serve.storage.tables import Event, Order
-from tests.serve.platform_fixtures import catalogue, engine, factory, new_customer, new_order  # noqa: F401
+from tests.serve.factories import new_customer, new_order
 
 
 def test_funnel_sales_and_agent_figures(factory, catalogue):

@@ -13,8 +13,7 @@ from serve.devtools.fake_graph import ServerThread
 from serve.storage.db import session_scope, utcnow
 from serve.storage.tables import Contact, Customer, Message
 from serve.whatsapp import worker as worker_mod
-from tests.serve.messaging_fixtures import (
-    PHONE_NUMBER_ID,  # noqa: F401
+from tests.serve.factories import (
     VERIFY_TOKEN,
     EchoAgent,
     inbox_rows,

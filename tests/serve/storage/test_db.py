@@ -17,8 +17,9 @@ from serve.storage.db import (
     run_in_transaction,
     session_scope,
 )
+from serve.storage.events import EventName
 from serve.storage.tables import Cart, Contact, Customer, Event
-from tests.serve.platform_fixtures import engine, factory, new_customer  # noqa: F401  (fixtures)
+from tests.serve.factories import new_customer
 
 
 def test_sqlite_pragmas(tmp_path):
@@ -57,7 +58,7 @@ def test_datetimes_are_aware_utc(factory):
 def test_session_scope_commits_or_rolls_back(factory):
     cid = new_customer(factory)
     with pytest.raises(RuntimeError), session_scope(factory) as s:
-        s.add(Event(customer_id=cid, name="x", properties={}))
+        s.add(Event(customer_id=cid, name="cart_add", properties={}))
         s.flush()
         raise RuntimeError("boom")
     with session_scope(factory) as s:
@@ -127,14 +128,21 @@ def test_run_in_transaction_retries_lost_races_only(factory):
 
     def flaky(s):
         calls.append(1)
-        s.add(Event(customer_id=cid, name=f"try{len(calls)}", properties={}))
+        s.add(Event(customer_id=cid, name="intent", properties={"try": len(calls)}))
         if len(calls) < 3:
             raise ConcurrencyConflict("lost")
         return len(calls)
 
     assert run_in_transaction(factory, flaky) == 3
     with session_scope(factory) as s:  # the two failed attempts were rolled back
-        assert [e.name for e in s.scalars(select(Event))] == ["try3"]
+        assert [e.properties for e in s.scalars(select(Event))] == [{"try": 3}]
     with pytest.raises(KeyError):
         run_in_transaction(factory, lambda s: calls.append(1) or {}["x"])
     assert len(calls) == 4  # not retried
+
+
+def test_event_names_come_from_the_registry():
+    """KPIs read events by name: a name outside serve/storage/events.py would never be counted."""
+    assert Event(name=EventName.CART_ADD).name == "cart_add"
+    with pytest.raises(ValueError, match="not in serve/storage/events.py"):
+        Event(name="cart_added")

@@ -10,17 +10,13 @@ from PIL import Image
 from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TemplateReply, TextReply
 from serve.devtools.fake_graph import FakeGraphServer, validate_message
 from serve.whatsapp import cloud_api as wa
+from tests.serve.factories import WHATSAPP_ASSETS, load_asset
 
-ASSETS = Path(__file__).parents[1] / "assets" / "whatsapp"
 ANA = "5511987654321"
 
 
-def load(name: str) -> dict:
-    return json.loads((ASSETS / f"{name}.json").read_text())
-
-
 def one(name: str):
-    parsed = wa.parse_webhook(load(name))
+    parsed = wa.parse_webhook(load_asset(name))
     assert len(parsed.messages) == 1 and parsed.skipped == 0
     msg = parsed.messages[0]
     assert msg.phone == ANA and msg.profile_name == "Ana Paula 🌸" and msg.timestamp == 1750263773
@@ -78,7 +74,7 @@ def test_parse_location_contacts_reaction_order_unsupported():
 
 
 def test_parse_unknown_and_malformed_items_do_not_raise():
-    payload = load("text")
+    payload = load_asset("text")
     messages = payload["entry"][0]["changes"][0]["value"]["messages"]
     messages.append({"from": ANA, "id": "wamid.NEW", "timestamp": "1750263774", "type": "hologram", "hologram": {}})
     messages.append({"type": "text", "text": {"body": "no id, no sender"}})
@@ -89,7 +85,7 @@ def test_parse_unknown_and_malformed_items_do_not_raise():
 
 @pytest.mark.parametrize("name", ["status_sent", "status_delivered", "status_read", "status_failed"])
 def test_parse_statuses(name):
-    parsed = wa.parse_webhook(load(name))
+    parsed = wa.parse_webhook(load_asset(name))
     assert parsed.messages == [] and len(parsed.statuses) == 1
     st = parsed.statuses[0]
     assert st.status == name.removeprefix("status_") and st.recipient == ANA
@@ -100,7 +96,7 @@ def test_parse_statuses(name):
 
 
 def test_parse_batch_all_entries_and_customers():
-    parsed = wa.parse_webhook(load("batch"))
+    parsed = wa.parse_webhook(load_asset("batch"))
     assert [(m.phone, m.text) for m in parsed.messages] == [
         (ANA, "oi"),
         ("5521912345678", "quero uma luminária"),
@@ -113,7 +109,7 @@ def test_parse_batch_all_entries_and_customers():
 
 
 def test_signature():
-    body = (ASSETS / "text.json").read_bytes()
+    body = (WHATSAPP_ASSETS / "text.json").read_bytes()
     header = wa.sign(body, "s3cret")
     assert header.startswith("sha256=") and len(header) == 7 + 64
     assert wa.verify_signature(body, header, "s3cret")

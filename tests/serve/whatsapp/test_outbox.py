@@ -15,7 +15,7 @@ from serve.storage.db import session_scope, utcnow
 from serve.storage.tables import Contact, Customer
 from serve.whatsapp import outbox
 from serve.whatsapp.cloud_api import GraphClient
-from tests.serve.messaging_fixtures import PHONE_NUMBER_ID, db, message_rows, sqlite_db  # noqa: F401
+from tests.serve.factories import PHONE_NUMBER_ID, make_settings, message_rows
 
 _phones = itertools.count(5511910000000)
 REENGAGE = TemplateReply("retomar_conversa")
@@ -250,8 +250,6 @@ def test_two_senders_never_double_send(db, fake):
 
 
 def test_sender_from_settings(sqlite_db):
-    from tests.serve.messaging_fixtures import make_settings
-
     settings = make_settings(
         WHATSAPP_REENGAGEMENT_TEMPLATE="retomar_conversa", OUTBOUND_MSGS_PER_SECOND=40, SERVICE_WINDOW_HOURS=24
     )

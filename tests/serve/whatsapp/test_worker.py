@@ -14,15 +14,7 @@ from serve.storage.tables import Customer
 from serve.whatsapp import cloud_api as wa
 from serve.whatsapp import inbox
 from serve.whatsapp import worker as worker_mod
-from tests.serve.messaging_fixtures import (  # noqa: F401
-    PHONE_NUMBER_ID,
-    EchoAgent,
-    db,
-    inbox_rows,
-    make_settings,
-    message_rows,
-    sqlite_db,
-)
+from tests.serve.factories import PHONE_NUMBER_ID, EchoAgent, inbox_rows, make_settings, message_rows
 
 KEY = make_settings().PHONE_HASH_KEY
 _ids = itertools.count(1)
