@@ -26,10 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from serve.contract import CHAT_TEMPLATE_PATH
 from serve.settings import get_settings
-
-REPO = Path(__file__).resolve().parents[1]
-CHAT_TEMPLATE = REPO / "configs" / "chat_template.jinja"
 
 
 def cuda_available() -> bool:
@@ -61,7 +59,7 @@ def vllm_command(model: str | Path, port: int, served_name: str, max_model_len: 
         "--served-model-name",
         served_name,
         "--chat-template",
-        str(CHAT_TEMPLATE),
+        str(CHAT_TEMPLATE_PATH),
         "--enable-auto-tool-choice",
         "--tool-call-parser",
         "hermes",
