@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Olist CSVs: data/raw/olist by default; OLIST_DIR=../shared/data/olist points at a local copy.
 OLIST_DIR ?=
+# The Bitext customer-support sample, copied to data/raw/support/ (a `dvc pull` brings it too).
+BITEXT ?= ../shared/data/support/bitext_customer_support.csv
+RAW_BITEXT := data/raw/support/bitext_customer_support.csv
 
-.PHONY: run test test-all lint venv serve chat mlflow bench clean-venv
+.PHONY: run data test test-all lint venv serve chat mlflow experiments bench clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +24,21 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/python -m pipelines.olist_source --dest data/raw/olist $(if $(OLIST_DIR),--source $(OLIST_DIR))
-	PATH=$(CURDIR)/$(BIN):$$PATH dvc repro
-	@$(BIN)/python -m pipelines.report
+# bin/python and bin/dvc run the project's interpreter (.venv) whether or not it is activated;
+# the stage commands in dvc.yaml call bin/python too.
+run: data
+	bin/dvc repro
+	@bin/python -m pipelines.report
+
+# Raw inputs into data/raw/ (git-ignored) and under DVC (data/raw/olist.dvc, data/raw/support.dvc), so
+# that queued experiments (run in copies under .dvc/tmp/exps/), `dvc push` and `dvc pull` carry them.
+data: $(STAMP) $(RAW_BITEXT)
+	bin/python -m pipelines.olist_source --dest data/raw/olist $(if $(OLIST_DIR),--source $(OLIST_DIR))
+	bin/dvc add -q data/raw/olist data/raw/support
+
+$(RAW_BITEXT): $(wildcard $(BITEXT))
+	@test -f "$(BITEXT)" || { echo "no Bitext CSV at $(BITEXT): set BITEXT=/path/to/it, or bin/dvc pull"; exit 1; }
+	mkdir -p $(@D) && cp --preserve=timestamps $(BITEXT) $@
 
 test: lint
 	$(BIN)/python -m pytest -q
@@ -37,8 +51,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# MLflow UI on the runs of `dvc repro` / `dvc exp run` (README, "Tracking"); MLFLOW_PORT=5000.
+MLFLOW_PORT ?= 5000
 mlflow: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --port $(MLFLOW_PORT)
+
+# DVC experiments beside their MLflow runs (name, commit, params changed, headline metrics, UI link)
+experiments: $(STAMP)
+	bin/python -m pipelines.experiments --ui http://127.0.0.1:$(MLFLOW_PORT)
 
 clean-venv:
 	rm -rf $(VENV)

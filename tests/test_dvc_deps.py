@@ -61,3 +61,12 @@ def test_a_change_to_the_contract_retrains():
     """The reason for the check: sft and dpo attach the contract's tools to every training row."""
     for stage in ("synthesize", "build_datasets", "sft", "dpo", "evaluate", "export"):
         assert covered("serve/contract/tools.py", [str(d) for d in stages()[stage]["deps"]]), stage
+
+
+def test_every_stage_runs_the_projects_interpreter():
+    """bin/python (the repo's .venv whether or not it is activated; README "Experiments"), never a
+    bare `python` (whatever PATH finds first); one relative path, so dvc.lock reads the same everywhere."""
+    for stage, spec in stages().items():
+        assert spec["cmd"].startswith("bin/python -m "), (stage, spec["cmd"])
+    lock = yaml.safe_load((REPO_ROOT / "dvc.lock").read_text(encoding="utf-8"))["stages"]
+    assert all(entry["cmd"].startswith("bin/python -m ") for entry in lock.values())

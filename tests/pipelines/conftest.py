@@ -139,7 +139,7 @@ def smoke_params(path: Path) -> Path:
 def stage_argv(stage: str, root: Path, params: Path) -> tuple[str, list[str]]:
     """The stage's command from dvc.yaml, with its outputs and data moved under `root`."""
     cmd = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"][stage]["cmd"])
-    assert cmd[:2] == ["python", "-m"], cmd
+    assert cmd[:2] == ["bin/python", "-m"], cmd
     argv = []
     for arg in cmd[3:]:
         if arg == "params.yaml":
