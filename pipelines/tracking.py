@@ -1,11 +1,19 @@
 """MLflow tracking shared by the stages that train or evaluate (sft, dpo, evaluate, export).
 
-- Store: `sqlite:///mlflow.db` at the repo root (no server; `make mlflow` opens the UI on it);
-  MLFLOW_TRACKING_URI overrides. Artifacts go next to the database, in mlartifacts/.
-- Grouping: the sft stage opens a parent run ("pipeline") and each stage runs as its child; the
-  parent's id travels with the models (`<out>/mlflow_run.json`), so dpo, evaluate and export of the
-  same `dvc repro` (or a later `dvc exp run` that reuses that SFT) nest under the same parent and
-  carry the tag `zapvendas.pipeline_run`.
+- Store: `sqlite:///mlflow.db` at the root of the repository DVC runs from (DVC_ROOT: a queued
+  experiment runs in a copy under .dvc/tmp/exps/, its runs still land in the repository's store; no
+  server, `make mlflow` opens the UI on it); MLFLOW_TRACKING_URI overrides. Artifacts go next to the
+  database, in mlartifacts/.
+- Grouping: each stage runs as the child of a parent run (tag `zapvendas.stage` = pipeline), whose
+  id every child carries (`zapvendas.pipeline_run`). Under `dvc exp run` the parent is the DVC
+  experiment's, named after it (DVC_EXP_NAME): every stage the experiment reruns nests there, and
+  `zapvendas.upstream_run` names the run that produced a reused input (an SFT adapter from `main`).
+  Under a plain `dvc repro` the first stage opens a parent named `<branch>@<commit>`, and its id
+  travels with the models (`<out>/mlflow_run.json`) for the next stages to nest under.
+- DVC tags: `dvc.exp_name` (experiments only), `dvc.baseline_rev` (the commit the experiment started
+  from; HEAD under `dvc repro`) and `dvc.params_diff` (JSON {key: [baseline value, value]}: params.yaml
+  and the profile's file against that commit); `make experiments` adds `dvc.exp_rev` once DVC has
+  committed the experiment.
 - Lineage tags: git commit (+ dirty flag), and for every input directory its content md5 and, when
   DVC produced it, the md5 recorded in dvc.lock (`lineage.<name>.dvc_md5`).
 - Params: params.yaml flattened (`params.*`) and the resolved recipe (`recipe.*`).
@@ -27,10 +35,19 @@ from serve.contract import CHAT_TEMPLATE_PATH
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "zapvendas"
 RUN_FILE = "mlflow_run.json"
+PIPELINE = "pipeline"  # zapvendas.stage of the parent runs
+PROFILES = "configs/profiles"
+MAX_TAG = 5000  # MLflow's limit on a tag value is 8,000 characters (5,000 before MLflow 2.x)
+
+
+def repo_root() -> Path:
+    """The repository DVC runs from: a queued experiment runs in a copy (REPO) under .dvc/tmp/exps/,
+    and DVC_ROOT names the original, where mlflow.db and the whole git history are."""
+    return Path(os.environ.get("DVC_ROOT") or REPO)
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{REPO / 'mlflow.db'}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
 
 
 def flatten(data: dict, prefix: str = "") -> dict:
@@ -44,15 +61,56 @@ def flatten(data: dict, prefix: str = "") -> dict:
     return flat
 
 
-def git_tags() -> dict:
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+def git(*args: str, cwd: Path = REPO) -> str:
+    """git's stdout, stripped; "" when git fails (no repository, unknown revision)."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
 
+
+def git_tags() -> dict:
     commit = git("rev-parse", "HEAD")
     return {
         "git.commit": commit or "unknown",
         "git.dirty": str(bool(git("status", "--porcelain", "--untracked-files=no"))),
     }
+
+
+def _yaml_at(rev: str, path: str) -> dict:
+    """A YAML file as committed at `rev` in the repository DVC runs from ({} when absent)."""
+    text = git("show", f"{rev}:{path}", cwd=repo_root()) if rev else ""
+    return (yaml.safe_load(text) or {}) if text else {}
+
+
+def _changed(before: dict, after: dict) -> dict[str, list]:
+    old, new = flatten(before), flatten(after)
+    return {k: [old.get(k), new.get(k)] for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}
+
+
+def params_diff(params: dict, rev: str) -> dict[str, list]:
+    """{key: [value at `rev`, value now]} for params.yaml (`params`) and, when the profile is the same
+    at `rev`, the profile's file (keys prefixed `configs/profiles/<profile>.yaml:`)."""
+    baseline = _yaml_at(rev, "params.yaml")
+    diff = _changed(baseline, params)
+    profile = params.get("profile")
+    current = REPO / PROFILES / f"{profile}.yaml"
+    if profile and profile == baseline.get("profile") and current.is_file():
+        rel = f"{PROFILES}/{profile}.yaml"
+        now = yaml.safe_load(current.read_text(encoding="utf-8")) or {}
+        diff.update({f"{rel}:{k}": v for k, v in _changed(_yaml_at(rev, rel), now).items()})
+    return diff
+
+
+def dvc_tags(params: dict) -> dict:
+    """The DVC experiment a stage runs in: `dvc exp run` sets DVC_EXP_NAME and DVC_EXP_BASELINE_REV
+    (the commit it started from) in every stage's environment; under `dvc repro` the baseline is HEAD."""
+    baseline = os.environ.get("DVC_EXP_BASELINE_REV") or git("rev-parse", "HEAD", cwd=repo_root())
+    tags = {
+        "dvc.baseline_rev": baseline or "unknown",
+        "dvc.params_diff": json.dumps(params_diff(params, baseline), sort_keys=True, default=str)[:MAX_TAG],
+    }
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
+    return tags
 
 
 def dvc_lock_md5s(lock_path: Path) -> dict[str, str]:
@@ -94,6 +152,33 @@ def read_run_file(model_dir: str | Path | None) -> dict:
     return json.loads(path.read_text()) if path and path.is_file() else {}
 
 
+def _parent_run(client, experiment_id: str, upstream_parent: str | None, tags: dict) -> str:
+    """The parent run a stage nests under: its DVC experiment's (found by name and baseline, else
+    opened, named after it); under `dvc repro` the parent of the run that made its input, else a new
+    one named `<branch>@<commit>`."""
+    exp_name = tags.get("dvc.exp_name")
+    if exp_name:
+        found = client.search_runs(
+            [experiment_id],
+            f"tags.`zapvendas.stage` = '{PIPELINE}' and tags.`dvc.exp_name` = '{exp_name}'"
+            f" and tags.`dvc.baseline_rev` = '{tags['dvc.baseline_rev']}'",
+            max_results=1,
+        )
+        if found:
+            return found[0].info.run_id
+        name = exp_name
+    else:
+        if upstream_parent:
+            try:
+                return client.get_run(upstream_parent).info.run_id
+            except Exception:  # another store (MLFLOW_TRACKING_URI changed) or a deleted run
+                pass
+        name = f"{git('rev-parse', '--abbrev-ref', 'HEAD') or 'repro'}@{tags['git.commit'][:7]}"
+    parent = client.create_run(experiment_id, run_name=name, tags={"zapvendas.stage": PIPELINE, **tags})
+    client.set_terminated(parent.info.run_id)
+    return parent.info.run_id
+
+
 @contextmanager
 def stage_run(
     stage: str, *, inputs: dict, params_path: str | Path, recipe: dict | None = None, upstream: str | Path | None = None
@@ -106,27 +191,19 @@ def stage_run(
 
     mlflow.set_tracking_uri(tracking_uri())
     experiment_id = _experiment_id(mlflow)
-    parent_id = read_run_file(upstream).get("pipeline_run")
     client = mlflow.MlflowClient()
-    if parent_id:
-        try:
-            client.get_run(parent_id)
-        except Exception:  # another store (MLFLOW_TRACKING_URI changed) or a deleted run
-            parent_id = None
-    if not parent_id:
-        parent = client.create_run(
-            experiment_id, run_name="pipeline", tags={"zapvendas.stage": "pipeline", **git_tags()}
-        )
-        parent_id = parent.info.run_id
-        client.set_terminated(parent_id)
     params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8")) or {}
+    shared = {"zapvendas.profile": str(params.get("profile")), **git_tags(), **dvc_tags(params)}
+    upstream_run = read_run_file(upstream)
+    parent_id = _parent_run(client, experiment_id, upstream_run.get("pipeline_run"), shared)
     tags = {
         "zapvendas.stage": stage,
         "zapvendas.pipeline_run": parent_id,
-        "zapvendas.profile": str(params.get("profile")),
-        **git_tags(),
+        **shared,
         **lineage_tags(inputs),
     }
+    if upstream_run.get("run_id"):
+        tags["zapvendas.upstream_run"] = upstream_run["run_id"]
     with mlflow.start_run(experiment_id=experiment_id, run_name=stage, parent_run_id=parent_id, tags=tags) as run:
         logged = {f"params.{k}": v for k, v in flatten(params).items()}
         logged.update({f"recipe.{k}": v for k, v in flatten(recipe or {}).items()})

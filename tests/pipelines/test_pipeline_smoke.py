@@ -59,6 +59,10 @@ def test_mlflow_holds_the_grouped_runs_with_lineage(smoke_run):
         assert len(run.data.tags["git.commit"]) == 40
         assert run.data.tags["zapvendas.profile"] == "smoke"
         assert "lineage.base.md5" in run.data.tags
+        # no DVC experiment (a plain run): the baseline is HEAD, the diff against it the smoke profile
+        assert "dvc.exp_name" not in run.data.tags and run.data.tags["dvc.baseline_rev"] == run.data.tags["git.commit"]
+        assert json.loads(run.data.tags["dvc.params_diff"])["profile"] == ["cpu", "smoke"]
+    assert by_stage["pipeline"].info.run_name.endswith("@" + by_stage["sft"].data.tags["git.commit"][:7])
     assert by_stage["sft"].data.tags["lineage.data.md5"] == data_md5
     sft = by_stage["sft"]
     assert sft.data.params["params.profile"] == "smoke" and sft.data.params["recipe.assistant_only_loss"] == "True"
