@@ -31,13 +31,17 @@ def main() -> None:
             print(f"  {path:<36} {what}")
     metrics = sorted(Path("metrics").glob("*.json"))
     if metrics:
-        print("\nheadline metrics (all of them: `.venv/bin/dvc metrics show`)")
+        print("\nheadline metrics (all of them: `bin/dvc metrics show`)")
     for path in metrics:
         flat = [(k, v) for k, v in _flatten("", json.loads(path.read_text())) if isinstance(v, (int, float))]
         shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in flat[:6])
         print(f"  {path.stem:<16} {shown}")
     if Path("mlflow.db").exists():
         print("\nMLflow runs: sqlite:///mlflow.db — `make mlflow` opens the UI on http://127.0.0.1:5000")
+    print(
+        "\nshare them: `bin/dvc push` (default remote ../zapvendas-dvc-remote; a clone then gets them with"
+        " `bin/dvc pull`); experiments: `bin/dvc exp run -S sft.learning_rate=1e-4` (README, ML section)"
+    )
 
 
 if __name__ == "__main__":

@@ -149,3 +149,44 @@ def test_push_to_the_default_remote_and_pull_into_a_second_clone(journey):
     assert journey["seconds"]["pull"] < 60
     lock = yaml.safe_load((second / "dvc.lock").read_text())["stages"]
     assert lock["sft"]["cmd"].startswith("bin/python -m pipelines.sft")
+
+
+def queue_idle(clone: Path, limit_s: int = 1200) -> str:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        status = sh(clone, "bin/dvc", "queue", "status")
+        if "Queued" not in status and "Running" not in status:
+            return status
+        time.sleep(10)
+    raise AssertionError(f"queue still busy after {limit_s} s:\n{status}")
+
+
+@pytest.mark.slow
+def test_readme_experiment_on_the_whole_pipeline_then_a_queued_sweep(tmp_path):
+    """The README's experiment verbatim (whole pipeline, smoke profile; ~3 min), committed as the baseline
+    of a queued sweep of two started by `bin/dvc queue start` without the venv on PATH (~2 min each):
+    `dvc exp show` lists both, MLflow has one parent per experiment with its four stages, `dvc plots
+    diff` renders them."""
+    clone = fresh_clone(tmp_path / "zapvendas")
+    sh(clone, "make", "-o", ".venv/.installed", "data", f"BITEXT={write_bitext(tmp_path / 'bitext.csv')}")
+    sh(clone, *README_EXPERIMENT, timeout=900)
+    sh(clone, "git", "add", "-A")
+    sh(clone, "git", "commit", "-q", "-m", "smoke-profile baseline")
+    sh(clone, "bin/dvc", "exp", "run", "--queue", "-S", "sft.learning_rate=5e-4,1e-3")
+    sh(clone, "bin/dvc", "queue", "start")
+    status = queue_idle(clone)
+    swept = experiment_rows(json.loads(sh(clone, "bin/dvc", "exp", "show", "--json")))
+    assert sorted(e["data"]["params"]["params.yaml"]["data"]["sft"]["learning_rate"] for e in swept) == [5e-4, 1e-3]
+    assert status.count("Success") == 2, status
+
+    frame = experiments.runs(f"sqlite:///{clone / 'mlflow.db'}")  # queued runs write to the clone's store
+    named = frame.dropna(subset=["exp_name"])
+    assert len(named) == 3 and set(named["run"]) == set(named["exp_name"])
+    for _, row in named.iterrows():
+        assert all(isinstance(row[f"{stage}.run_id"], str) for stage in ("sft", "dpo", "evaluate", "export"))
+    names = sorted(e["name"] for e in swept)
+    assert named.set_index("exp_name").loc[names, "params_diff"].map(list).tolist() == [["sft.learning_rate"]] * 2
+
+    sh(clone, "bin/dvc", "plots", "diff", "main", *names, "-o", "dvc_plots")
+    html = (clone / "dvc_plots/index.html").read_text()
+    assert all(name in html for name in names)
