@@ -36,8 +36,8 @@ from serve.core.cart_math import (
     price_cart,
 )
 from serve.core.catalog import Catalogue
-from serve.storage.db import ConcurrencyConflict, lock_customer, utcnow
-from serve.storage.tables import Cart, CartItem
+from serve.storage.db import ConcurrencyConflict, lock_customer
+from serve.storage.tables import Cart, CartItem, utcnow
 
 # Coupons the bot honours (code → rule). Codes are matched case-insensitively.
 COUPONS: dict[str, Coupon] = {

@@ -20,8 +20,7 @@ from serve.core.catalog import Catalogue
 from serve.core.history import OlistHistory
 from serve.core.refusal import Refusal
 from serve.core.tool_results import OrderInfo
-from serve.storage.db import utcnow
-from serve.storage.tables import ORDER_STATUSES, Customer, Order, OrderItem
+from serve.storage.tables import ORDER_STATUSES, Customer, Order, OrderItem, utcnow
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending_payment": frozenset({"paid", "canceled"}),

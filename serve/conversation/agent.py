@@ -70,9 +70,9 @@ from serve.core.history import OlistHistory
 from serve.core.intents import IntentClassifier
 from serve.core.tool_results import dumps, error
 from serve.settings import Settings
-from serve.storage.db import session_scope, utcnow
+from serve.storage.db import session_scope
 from serve.storage.events import EventName
-from serve.storage.tables import ChatTurn, Customer, Event
+from serve.storage.tables import ChatTurn, Customer, Event, utcnow
 
 log = logging.getLogger(__name__)
 

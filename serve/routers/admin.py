@@ -13,8 +13,7 @@ from sqlalchemy import select
 from serve.deps import SessionDep, SettingsDep
 from serve.ops import kpis
 from serve.ops.handoff_queue import current_score
-from serve.storage.db import utcnow
-from serve.storage.tables import Handoff
+from serve.storage.tables import Handoff, utcnow
 
 
 def require_admin(s: SettingsDep, authorization: str | None = Header(None)) -> None:

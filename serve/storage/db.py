@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from serve.settings import get_settings
-from serve.storage.tables import Base, Customer, UTCDateTime, utcnow
+from serve.storage.tables import Base, Customer
 
 T = TypeVar("T")
 
@@ -151,6 +151,3 @@ def ping(engine: Engine) -> None:
     """Raises if the database is unreachable (for /readyz)."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
-
-
-__all__ = ["Base", "UTCDateTime", "utcnow"]  # defined with the tables; re-exported for callers of the engine

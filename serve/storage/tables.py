@@ -59,7 +59,7 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: use timezone-aware UTC (serve.storage.db.utcnow())")
+            raise ValueError(f"naive datetime {value!r}: use timezone-aware UTC (serve.storage.tables.utcnow())")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

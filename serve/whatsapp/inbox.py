@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from serve.commerce.customers import get_or_create_customer
 from serve.conversation.messages import Inbound
 from serve.conversation.texts import is_greeting
-from serve.storage.db import run_in_transaction, session_scope, utcnow
-from serve.storage.tables import Customer, InboxItem, Message
+from serve.storage.db import run_in_transaction, session_scope
+from serve.storage.tables import Customer, InboxItem, Message, utcnow
 from serve.whatsapp.cloud_api import ParsedWebhook
 
 log = logging.getLogger(__name__)

@@ -45,8 +45,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from serve.conversation.messages import ImageReply, Reply, TemplateReply, reply_from_dict, reply_to_dict
-from serve.storage.db import session_scope, utcnow
-from serve.storage.tables import Contact, Customer, Message
+from serve.storage.db import session_scope
+from serve.storage.tables import Contact, Customer, Message, utcnow
 from serve.whatsapp.cloud_api import GraphClient, GraphError, reply_payload
 
 log = logging.getLogger(__name__)

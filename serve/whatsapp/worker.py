@@ -37,7 +37,8 @@ from serve.conversation.messages import TextReply
 from serve.conversation.resources import build_agent
 from serve.logs import configure_logging
 from serve.settings import get_settings
-from serve.storage.db import get_session_factory, session_scope, utcnow
+from serve.storage.db import get_session_factory, session_scope
+from serve.storage.tables import utcnow
 from serve.whatsapp import inbox, outbox
 from serve.whatsapp.cloud_api import GraphClient, GraphError
 

@@ -2,7 +2,7 @@
 and the two operations the bot needs.
 
     payment = start_payment(session, order, settings)          # checkout tool: link / PIX code
-    result = process_webhook(factory, "stripe", headers, body, query, settings)   # webhook route
+    result = process_webhook(factory, "stripe", headers, body, query, settings, notify=notify)   # webhook route
 
 The order moves to `paid` only here, only after (1) the webhook's signature was verified,
 (2) the event id was not seen before (payment_events unique key: replays and duplicate deliveries
@@ -35,9 +35,9 @@ from serve.commerce.payments.mercadopago import MercadoPagoProvider
 from serve.commerce.payments.sandbox import SandboxProvider
 from serve.commerce.payments.stripe import StripeProvider
 from serve.core.refusal import Refusal
-from serve.storage.db import lock_customer, run_in_transaction, utcnow
+from serve.storage.db import lock_customer, run_in_transaction
 from serve.storage.events import EventName
-from serve.storage.tables import Event, Order, Payment, PaymentEvent
+from serve.storage.tables import Event, Order, Payment, PaymentEvent, utcnow
 
 log = logging.getLogger(__name__)
 PROVIDERS = ("sandbox", "mercadopago", "stripe")
@@ -122,10 +122,6 @@ class WebhookResult:
 Notify = Callable[[Session, Order, str], None]  # (session, order, "paid" | "payment_failed")
 
 
-def _no_notice(session: Session, order: Order, notice: str) -> None:
-    pass
-
-
 def _find_payment(session: Session, provider: str, gp: GatewayPayment) -> Payment | None:
     if gp.reference:
         p = session.scalars(
@@ -138,9 +134,7 @@ def _find_payment(session: Session, provider: str, gp: GatewayPayment) -> Paymen
     ).first()
 
 
-def apply_gateway_payment(
-    session: Session, provider: str, gp: GatewayPayment, notify: Notify = _no_notice
-) -> WebhookResult:
+def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment, notify: Notify) -> WebhookResult:
     """Bring our payment/order in line with what the gateway reported (already fetched)."""
     payment = _find_payment(session, provider, gp)
     if payment is None:
@@ -216,7 +210,7 @@ def process_webhook(
     settings,
     *,
     provider: PaymentProvider | None = None,
-    notify: Notify = _no_notice,
+    notify: Notify,
 ) -> WebhookResult:
     """Verify → dedupe → fetch from the gateway → apply. Raises WebhookVerificationError (answer 4xx,
     nothing stored), PaymentError (gateway unreachable: answer 5xx so the gateway retries)."""

@@ -28,8 +28,7 @@ from serve.commerce.payments.base import (
     GatewayPayment,
     WebhookVerificationError,
 )
-from serve.storage.db import utcnow
-from serve.storage.tables import Order, SandboxCharge
+from serve.storage.tables import Order, SandboxCharge, utcnow
 
 SIGNATURE_HEADER = "zapvendas-signature"
 CHARGE_ID = re.compile(r"^sbx_[A-Za-z0-9_-]{8,36}$")

@@ -9,7 +9,8 @@ from alembic import context
 
 import serve.storage.tables  # noqa: F401  (registers every table on Base.metadata)
 from serve.settings import get_settings
-from serve.storage.db import Base, UTCDateTime, make_engine
+from serve.storage.db import make_engine
+from serve.storage.tables import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

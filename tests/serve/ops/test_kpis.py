@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from serve.ops import kpis
-from serve.storage.db import session_scope, utcnow
-from serve.storage.tables import Event, Order
+from serve.storage.db import session_scope
+from serve.storage.tables import Event, Order, utcnow
 from tests.serve.factories import new_customer, new_order
 
 

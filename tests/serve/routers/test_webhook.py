@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from serve.commerce.customers import hash_phone
 from serve.devtools.fake_graph import ServerThread
-from serve.storage.db import session_scope, utcnow
-from serve.storage.tables import Contact, Customer, Message
+from serve.storage.db import session_scope
+from serve.storage.tables import Contact, Customer, Message, utcnow
 from serve.whatsapp import worker as worker_mod
 from tests.serve.factories import (
     VERIFY_TOKEN,

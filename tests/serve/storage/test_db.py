@@ -9,14 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from serve.storage.db import (
-    ConcurrencyConflict,
-    lock_customer,
-    make_engine,
-    ping,
-    run_in_transaction,
-    session_scope,
-)
+from serve.storage.db import ConcurrencyConflict, lock_customer, make_engine, ping, run_in_transaction, session_scope
 from serve.storage.events import EventName
 from serve.storage.tables import Cart, Contact, Customer, Event
 from tests.serve.factories import new_customer

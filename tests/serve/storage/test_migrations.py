@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 import serve.storage.tables  # noqa: F401
-from serve.storage.db import Base
+from serve.storage.tables import Base
 from tests.serve.factories import ALEMBIC_INI
 
 

@@ -11,8 +11,8 @@ from PIL import Image
 
 from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TemplateReply, TextReply
 from serve.devtools.fake_graph import FakeGraphServer
-from serve.storage.db import session_scope, utcnow
-from serve.storage.tables import Contact, Customer
+from serve.storage.db import session_scope
+from serve.storage.tables import Contact, Customer, utcnow
 from serve.whatsapp import outbox
 from serve.whatsapp.cloud_api import GraphClient
 from tests.serve.factories import PHONE_NUMBER_ID, make_settings, message_rows

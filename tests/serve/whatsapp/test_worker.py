@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from serve.conversation.messages import Inbound
 from serve.devtools.fake_graph import FakeGraphServer
-from serve.storage.db import session_scope, utcnow
-from serve.storage.tables import Customer
+from serve.storage.db import session_scope
+from serve.storage.tables import Customer, utcnow
 from serve.whatsapp import cloud_api as wa
 from serve.whatsapp import inbox
 from serve.whatsapp import worker as worker_mod
