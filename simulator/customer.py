@@ -132,7 +132,7 @@ class Customer:
         """The reply did not help: say it again in other words, or ask for a person."""
         self.misses += 1
         if self.misses >= MAX_MISSES:
-            if "ask_human" in self.history:
+            if "ask_human" in self.history or "tap:human" in self.history:
                 return Done("asked_human")
             human = screen.choice("human")
             return self.tap(screen, human) if human else self.say("ask_human")
