@@ -23,6 +23,7 @@ import random
 from dataclasses import dataclass, field
 
 from serve.contract.money import format_brl
+from serve.conversation.texts import say
 from serve.core.catalog import Catalogue, Product
 from simulator.goals import Goal, fits
 from simulator.observe import Screen
@@ -30,6 +31,7 @@ from simulator.phrasing import utter
 
 MAX_MISSES = 3  # unhelpful replies in a row before the customer asks for a person
 TAP_SHARE = 0.6  # how often a customer taps a shown choice rather than typing
+FALLBACK_START = {lang: say(lang, "fallback")[:24] for lang in ("pt", "en")}
 
 
 def spoken_name(product: Product, words: int) -> str:
@@ -81,6 +83,8 @@ class Customer:
     phase: str = "shop"  # shop → extra → remove → checkout → pay; declined; done
     history: list[str] = field(default_factory=list)
     request: tuple[str, dict] | None = None  # what the customer is asking for, said again after a miss
+    # (index of the customer's message, "<what it did> → <what came back>") for each unhelpful reply
+    misunderstood: list[tuple[int, str]] = field(default_factory=list)
 
     # ------------------------------------------------------------------ speaking
     def say(self, act: str, **slots) -> Say:
@@ -131,6 +135,7 @@ class Customer:
     def miss(self, screen: Screen) -> Action:
         """The reply did not help: say it again in other words, or ask for a person."""
         self.misses += 1
+        self.misunderstood.append((len(self.history) - 1, f"{self.history[-1]} → {self.describe(screen)}"))
         if self.misses >= MAX_MISSES:
             if "ask_human" in self.history or "tap:human" in self.history:
                 return Done("asked_human")
@@ -139,6 +144,18 @@ class Customer:
         if self.request is not None and self.request[0] == "ask_product" and self.phase == "extra":
             return self.ask(self.request[0], **self.request[1])  # the second product, in other words
         return self.opening()
+
+    def describe(self, screen: Screen) -> str:
+        """What an unhelpful reply was, for the failure-mode report."""
+        if any(t.startswith(FALLBACK_START[self.goal.lang]) for t in screen.texts):
+            return "fallback reply"
+        if screen.listed and not self.fitting(screen.listed):
+            return "products outside the goal"
+        if screen.carded and not self.fitting(screen.carded):
+            return "a card outside the goal"
+        if screen.listed or screen.carded:
+            return "products, none taken up"
+        return "a text without what was asked"
 
     def complaint(self, screen: Screen) -> Action:
         human = screen.choice("human")

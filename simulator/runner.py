@@ -151,6 +151,7 @@ class Conversation:
             "reason": verdict.reason,
             "ended": ended,
             "turns": customer.sent,
+            "misunderstood": customer.misunderstood,
             "latency_ms": self.latency_ms,
             "events": events,
             "ungrounded": f.ungrounded,

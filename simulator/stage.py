@@ -34,6 +34,7 @@ from pipelines.report import simulate_table
 from pipelines.train_utils import write_json
 from serve.core.catalog import Catalogue
 from serve.settings import Settings
+from simulator.failures import markdown as failure_report
 from simulator.goals import draw_goals
 from simulator.runner import run_conversations
 from simulator.stats import summarise
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         for m, rows in results.items():
             with open(out / f"{m}.jsonl", "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        (out / "failures.md").write_text(failure_report(results), encoding="utf-8")
         import mlflow
 
         mlflow.log_metrics(mlflow_metrics(summary))
