@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from serve.contract.money import format_brl
 from serve.conversation.texts import say
 from serve.core.catalog import Catalogue, Product
+from simulator.actions import Action, Done, Pay, Say, Tap, spoken_name
 from simulator.goals import Goal, fits
 from simulator.observe import Screen
 from simulator.phrasing import utter
@@ -32,37 +33,6 @@ from simulator.phrasing import utter
 MAX_MISSES = 3  # unhelpful replies in a row before the customer asks for a person
 TAP_SHARE = 0.6  # how often a customer taps a shown choice rather than typing
 FALLBACK_START = {lang: say(lang, "fallback")[:24] for lang in ("pt", "en")}
-
-
-def spoken_name(product: Product, words: int) -> str:
-    """A product as a person names it in a message: its first few words, no sizes or codes."""
-    kept = [w.lower() for w in product.name.split() if w.isalpha() and len(w) > 2]
-    return " ".join(kept[:words]) or product.name.lower()
-
-
-@dataclass(frozen=True)
-class Say:
-    texts: tuple[str, ...]  # one burst of messages
-    act: str
-
-
-@dataclass(frozen=True)
-class Tap:
-    choice_id: str
-    title: str
-
-
-@dataclass(frozen=True)
-class Pay:
-    charge_id: str
-
-
-@dataclass(frozen=True)
-class Done:
-    reason: str  # paid | answered | handed_off | looked | gave_up | asked_human | objection_unanswered
-
-
-Action = Say | Tap | Pay | Done
 
 
 @dataclass

@@ -30,8 +30,9 @@ from serve.core.catalog import Catalogue
 from serve.settings import Settings
 from serve.storage.db import session_scope
 from serve.storage.tables import Order
+from simulator.actions import Done, Pay, Say, Tap
 from simulator.checks import Checker
-from simulator.customer import Customer, Done, Pay, Say, Tap
+from simulator.customer import Customer
 from simulator.goals import Goal
 from simulator.judge import event_counts, judge, paid_orders
 from simulator.observe import read_screen

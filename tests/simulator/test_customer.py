@@ -7,7 +7,8 @@ import random
 import pytest
 
 from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TextReply
-from simulator.customer import Customer, Done, Pay, Say, Tap
+from simulator.actions import Done, Pay, Say, Tap
+from simulator.customer import Customer
 from simulator.goals import Goal
 from simulator.observe import read_screen
 from tests.serve.factories import CAPINHA, LENCOL
