@@ -21,13 +21,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 from pipelines.template_parity import check_parity
-from serve.core.engine import free_port, start_vllm, stop, wait_http
+from serve.core.engine import free_port, keep_off_engine_cores, start_vllm, stop, wait_http
 
 from pipelines import tracking
 from pipelines.report import simulate_table
@@ -61,7 +62,9 @@ def settings_for(model: str, base_url: str, db_path: Path, args) -> Settings:
 def served(model_dir: str, name: str, lora: dict[str, str] | None, log_path: Path, timeout_s: float):
     """vLLM on `model_dir` (plus LoRA modules), parity-checked; yields its /v1 base URL."""
     port = free_port()
+    cores = os.sched_getaffinity(0)
     proc = start_vllm(model_dir, port, name, log_path=log_path, lora_modules=lora)
+    keep_off_engine_cores()  # the bot's turns run here: off the core vLLM's engine computes on
     try:
         waited = wait_http(f"http://127.0.0.1:{port}/v1/models", timeout_s, proc, "vLLM")
         print(f"simulate: vLLM on {model_dir} ready after {waited:.0f} s", flush=True)
@@ -70,6 +73,7 @@ def served(model_dir: str, name: str, lora: dict[str, str] | None, log_path: Pat
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         stop(proc)
+        os.sched_setaffinity(0, cores)  # the next server (started from here) gets every core again
 
 
 def simulate(model: str, base_url: str, goals, cfg: dict, args, work: Path) -> list[dict]:
