@@ -27,13 +27,13 @@ import time
 from pathlib import Path
 
 import yaml
-from pipelines.template_parity import check_parity
-from serve.core.engine import free_port, keep_off_engine_cores, start_vllm, stop, wait_http
 
 from pipelines import tracking
 from pipelines.report import simulate_table
+from pipelines.template_parity import check_parity
 from pipelines.train_utils import write_json
 from serve.core.catalog import Catalogue
+from serve.core.engine import free_port, keep_off_engine_cores, start_vllm, stop, wait_http
 from serve.settings import Settings
 from simulator.failures import markdown as failure_report
 from simulator.goals import draw_goals
