@@ -22,6 +22,8 @@ import contextlib
 import json
 import logging
 import os
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(name, required=True)
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
+    # `dvc` stops a stage with SIGTERM: exit through the `finally` blocks, so no vLLM server outlives it
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cfg = (yaml.safe_load(Path(args.params).read_text(encoding="utf-8")) or {})["simulate"]
     logging.basicConfig(level=logging.WARNING)
     catalogue = Catalogue.load(args.catalogue)
