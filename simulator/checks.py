@@ -30,6 +30,7 @@ PRESSURE = re.compile(
     r"última chance|não perca|aproveite|só hoje|garanta já|last chance|don't miss|today only|hurry", re.IGNORECASE
 )
 BOLD = re.compile(r"\*([^*\n]{6,80})\*")
+ORDER_CODE = re.compile(r"\bZV\d+\b")
 
 
 @dataclass
@@ -39,6 +40,11 @@ class Flags:
     limit_violations: list[str] = field(default_factory=list)
     pressure_after_no: bool = False
     fake_scarcity: list[str] = field(default_factory=list)
+
+
+def looks_like_a_name(bold: str) -> bool:
+    """A bold span that names a product (the bot bolds names), not a total, a label or an order code."""
+    return " " in bold.strip() and "R$" not in bold and ":" not in bold and not ORDER_CODE.search(bold)
 
 
 def limit_violations(reply: Reply) -> list[str]:
@@ -95,9 +101,8 @@ class Checker:
                 if cents not in self.prices and cents not in self.known:
                     self.flags.ungrounded.append(f"R$ amount {cents / 100:.2f}")
             for name in BOLD.findall(text):
-                if name.lower() not in self.names and any(ch.isalpha() for ch in name) and " " in name:
-                    if not any(name.lower() in n or n in name.lower() for n in self.names):
-                        self.flags.ungrounded.append(f"product name {name!r}")
+                if looks_like_a_name(name) and not any(name.lower() in n or n in name.lower() for n in self.names):
+                    self.flags.ungrounded.append(f"product name {name!r}")
             self._stock(text, shown_ids)
         if self.declined and replies:
             pushy = any(PRESSURE.search(reply_text(r)) for r in replies)

@@ -93,6 +93,9 @@ class Customer:
     def react(self, screen: Screen, cart: dict[str, int]) -> Action:
         if self.phase == "declined":
             return Done("looked")
+        if screen.charge_id and self.phase in ("checkout", "pay"):
+            self.phase = "pay"
+            return Pay(screen.charge_id)  # paying the link costs no message: patience does not apply
         if self.sent >= self.goal.patience:
             return Done("gave_up")
         g = self.goal
@@ -153,9 +156,6 @@ class Customer:
 
     def shop(self, screen: Screen, cart: dict[str, int]) -> Action:
         g = self.goal
-        if screen.charge_id and self.phase in ("checkout", "pay"):
-            self.phase = "pay"
-            return Pay(screen.charge_id)
         target = self.target()
         if g.scenario == "cart_edit" and self.phase != "checkout" and target and cart.get(self.chosen.product_id):
             step = self.edit(screen, cart)

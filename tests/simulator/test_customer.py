@@ -128,3 +128,10 @@ def test_a_decline_is_said_and_the_bots_answer_read_before_leaving(catalogue):
     act = c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
     assert isinstance(act, Say) and act.act == "decline"
     assert c.react(read_screen([TextReply("Tudo bem!")], catalogue), {}) == Done("looked")
+
+
+def test_a_payment_link_is_paid_even_when_patience_is_spent(catalogue):
+    c = customer(catalogue, Goal(**{**GOAL.__dict__, "patience": 1}))
+    c.phase = "checkout"
+    link = [TextReply("Pague com PIX neste link: http://bot.test/pay/sbx_abcdefgh1234")]
+    assert c.react(read_screen(link, catalogue), {}) == Pay("sbx_abcdefgh1234")

@@ -148,3 +148,11 @@ def test_checker_accepts_the_servers_own_replies(catalogue):
     )
     f = c.flags
     assert not (f.ungrounded or f.wrong_language or f.limit_violations or f.pressure_after_no or f.fake_scarcity)
+
+
+def test_server_bold_totals_and_order_codes_are_not_product_names(catalogue):
+    c = Checker(catalogue, "pt")
+    c.store_amounts({6099})
+    c.bot_said([TextReply("Pedido *ZV63077* criado! *Total: R$ 60,99*. Pague com PIX neste link")], [])
+    c.bot_said([TextReply("Temos o *Relógio Dourado Imperial* por R$ 19,90")], [])
+    assert c.flags.ungrounded == ["product name 'Relógio Dourado Imperial'"]
