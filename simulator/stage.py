@@ -6,7 +6,7 @@
 
 Models (params `simulate.models`), each on the same goals and trials:
   router  the server's intent router and rules with no model at all (LLM_BASE_URL answers nothing)
-  base    models/base on vLLM;  sft  the SFT adapter as a LoRA module of the same vLLM server
+  base    models/base on vLLM;  sft  the SFT adapter merged into the base (simulator/merged.py)
   dpo     the exported candidate (models/export, merged), the model `make serve` would serve
 Before a model's conversations, the served chat template must tokenise exactly as training did
 (pipelines/template_parity.py): a difference fails the stage. Writes metrics/simulate.json, the
@@ -39,6 +39,7 @@ from serve.core.engine import free_port, keep_off_engine_cores, start_vllm, stop
 from serve.settings import Settings
 from simulator.failures import markdown as failure_report
 from simulator.goals import draw_goals
+from simulator.merged import merge_adapter
 from simulator.runner import run_conversations
 from simulator.stats import summarise
 
@@ -61,11 +62,11 @@ def settings_for(model: str, base_url: str, db_path: Path, args) -> Settings:
 
 
 @contextlib.contextmanager
-def served(model_dir: str, name: str, lora: dict[str, str] | None, log_path: Path, timeout_s: float):
-    """vLLM on `model_dir` (plus LoRA modules), parity-checked; yields its /v1 base URL."""
+def served(model_dir: str, name: str, log_path: Path, timeout_s: float):
+    """vLLM on `model_dir`, parity-checked; yields its /v1 base URL."""
     port = free_port()
     cores = os.sched_getaffinity(0)
-    proc = start_vllm(model_dir, port, name, log_path=log_path, lora_modules=lora)
+    proc = start_vllm(model_dir, port, name, log_path=log_path)
     keep_off_engine_cores()  # the bot's turns run here: off the core vLLM's engine computes on
     try:
         waited = wait_http(f"http://127.0.0.1:{port}/v1/models", timeout_s, proc, "vLLM")
@@ -108,14 +109,15 @@ def run_all(cfg: dict, args, goals, out: Path) -> dict[str, list[dict]]:
         work = Path(tmp)
         if "router" in wanted:  # nothing listens on this port: every model call fails at once
             results["router"] = simulate("router", f"http://127.0.0.1:{free_port()}/v1", goals, cfg, args, work)
-        if "base" in wanted or "sft" in wanted:
-            lora = {"sft": args.sft} if "sft" in wanted else None
-            with served(args.base, "base", lora, out / "vllm-base.log", cfg["start_timeout_s"]) as url:
-                for model in ("base", "sft"):
-                    if model in wanted:
-                        results[model] = simulate(model, url, goals, cfg, args, work)
+        if "base" in wanted:
+            with served(args.base, "base", out / "vllm-base.log", cfg["start_timeout_s"]) as url:
+                results["base"] = simulate("base", url, goals, cfg, args, work)
+        if "sft" in wanted:
+            sft = merge_adapter(args.base, args.sft, work / "sft-merged")
+            with served(str(sft), "sft", out / "vllm-sft.log", cfg["start_timeout_s"]) as url:
+                results["sft"] = simulate("sft", url, goals, cfg, args, work)
         if "dpo" in wanted:
-            with served(args.candidate, "dpo", None, out / "vllm-dpo.log", cfg["start_timeout_s"]) as url:
+            with served(args.candidate, "dpo", out / "vllm-dpo.log", cfg["start_timeout_s"]) as url:
                 results["dpo"] = simulate("dpo", url, goals, cfg, args, work)
     return results
 
