@@ -2,7 +2,7 @@
 
     python -m simulator.stage --catalogue data/processed/catalogue --nlu models/nlu --base models/base \
         --sft models/sft --candidate models/export --params params.yaml --out reports/simulate \
-        --metrics metrics/simulate.json --plots plots
+        --metrics metrics/simulate.json --plots plots/simulate
 
 Models (params `simulate.models`), each on the same goals and trials:
   router  the server's intent router and rules with no model at all (LLM_BASE_URL answers nothing)
@@ -133,8 +133,8 @@ def plots(summary: dict, plots_dir: Path) -> None:
         for m, figures in summary.items()
         for k, v in figures["pass_hat_k"].items()
     ]
-    write_json(plots_dir / "simulate_by_scenario.json", by_scenario)
-    write_json(plots_dir / "simulate_pass_k.json", pass_k)
+    write_json(plots_dir / "by_scenario.json", by_scenario)
+    write_json(plots_dir / "pass_k.json", pass_k)
 
 
 def mlflow_metrics(summary: dict) -> dict[str, float]:
