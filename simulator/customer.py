@@ -251,12 +251,18 @@ class Customer:
         return None
 
     def checkout(self, screen: Screen) -> Action:
+        """Check out and choose the payment method; a typed step the bot did not take up counts as
+        a misunderstanding, and the customer taps the button instead (as people do)."""
+        pay = f"pay_{self.goal.payment or 'pix'}"
         method = f"checkout:{self.goal.payment or 'pix'}"
+        typed_before = self.history[-1:] in ([pay], ["checkout"])
         self.phase = "checkout"
-        if method in screen.choices and self.rng.random() < TAP_SHARE:
+        if typed_before:
+            self.misunderstood.append((len(self.history) - 1, f"{self.history[-1]} → {self.describe(screen)}"))
+        if method in screen.choices and (typed_before or self.rng.random() < TAP_SHARE):
             return self.tap(screen, method)
         if any(cid.startswith("checkout:") for cid in screen.choices) or "checkout" in self.history[-1:]:
-            return self.say(f"pay_{self.goal.payment or 'pix'}")
-        if "checkout" in screen.choices and self.rng.random() < TAP_SHARE:
+            return self.say(pay)
+        if "checkout" in screen.choices and (typed_before or self.rng.random() < TAP_SHARE):
             return self.tap(screen, "checkout")
         return self.say("checkout")

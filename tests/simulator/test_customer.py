@@ -135,3 +135,12 @@ def test_a_payment_link_is_paid_even_when_patience_is_spent(catalogue):
     c.phase = "checkout"
     link = [TextReply("Pague com PIX neste link: http://bot.test/pay/sbx_abcdefgh1234")]
     assert c.react(read_screen(link, catalogue), {}) == Pay("sbx_abcdefgh1234")
+
+
+def test_a_typed_payment_choice_not_taken_up_is_a_misunderstanding_then_a_tap(catalogue):
+    c = customer(catalogue)
+    c.chosen = catalogue.get(LENCOL)
+    c.history.append("pay_pix")
+    pay_buttons = [ButtonsReply("Como prefere pagar?", (("checkout:pix", "PIX"), ("checkout:card", "Cartão")))]
+    assert c.react(read_screen(pay_buttons, catalogue), {LENCOL: 1}) == Tap("checkout:pix", "PIX")
+    assert c.misunderstood == [(len(c.history) - 2, "pay_pix → a text without what was asked")]
