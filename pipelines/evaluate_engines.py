@@ -2,12 +2,14 @@
 
 Both take the same prompt token ids (rendered by the training tokenizer) and return, per model,
 the generated ids (greedy, at most max_new_tokens, stopped at <|im_end|>, which is dropped) and
-the seconds it took. vLLM: one server, the base served as "base" and the adapters as LoRA modules
-"sft" and "dpo"; the chat-template parity gate runs on each name before any completion.
+the seconds it took to decode them. vLLM serves the adapters as LoRA modules next to the base, or
+merged into it (param evaluate.adapters); the chat-template parity gate runs on every served name
+before its first completion.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from functools import partial
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import torch
 from peft import PeftModel
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from pipelines.generation import generate
 from pipelines.template_parity import TemplateParityError, check_parity
@@ -26,6 +28,7 @@ from serve.core.engine import vllm_available
 MODELS = ("base", "sft", "dpo")
 DEFAULT_NEW_TOKENS = 96
 DEFAULT_CONCURRENCY = 32  # requests in flight; vLLM batches them
+PROGRESS_EVERY = 8  # cases between progress lines
 
 
 def choose_engine(wanted: str) -> str:
@@ -38,35 +41,56 @@ def choose_engine(wanted: str) -> str:
 
 
 def vllm_outputs(args, prompts, eos, settings, out: Path) -> tuple[dict, dict]:
-    """One vLLM server: the base as "base", the adapters as LoRA modules "sft" and "dpo"; the
-    parity gate on each name first, then every model's prompts at once. Seconds per model: from
-    the first request to that model's last completion (the models decode side by side)."""
+    """Each model's prompts through vLLM, one model after the other (seconds per model: its own).
+
+    `adapters: lora` (default): one server, the base served as "base" and the adapters as LoRA
+    modules "sft" and "dpo". `merged`: one server per model, each adapter merged into the base
+    first (vLLM-CPU's LoRA kernels cost several times the base model's time per token;
+    bench/RESULTS.md). Either way the parity gate runs on every served name before its prompts."""
     max_new = settings.get("max_new_tokens") or DEFAULT_NEW_TOKENS
+    concurrency = settings.get("concurrency") or DEFAULT_CONCURRENCY
     adapters = {"sft": args.sft, "dpo": args.dpo}
-    max_len = max(len(p) for p in prompts) + max_new
+    mode = settings.get("adapters") or "lora"
+    if mode not in ("lora", "merged"):
+        raise SystemExit(f"evaluate.adapters: {mode!r} is not one of lora, merged")
+    serve = partial(served, max_model_len=max(len(p) for p in prompts) + max_new)
+    tokens, seconds, parity = {}, {}, {}
+
+    def run(url: str, name: str) -> None:
+        try:
+            parity[name] = check_parity(url, name, args.base)
+        except TemplateParityError as exc:
+            raise SystemExit(f"evaluate: {name}: {exc}") from None
+        start = time.perf_counter()
+        tokens[name], _ = complete(
+            url, [(name, p) for p in prompts], max_new, eos, concurrency, partial(_progress, name)
+        )
+        seconds[name] = time.perf_counter() - start
+
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "vllm.log"
-        with served(args.base, adapters, base_name="base", max_model_len=max_len, log_path=log) as url:
-            parity = {}
+        if mode == "lora":
+            with serve(args.base, adapters, base_name="base", log_path=log) as url:
+                for name in MODELS:
+                    run(url, name)
+        else:
             for name in MODELS:
-                try:
-                    parity[name] = check_parity(url, name, args.base)
-                except TemplateParityError as exc:
-                    raise SystemExit(f"evaluate: {name}: {exc}") from None
-            write_json(out / "template_parity.json", parity)
-            print(f"evaluate: chat template parity holds ({parity['base']['tokens_compared']} tokens per model)")
-            jobs = [(name, p) for p in prompts for name in MODELS]  # interleaved: all models in every batch
-
-            def progress(done, total):
-                if done % 50 == 0 or done == total:
-                    print(f"[evaluate vllm] {done}/{total} completions", flush=True)
-
-            ids, finished = complete(
-                url, jobs, max_new, eos, settings.get("concurrency") or DEFAULT_CONCURRENCY, progress
-            )
-    tokens = {name: [t for (m, _), t in zip(jobs, ids) if m == name] for name in MODELS}
-    seconds = {name: max(f for (m, _), f in zip(jobs, finished) if m == name) for name in MODELS}
+                model = args.base if name == "base" else merge_adapter(args.base, adapters[name], Path(tmp) / name)
+                with serve(model, {}, base_name=name, log_path=log) as url:
+                    run(url, name)
+                if name != "base":
+                    shutil.rmtree(model)
+    write_json(out / "template_parity.json", parity)
+    print(f"evaluate: chat template parity held on {', '.join(parity)}", flush=True)
     return tokens, seconds
+
+
+def merge_adapter(base: str | Path, adapter: str | Path, out: Path) -> Path:
+    """base + LoRA adapter merged into plain weights (as export does), with the base's tokenizer."""
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter)
+    model.merge_and_unload().save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    return out
 
 
 def transformers_outputs(args, prompts, eos, settings) -> tuple[dict, dict]:
@@ -98,4 +122,5 @@ def transformers_outputs(args, prompts, eos, settings) -> tuple[dict, dict]:
 
 
 def _progress(name: str, done: int, total: int) -> None:
-    print(f"[evaluate {name}] {done}/{total} cases", flush=True)
+    if done % PROGRESS_EVERY == 0 or done == total:
+        print(f"[evaluate {name}] {done}/{total} cases", flush=True)

@@ -1,8 +1,8 @@
-"""Greedy completions from one vLLM server that serves a base model and its LoRA adapters (evaluate).
+"""Greedy completions from a vLLM server: a model, and optionally its LoRA adapters (evaluate).
 
 The server is the serving engine (serve/core/engine.py: the same command line as `make serve`),
-with each adapter as a LoRA module requested by its name in the `model` field; requests for
-every model go out together, at most `concurrency` at a time, and vLLM batches them.
+each adapter a LoRA module requested by its name in the `model` field; requests go out at most
+`concurrency` at a time, and vLLM batches them.
 
 Prompts go out as token ids rendered by the training tokenizer, so the model sees exactly the
 prompt training rendered; whether vLLM's own chat template renders the same tokens is the parity
@@ -37,11 +37,21 @@ def served(
     max_model_len: int,
     log_path: Path,
     start_timeout_s: float = 600,
+    frontend_core: bool = False,
 ) -> Iterator[str]:
-    """vLLM on `base` (served as `base_name`) plus `adapters` (name → adapter dir); yields its URL."""
+    """vLLM on `base` (served as `base_name`) plus `adapters` (name → adapter dir); yields its URL.
+    By default the engine takes every CPU core: the client of a batch job only waits."""
     port = free_port()
     started = time.perf_counter()
-    proc = start_vllm(base, port, base_name, log_path=log_path, max_model_len=max_model_len, lora_modules=adapters)
+    proc = start_vllm(
+        base,
+        port,
+        base_name,
+        log_path=log_path,
+        max_model_len=max_model_len,
+        lora_modules=adapters or None,
+        frontend_core=frontend_core,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         try:
@@ -49,7 +59,8 @@ def served(
         except (RuntimeError, TimeoutError) as exc:
             log = log_path.read_text(encoding="utf-8", errors="replace")[-LOG_TAIL_CHARS:] if log_path.is_file() else ""
             raise SystemExit(f"{exc}\n--- {log_path} (tail) ---\n{log}") from None
-        print(f"vLLM: {base_name} + {sorted(adapters)} ready in {time.perf_counter() - started:.0f} s", flush=True)
+        names = [base_name, *adapters]
+        print(f"vLLM: {', '.join(names)} ready in {time.perf_counter() - started:.0f} s", flush=True)
         yield url
     finally:
         stop(proc)

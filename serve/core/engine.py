@@ -110,8 +110,13 @@ def vllm_command(
         cmd += ["--max-model-len", str(max_model_len)]
     if lora_modules:
         cmd += ["--enable-lora", "--lora-modules", *(f"{name}={path}" for name, path in lora_modules.items())]
-        # every adapter in the same batch: requests for different models are decoded together
-        cmd += ["--max-lora-rank", str(lora_rank(list(lora_modules.values()))), "--max-loras", str(len(lora_modules))]
+        # Every adapter in the same batch, so requests for different models decode together. On
+        # CPU one slot more: vLLM-CPU's LoRA ops (vllm/lora/ops/torch_ops) index the slots with -1
+        # for a request without adapter, which wraps to the last slot, so a base-model request
+        # batched with adapter requests ran through the adapter sitting there. Slots fill from the
+        # first, so the spare last slot stays empty (zero weights) and base requests stay the base.
+        slots = len(lora_modules) + (0 if cuda_available() else 1)
+        cmd += ["--max-lora-rank", str(lora_rank(list(lora_modules.values()))), "--max-loras", str(slots)]
     if not cuda_available():
         cmd.append("--enforce-eager")  # CPU: no CUDA graphs / torch.compile warm-up (minutes saved at start)
         if not cpu_has_native_bf16():
@@ -131,16 +136,21 @@ def start_vllm(
     kv_cache_gib: int = 1,
     lora_modules: dict[str, str | Path] | None = None,
     chat_template: str | Path = CHAT_TEMPLATE_PATH,
+    frontend_core: bool = True,
 ) -> subprocess.Popen:
     """Start vLLM in its own process group (so stopping it also stops its engine workers).
 
     `lora_modules`: adapter name → adapter directory, each served next to the base model.
-    `chat_template`: the contract's template; anything else only to test the parity gate."""
+    `chat_template`: the contract's template; anything else only to test the parity gate.
+    `frontend_core`: on CPU, leave the last core to vLLM's front end and the bot (see
+    `frontend_cpus`); False gives the engine every core, for batch jobs whose client only waits."""
     model = Path(model)
     if not (model / "config.json").is_file():
         raise SystemExit(f"{model}: no model here (config.json missing); run `make run` (or its stage) first")
     env = dict(os.environ)
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))  # GiB; ignored by CUDA builds
+    if not frontend_core:
+        env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"  # ignored by CUDA builds
     env.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     cmd = vllm_command(model, port, served_name, max_model_len, lora_modules, chat_template)
     if not log_path:

@@ -9,8 +9,9 @@ costs more than the test is worth (the real-server tests are marked `slow`):
   tokenizer's `apply_chat_template`. Prompt form ({"model", "prompt", "add_special_tokens"}): the
   tokenizer's encoding.
 - POST /v1/completions with token-id prompts: the scripted reply of the requested model
-  (`replies[model]`, a callable(prompt ids) -> text) as `token_ids` and `text`, stopped before
-  <|im_end|> like vLLM stops at a stop token. Every request body is kept in `.requests`.
+  (`replies[model]`, a callable(prompt ids) -> text) as `token_ids` and `text`, cut at the first
+  stop token as vLLM cuts it (token_ids end with the stop token, the text does not). Every
+  request body is kept in `.requests`.
 """
 
 from __future__ import annotations
@@ -85,10 +86,13 @@ class FakeVLLM:
             text = self.replies[body["model"]](body["prompt"])
             ids = self.tokenizer(text, add_special_tokens=False).input_ids
             stops = set(body.get("stop_token_ids") or [])
+            ids = ids[: body["max_tokens"]]
             cut = next((i for i, t in enumerate(ids) if t in stops), None)
-            finish = "stop" if cut is not None else "length"
-            ids = ids[: body["max_tokens"] if cut is None else min(cut, body["max_tokens"])]
-            choice = {"index": 0, "text": self.tokenizer.decode(ids), "finish_reason": finish, "token_ids": ids}
+            if cut is None:
+                text, finish = self.tokenizer.decode(ids), "length"
+            else:  # like vLLM: the stop token ends token_ids, and is not in the text
+                ids, text, finish = ids[: cut + 1], self.tokenizer.decode(ids[:cut]), "stop"
+            choice = {"index": 0, "text": text, "finish_reason": finish, "token_ids": ids}
             return {"id": "cmpl-fake", "object": "text_completion", "model": body["model"], "choices": [choice]}
 
         return app

@@ -15,26 +15,14 @@ import pytest
 from transformers import AutoTokenizer
 
 from pipelines import template_parity
-from pipelines.base_model import build, stage_params
 from pipelines.template_parity import TemplateParityError, check_parity, first_difference
 from serve.contract import TOOLS, chat_template
 from serve.core.engine import free_port, start_vllm, stop, wait_http
 from tests.fakes.fake_vllm import FakeVLLM
-from tests.pipelines.conftest import smoke_params
 
-REPO = Path(__file__).resolve().parents[2]
 # The contract template with one extra space before the system turn's <|im_end|>.
 GOOD_SYSTEM_END = "{{- system_content + '<|im_end|>\\n' -}}"
 BAD_SYSTEM_END = "{{- system_content + ' <|im_end|>\\n' -}}"
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory) -> Path:
-    """models/base of the smoke profile (tiny random Llama, SmolLM2 tokenizer, the contract's template)."""
-    root = tmp_path_factory.mktemp("parity")
-    _, settings = stage_params(smoke_params(root / "params.yaml"), REPO / "configs/profiles", "base_model")
-    build(settings, root / "base")
-    return root / "base"
 
 
 def off_by_a_space() -> str:

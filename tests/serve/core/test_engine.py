@@ -38,14 +38,17 @@ def _adapter(path: Path, r: int) -> Path:
     return path
 
 
-def test_lora_modules_are_served_next_to_the_base(tmp_path):
+@pytest.mark.parametrize("cuda, slots", [(True, "2"), (False, "3")])
+def test_lora_modules_are_served_next_to_the_base(tmp_path, monkeypatch, cuda, slots):
+    monkeypatch.setattr(engine, "cuda_available", lambda: cuda)
     sft, dpo = _adapter(tmp_path / "sft", 4), _adapter(tmp_path / "dpo", 12)
     cmd = engine.vllm_command("models/base", 8000, "base", lora_modules={"sft": sft, "dpo": dpo})
     assert cmd[cmd.index("--served-model-name") + 1] == "base"
     at = cmd.index("--lora-modules")
     assert "--enable-lora" in cmd and cmd[at + 1 : at + 3] == [f"sft={sft}", f"dpo={dpo}"]
     assert cmd[cmd.index("--max-lora-rank") + 1] == "16"  # the largest r (12), rounded up to a rank vLLM takes
-    assert cmd[cmd.index("--max-loras") + 1] == "2"  # both adapters in one batch
+    # both adapters in one batch; on CPU a spare, empty last slot for base requests
+    assert cmd[cmd.index("--max-loras") + 1] == slots
 
 
 def test_lora_rank(tmp_path):
