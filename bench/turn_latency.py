@@ -40,7 +40,7 @@ import httpx
 from sqlalchemy import select
 
 from serve.core.catalog import Catalogue
-from serve.devtools.stack import keep_off_engine_cores, start_vllm, stop, wait_http
+from serve.core.engine import keep_off_engine_cores, start_vllm, stop, wait_http
 from serve.storage.db import make_engine, make_session_factory, session_scope
 from serve.storage.tables import Event, InboxItem, Message
 from serve.whatsapp.cloud_api import inbound_message, sign, webhook_payload

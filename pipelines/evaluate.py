@@ -14,6 +14,15 @@ and scored:
 - language_match_rate   (turns that expect text) the reply is in the conversation's language
 - pt_valid_tool_call_rate: valid_tool_call_rate on the pt-BR conversations only
 
+Each model's metrics also say which `engine` decoded them and how many `seconds` it took.
+Engines (param evaluate.engine): `vllm` starts the serving engine once (serve/core/engine.py) on
+the base model with the SFT and DPO adapters as LoRA modules, checks chat-template parity on
+every served name (pipelines/template_parity.py: a difference fails the stage) and decodes all
+three models' prompts together (pipelines/vllm_generation.py); `transformers` decodes with
+transformers, one model after the other (pipelines/generation.py); `auto` (default) is vllm
+where vLLM is installed. Both send the same prompt tokens (rendered by the training tokenizer),
+decode greedily up to max_new_tokens, stop at <|im_end|> and decode the reply the same way.
+
     python -m pipelines.evaluate --base models/base --sft models/sft --dpo models/dpo \
         --data data/processed/datasets/sft --out reports/evaluate --metrics metrics/evaluate.json --plots plots/evaluate.json
 """
@@ -24,15 +33,14 @@ import argparse
 import json
 import random
 import re
-import time
 from pathlib import Path
 
-import torch
+from transformers import AutoTokenizer
 
 from pipelines import tracking
 from pipelines.base_model import stage_params
-from pipelines.generation import generate
-from pipelines.train_utils import cpu_has_native_bf16, peak_rss_mb, write_json
+from pipelines.evaluate_engines import MODELS, choose_engine, transformers_outputs, vllm_outputs
+from pipelines.train_utils import peak_rss_mb, write_json
 from serve.contract import TOOLS, ToolCallError, parse_brl_cents, parse_tool_arguments, read_jsonl
 
 # vLLM's hermes parser: a block closed by </tool_call>, or one left open at the end of the text
@@ -228,9 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profiles", default="configs/profiles")
     args = parser.parse_args(argv)
     profile, settings = stage_params(args.params, args.profiles, "evaluate")
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    engine = choose_engine(settings.get("engine") or "auto")
     test = Path(args.data) / "test.jsonl"
     if not test.is_file():
         raise SystemExit(f"missing {test} (run build_datasets)")
@@ -248,21 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     if settings.get("max_cases") is not None and settings["max_cases"] < len(todo):
         keep = sorted(random.Random(settings.get("seed", 0)).sample(range(len(todo)), settings["max_cases"]))
         todo, prompts = [todo[i] for i in keep], [prompts[i] for i in keep]
-    print(f"evaluate: {len(todo)} assistant turns of {test}", flush=True)
-    # bf16 weights, not autocast: autocast re-casts every weight at every decoding step. Only where
-    # bf16 runs in hardware: emulated bf16 is far slower than fp32 (pipelines/train_utils.py).
-    bf16 = bool(settings.get("bf16")) and cpu_has_native_bf16()  # decoding runs on the CPU
-    if settings.get("bf16") and not bf16:
-        print("evaluate: this CPU has no native bf16: decoding in fp32", flush=True)
-    dtype = torch.bfloat16 if bf16 else torch.float32
-    model = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(args.base, dtype=dtype), args.sft, adapter_name="sft"
-    )
-    model.load_adapter(args.dpo, adapter_name="dpo")
-    model.eval()
+    if not todo:
+        raise SystemExit(f"evaluate: no assistant turn of {test} fits max_prompt_tokens={limit}")
+    print(f"evaluate: {len(todo)} assistant turns of {test}, decoded by {engine}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    summary, timings = {}, {}
+    summary = {}
     with tracking.stage_run(
         "evaluate",
         inputs={"base": args.base, "sft_adapter": args.sft, "dpo_adapter": args.dpo, "data": args.data},
@@ -270,26 +267,26 @@ def main(argv: list[str] | None = None) -> None:
         recipe={"evaluate": settings},
         upstream=args.dpo,
     ) as run:
-        for name in ("base", "sft", "dpo"):
-            start = time.perf_counter()
-            if name == "base":
-                with model.disable_adapter():
-                    texts = _generate(model, prompts, eos, settings, tokenizer, name)
-            else:
-                model.set_adapter(name)
-                texts = _generate(model, prompts, eos, settings, tokenizer, name)
-            timings[name] = time.perf_counter() - start
+        if engine == "vllm":
+            tokens, seconds = vllm_outputs(args, prompts, eos, settings, out)
+        else:
+            tokens, seconds = transformers_outputs(args, prompts, eos, settings)
+        for name in MODELS:
+            texts = [tokenizer.decode(t, skip_special_tokens=False) for t in tokens[name]]
             scored = [score(c, t) for c, t in zip(todo, texts)]
-            summary[name] = summarise(scored)
+            summary[name] = summarise(scored) | {"engine": engine, "seconds": round(seconds[name], 1)}
             with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in scored)
-            print(f"evaluate {name}: {summary[name]} ({timings[name]:.0f}s)", flush=True)
+            print(f"evaluate {name}: {summary[name]}", flush=True)
         import mlflow
 
+        mlflow.set_tag("evaluate.engine", engine)
         for name, metrics in summary.items():
-            mlflow.log_metrics({f"{name}.{k}": float(v) for k, v in metrics.items() if v is not None})
+            mlflow.log_metrics(
+                {f"{name}.{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and k != "seconds"}
+            )
         mlflow.log_metrics(
-            {f"{name}.generate_seconds": t for name, t in timings.items()} | {"peak_rss_mb": peak_rss_mb()}
+            {f"{name}.generate_seconds": t for name, t in seconds.items()} | {"peak_rss_mb": peak_rss_mb()}
         )
         png = Path(args.plots).with_suffix(".png") if args.plots else out / "rates.png"
         png.parent.mkdir(parents=True, exist_ok=True)
@@ -299,14 +296,6 @@ def main(argv: list[str] | None = None) -> None:
         tracking.run_file(out, run)
     write_json(args.metrics, summary)
     write_json(args.plots, [{"model": name, **metrics} for name, metrics in summary.items()])
-
-
-def _generate(model, prompts, eos, settings, tokenizer, name) -> list[str]:
-    def progress(done, total):
-        print(f"[evaluate {name}] {done}/{total} cases", flush=True)
-
-    tokens = generate(model, prompts, eos, settings.get("max_new_tokens", 96), settings.get("batch_size", 8), progress)
-    return [tokenizer.decode(t, skip_special_tokens=False) for t in tokens]
 
 
 if __name__ == "__main__":

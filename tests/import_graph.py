@@ -15,7 +15,7 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PACKAGES = ("serve", "pipelines")
+PACKAGES = ("serve", "pipelines", "simulator")
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,19 @@ def test_training_sees_only_the_contract_and_the_core(graph):
         if m.startswith("pipelines."):
             serving = {t for t in targets if t.startswith("serve.")}
             assert all(t.startswith(("serve.contract", "serve.core")) for t in serving), (m, serving)
-        else:
+        elif m.startswith("serve."):
             assert not any(t.startswith("pipelines.") for t in targets), (m, targets)
+
+
+def test_the_simulator_sits_on_top(graph):
+    """simulator/ drives the whole bot and reports into the pipeline's tracking: it may import
+    serve (not its devtools) and pipelines; neither of them imports it."""
+    for m in graph.files:
+        targets = graph.targets(m)
+        if m.startswith("simulator."):
+            assert not any(t.startswith("serve.devtools") for t in targets), (m, targets)
+        else:
+            assert not any(t.startswith("simulator") for t in targets), (m, targets)
 
 
 def test_devtools_are_not_part_of_the_app(graph):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 from pathlib import Path
@@ -31,8 +30,8 @@ from serve.app import create_app
 from serve.contract import format_brl
 from serve.core.cart_math import CartLine, price_cart
 from serve.core.catalog import Catalogue
+from serve.core.engine import free_port, start_vllm, stop, wait_http
 from serve.devtools.fake_graph import FakeGraphServer
-from serve.devtools.stack import start_vllm, stop, wait_http
 from serve.settings import Settings
 from serve.storage.db import make_engine, make_session_factory, session_scope
 from serve.storage.tables import Event, InboxItem, Message, Order, Payment
@@ -41,12 +40,6 @@ from tests.serve.factories import write_catalogue_dir
 
 PHONE = "5511912345678"
 TURN_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def smoke_export(tmp: Path, catalogue: Path) -> Path:

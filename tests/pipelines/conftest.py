@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipelines.base_model import build, stage_params
 from serve.contract import chat_messages, tool_call, write_jsonl
 
 PRODUCTS = [
@@ -175,6 +176,17 @@ def smoke_run(tmp_path_factory) -> Path:
         else:
             os.environ["MLFLOW_TRACKING_URI"] = saved
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    """The base_model stage's output on the smoke profile alone (tiny random Llama, SmolLM2's
+    tokenizer with the contract's template and eos): for tests that need the training tokenizer
+    but not the whole training half."""
+    root = tmp_path_factory.mktemp("tiny_base")
+    _, settings = stage_params(smoke_params(root / "params.yaml"), REPO / "configs/profiles", "base_model")
+    build(settings, root / "base")
+    return root / "base"
 
 
 @pytest.fixture(scope="session")

