@@ -179,7 +179,8 @@ class Customer:
         g = self.goal
         carded = self.fitting(screen.carded)
         if g.objection and self.first_seen is None and (carded or self.fitting(screen.listed)):
-            self.first_seen = (carded or self.fitting(screen.listed))[0]
+            # "tá caro" is said about the dearest fitting product in view, so a cheaper one can answer it
+            self.first_seen = max(carded or self.fitting(screen.listed), key=lambda p: p.price_cents)
             self.objected += 1
             return self.say(f"object_{g.objection}")
         if g.objection and self.first_seen is not None and not self.answered(screen):
@@ -218,7 +219,8 @@ class Customer:
         if kind == "price":
             return bool(self.fitting(screen.products))
         if kind == "quality":
-            return p.review_score is not None and f"⭐ {p.review_score}" in screen.text.replace(".", ",")
+            score = f"{p.review_score:.1f}" if p.review_score is not None else None
+            return score is not None and (score in screen.text or score.replace(".", ",") in screen.text)
         return format_brl(p.freight_cents) in screen.text or (p.freight_cents == 0 and "grát" in screen.text)
 
     def edit(self, screen: Screen, cart: dict[str, int]) -> Action | None:

@@ -144,3 +144,14 @@ def test_a_typed_payment_choice_not_taken_up_is_a_misunderstanding_then_a_tap(ca
     pay_buttons = [ButtonsReply("Como prefere pagar?", (("checkout:pix", "PIX"), ("checkout:card", "Cartão")))]
     assert c.react(read_screen(pay_buttons, catalogue), {LENCOL: 1}) == Tap("checkout:pix", "PIX")
     assert c.misunderstood == [(len(c.history) - 2, "pay_pix → a text without what was asked")]
+
+
+@pytest.mark.parametrize("shown", ["⭐ 4.5 (12 avaliações)", "nota 4,5 de 5"])
+def test_quality_objection_is_answered_by_the_products_real_rating(catalogue, shown):
+    lencol = catalogue.get(LENCOL)  # the fixture rates it 4.5
+    c = customer(catalogue, Goal(**{**GOAL.__dict__, "objection": "quality"}))
+    c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
+    act = c.react(
+        read_screen([TextReply(f"O {lencol.name} tem {shown}."), *card(catalogue, LENCOL)[1:]], catalogue), {}
+    )
+    assert (isinstance(act, Tap) and act.choice_id.startswith("add_to_cart:")) or act.act == "add_this"
