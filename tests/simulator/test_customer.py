@@ -9,22 +9,11 @@ import pytest
 from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TextReply
 from simulator.actions import Done, Pay, Say, Tap
 from simulator.customer import Customer
-from simulator.goals import Goal
 from simulator.observe import read_screen
 from tests.serve.factories import CAPINHA, LENCOL
+from tests.simulator.examples import LENCOL_GOAL as GOAL
+from tests.simulator.examples import goal
 
-GOAL = Goal(
-    goal_id="g1",
-    scenario="quick_purchase",
-    lang="pt",
-    name="Ana Souza",
-    expect="order",
-    query="lençol",
-    category="cama_mesa_banho",
-    budget_cents=10000,
-    quantity=1,
-    payment="pix",
-)
 FALLBACK = [TextReply("Desculpe, tive um probleminha para responder agora. 😅 Pode repetir com outras palavras?")]
 
 
@@ -41,8 +30,8 @@ def card(catalogue, product_id):
     ]
 
 
-def customer(catalogue, goal=GOAL, seed=0) -> Customer:
-    c = Customer(goal, catalogue, random.Random(seed), noise=0.0)
+def customer(catalogue, wanted=GOAL, seed=0) -> Customer:
+    c = Customer(wanted, catalogue, random.Random(seed), noise=0.0)
     c.opening()
     return c
 
@@ -77,8 +66,7 @@ def test_products_outside_the_goal_are_not_picked(catalogue):
 
 
 def test_objection_is_stated_and_purchase_waits_for_an_answer_with_data(catalogue):
-    goal = Goal(**{**GOAL.__dict__, "objection": "shipping"})
-    c = customer(catalogue, goal)
+    c = customer(catalogue, goal(objection="shipping"))
     act = c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
     assert isinstance(act, Say) and act.act == "object_shipping"
     act = c.react(read_screen([TextReply("Chega rapidinho!")], catalogue), {})
@@ -89,14 +77,14 @@ def test_objection_is_stated_and_purchase_waits_for_an_answer_with_data(catalogu
 
 
 def test_unanswered_objection_ends_without_buying(catalogue):
-    c = customer(catalogue, Goal(**{**GOAL.__dict__, "objection": "quality"}))
+    c = customer(catalogue, goal(objection="quality"))
     c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
     c.react(read_screen([TextReply("É ótimo!")], catalogue), {})
     assert c.react(read_screen([TextReply("Confia!")], catalogue), {}) == Done("objection_unanswered")
 
 
 def test_price_objection_is_answered_only_by_a_cheaper_fitting_product(catalogue):
-    c = customer(catalogue, Goal(**{**GOAL.__dict__, "objection": "price", "category": None}))
+    c = customer(catalogue, goal(objection="price", category=None))
     c.react(read_screen(card(catalogue, LENCOL), catalogue), {})  # R$ 89,90: "tá caro"
     act = c.react(read_screen(product_list(catalogue, CAPINHA), catalogue), {})  # R$ 19,90
     assert (isinstance(act, Tap) and act.choice_id == f"product:{catalogue.get(CAPINHA).ref}") or act.act in (
@@ -118,20 +106,20 @@ def test_repeated_misunderstanding_leads_to_asking_for_a_person_then_leaving(cat
 
 
 def test_customer_gives_up_when_patience_runs_out(catalogue):
-    c = customer(catalogue, Goal(**{**GOAL.__dict__, "patience": 2}))
+    c = customer(catalogue, goal(patience=2))
     c.react(read_screen(product_list(catalogue, LENCOL), catalogue), {})
     assert c.react(read_screen(FALLBACK, catalogue), {}) == Done("gave_up")
 
 
 def test_a_decline_is_said_and_the_bots_answer_read_before_leaving(catalogue):
-    c = customer(catalogue, Goal(**{**GOAL.__dict__, "buy": False, "expect": "fact"}))
+    c = customer(catalogue, goal(buy=False, expect="fact"))
     act = c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
     assert isinstance(act, Say) and act.act == "decline"
     assert c.react(read_screen([TextReply("Tudo bem!")], catalogue), {}) == Done("looked")
 
 
 def test_a_payment_link_is_paid_even_when_patience_is_spent(catalogue):
-    c = customer(catalogue, Goal(**{**GOAL.__dict__, "patience": 1}))
+    c = customer(catalogue, goal(patience=1))
     c.phase = "checkout"
     link = [TextReply("Pague com PIX neste link: http://bot.test/pay/sbx_abcdefgh1234")]
     assert c.react(read_screen(link, catalogue), {}) == Pay("sbx_abcdefgh1234")
@@ -149,7 +137,7 @@ def test_a_typed_payment_choice_not_taken_up_is_a_misunderstanding_then_a_tap(ca
 @pytest.mark.parametrize("shown", ["⭐ 4.5 (12 avaliações)", "nota 4,5 de 5"])
 def test_quality_objection_is_answered_by_the_products_real_rating(catalogue, shown):
     lencol = catalogue.get(LENCOL)  # the fixture rates it 4.5
-    c = customer(catalogue, Goal(**{**GOAL.__dict__, "objection": "quality"}))
+    c = customer(catalogue, goal(objection="quality"))
     c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
     act = c.react(
         read_screen([TextReply(f"O {lencol.name} tem {shown}."), *card(catalogue, LENCOL)[1:]], catalogue), {}

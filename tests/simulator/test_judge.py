@@ -10,19 +10,9 @@ from simulator.checks import Checker
 from simulator.goals import Goal
 from simulator.judge import judge
 from tests.serve.factories import CAPINHA, LENCOL, new_customer
+from tests.simulator.examples import goal
 
-LENCOL_GOAL = Goal(
-    goal_id="g1",
-    scenario="quick_purchase",
-    lang="pt",
-    name="Ana Souza",
-    expect="order",
-    query="lençol",
-    category="cama_mesa_banho",
-    budget_cents=10000,
-    quantity=2,
-    payment="pix",
-)
+LENCOL_GOAL = goal(quantity=2)
 
 
 def buy(factory, catalogue, lines: dict[str, int], method: str = "pix", status: str = "paid") -> tuple[int, str]:
@@ -56,7 +46,7 @@ def test_wrong_quantity_method_product_or_unpaid_order_fail(factory, catalogue):
     for why, cid in cases.items():
         v = verdict(factory, catalogue, LENCOL_GOAL, cid)
         assert not v.success, why
-    over_budget = LENCOL_GOAL.__class__(**{**LENCOL_GOAL.__dict__, "budget_cents": 5000})
+    over_budget = goal(quantity=2, budget_cents=5000)
     cid, _ = buy(factory, catalogue, {LENCOL: 2})
     assert verdict(factory, catalogue, over_budget, cid).reason.startswith("bought a product outside")
 

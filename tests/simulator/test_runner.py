@@ -16,19 +16,8 @@ from simulator.goals import Goal
 from simulator.runner import run_conversations
 from tests.fakes.fake_llm import FakeLLM
 from tests.serve.factories import write_catalogue_dir
+from tests.simulator.examples import LENCOL_GOAL
 
-LENCOL_GOAL = Goal(
-    goal_id="g1",
-    scenario="quick_purchase",
-    lang="pt",
-    name="Ana Souza",
-    expect="order",
-    query="lençol",
-    category="cama_mesa_banho",
-    budget_cents=10000,
-    quantity=1,
-    payment="pix",
-)
 COMPLAINT = Goal(
     goal_id="g2",
     scenario="complaint",
