@@ -51,6 +51,7 @@ def settings_for(model: str, base_url: str, db_path: Path, args) -> Settings:
         _env_file=None,
         ENV="development",
         DATABASE_URL=f"sqlite:///{db_path}",
+        MEDIA_DIR=str(db_path.parent / "media"),  # the cards the bot renders stay in the stage's work dir
         CATALOGUE_DIR=args.catalogue,
         NLU_DIR=args.nlu,
         LLM_BASE_URL=base_url,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+from types import SimpleNamespace
 
 import mlflow
 import pytest
 import yaml
 
+from simulator.stage import settings_for
 from tests.pipelines.conftest import run_stage, smoke_params
 from tests.serve.factories import write_catalogue_dir
 
@@ -59,3 +61,9 @@ def test_every_model_behind_vllm_on_the_smoke_pipeline(smoke_run, tmp_path, trac
     metrics = json.loads((tmp_path / "metrics/simulate.json").read_text())
     assert list(metrics["models"]) == ["router", "base", "sft", "dpo"]
     assert all(m["task_success"]["n"] == 4 for m in metrics["models"].values())
+
+
+def test_the_cards_the_bot_renders_stay_in_the_stage_work_dir(tmp_path):
+    args = SimpleNamespace(catalogue=str(tmp_path / "catalogue"), nlu=str(tmp_path / "nlu"))
+    settings = settings_for("router", "http://127.0.0.1:9/v1", tmp_path / "work" / "router.db", args)
+    assert settings.MEDIA_DIR == str(tmp_path / "work" / "media")
