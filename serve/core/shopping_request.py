@@ -38,13 +38,14 @@ from serve.core.budget import find_budgets, fold
 from serve.core.catalog import STOPWORDS, Catalogue, Product, UnknownCategoryError, normalize, stem
 
 LEXICON_PATH = Path(__file__).with_name("shopping_lexicon.yaml")
-STRONG, HINT = ("products", "aisles"), "hints"
+STRONG, HINT = ("products", "aisles", "owners"), "hints"
+VOTES = {"products": 1, "aisles": 1, "owners": 2}  # an owner ("pro cachorro") outweighs one product word
 AGE = re.compile(r"\b(\d{1,2})\s*(?:-\s*)?(anos?|aninhos|meses|years?[\s-]*olds?|yo|months?[\s-]*olds?)\b")
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    phrases: dict[tuple[str, ...], dict[str, str]]  # stems → {slug: "products" | "aisles" | "hints"}
+    phrases: dict[tuple[str, ...], dict[str, str]]  # stems → {slug: "products" | "aisles" | "owners" | "hints"}
     sorts: dict[tuple[str, ...], str]  # stems → sort
     filler: frozenset[str]
     synonyms: dict[str, str]  # normalized word → catalogue words
@@ -73,7 +74,7 @@ def lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     for key, kinds in raw["categories"].items():
         for kind, words in kinds.items():
             if kind not in (*STRONG, HINT):
-                raise ValueError(f"{path}: {key}: unknown list {kind!r} (products, aisles or hints)")
+                raise ValueError(f"{path}: {key}: unknown list {kind!r} (products, aisles, owners or hints)")
             for phrase in words:
                 stems = tuple(_stems(phrase))
                 if not stems:
@@ -114,9 +115,9 @@ class ShoppingRequest:
         """The category phrases as one string (≤ 80 characters, the tool's limit); None without any."""
         text = ""
         for phrase in self.category_words:
-            if len(text) + len(phrase) + 1 > 80:
+            if len(text) + len(phrase) + 4 > 80:
                 break
-            text = f"{text} {phrase}".strip()
+            text = f"{text} ou {phrase}" if text else phrase
         return text or None
 
 
@@ -159,8 +160,11 @@ def parse_request(text: str) -> ShoppingRequest:
             phrases.append(" ".join(words[i : i + n]))
             choosers.append(entry)
             for slug, kind in entry.items():
-                (hints if kind == HINT else strong)[slug] += 1
-                products[slug] += kind == "products"
+                if kind == HINT:
+                    hints[slug] += 1
+                else:
+                    strong[slug] += VOTES[kind]
+                    products[slug] += kind == "products"
             if "products" in entry.values():
                 kept += words[i : i + n]
         i += n
