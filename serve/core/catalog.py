@@ -59,9 +59,9 @@ LOW_STOCK_THRESHOLD = 5  # units; params.yaml ingest.low_stock_threshold uses th
 MIN_REF_LEN = 8  # 16**8 ≈ 4.3e9 prefixes: collisions are rare among ~33k products
 # rating sort: Bayesian mean, so one 5-star review does not beat two hundred 4.6-star ones
 RATING_PRIOR_MEAN, RATING_PRIOR_WEIGHT = 4.0, 5
-# relevance: quality (0..1: half Bayesian rating, half log sales) is worth this much text score, so it
-# orders products that match the words equally well, never a weaker match above a stronger one
-# (one name word weighs 3 × idf, idf >= 1)
+# relevance: quality (0..1: half Bayesian rating, half log sales) is worth this much text score: it
+# orders products the words match about equally well, and is small next to a name match (one name
+# word weighs 3 × idf, and idf = log(1 + products / products with the word) is 2-10 on Olist)
 QUALITY_WEIGHT = 2.0
 
 STOPWORDS = frozenset(
