@@ -64,7 +64,9 @@ from serve.conversation.routing import (
     focus_command,
     intent_command,
     parse_command,
+    search_command,
 )
+from serve.conversation.shopping import with_customer_constraints
 from serve.core.catalog import Catalogue, tokens
 from serve.core.history import OlistHistory
 from serve.core.intents import IntentClassifier
@@ -250,6 +252,7 @@ class Agent:
             command = intent_command(intent, text) or focus_command(intent, text, turn.messages)
             if command is None and self.settings.AGENT_TOOL_FROM_INTENT:
                 turn.tool = INTENT_TOOLS.get(intent)
+        command = command or search_command(intent, text, self.catalogue)  # category + budget: no model
         turn.events.append(
             (EventName.INTENT, {"intent": intent, "p": round(confidence, 3), "routed": command is not None})
         )
@@ -474,7 +477,8 @@ class Agent:
                 # for "tem outro modelo?"): search what the customer wrote instead. An English
                 # customer's query is the model's translation into catalogue words: kept.
                 turn.events.append((EventName.SEARCH_QUERY_REPLACED, {"query": args.query[:120]}))
-                return args.model_copy(update={"query": said[:120]})
+                args = args.model_copy(update={"query": said[:120]})
+            return with_customer_constraints(args, said, self.catalogue)  # their budget/category/sort: hard filters
         return args
 
     @staticmethod

@@ -17,7 +17,8 @@ Interactive ids are commands the server runs itself (no model call, deterministi
 
 Free texts whose intent the nlu stage's classifier is sure of (greeting, thanks, "no, thanks", my
 cart, my order, checkout, a person / a complaint) become commands too (INTENT_COMMANDS), and so
-does a follow-up about the product in focus (`focus_command`).
+does a follow-up about the product in focus (`focus_command`) and a search that names a category
+and a budget (`search_command`, serve/conversation/shopping.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ import json
 import re
 from dataclasses import dataclass
 
+from serve.conversation.shopping import SEARCH_INTENTS, search_arguments, search_call
 from serve.conversation.texts import is_follow_up
+from serve.core.catalog import Catalogue
+from serve.core.shopping_request import parse_request
 
 
 @dataclass(frozen=True)
@@ -156,12 +160,21 @@ def focus_command(intent: str, text: str, messages: list[dict]) -> Command | Non
     return Command(calls=(("get_product", {"product_id": product_id}),), topic=topic)
 
 
+def search_command(intent: str, text: str, catalogue: Catalogue) -> Command | None:
+    """For a search-like intent (any confidence), the search the customer's words fully state
+    (a category of this catalogue and a budget), run without the model; else None."""
+    call = search_call(text, catalogue) if intent in SEARCH_INTENTS else None
+    return Command(calls=(call,)) if call else None
+
+
 def fallback_command(intent: str, text: str) -> Command | None:
     """What to do with the classifier's guess when the model gave no usable answer: the intent's
-    command, or for a product search the customer's own words as the query (the model would
-    also have read a price limit or a category from them; a plain search beats an apology)."""
+    command, or for a product search the customer's own words as the query, with the budget and
+    the order they state as arguments (the search reads category words from the query itself;
+    a plain search beats an apology)."""
     if intent == "search_product" and text.strip():
-        return Command(calls=(("search_products", {"query": text.strip()[:120]}),))
+        args = search_arguments(parse_request(text), category=False) | {"query": text.strip()[:120]}
+        return Command(calls=(("search_products", args),))
     if intent == "recommendation":
         return Command(calls=(("recommend", {}),))
     return intent_command(intent, text)

@@ -12,6 +12,10 @@ Search is plain in-memory text matching (no external engine): accent-insensitive
 light Portuguese/English plural/gender stemmer, an inverted index over name (weight 3), category
 (2) and description (1), inverse-document-frequency weights, and close-match expansion of
 unknown query words (typos). ~33k Olist products index in about a second; a query takes ~1 ms.
+Category and price are hard filters; inside a category the customer chose, the words rank rather
+than exclude (a "presente" in skin care is still skin care). Ranking: words matched, then text score
+plus a quality bonus from reviews and sales, then sales rank. Customers' free text becomes these
+arguments in serve/core/shopping_request.py.
 
 Product ids: Olist ids are 32 hex characters (~20 tokens each time the model reads or writes one).
 Every product also gets `ref`, the shortest common prefix length (>= 8) that is unique in this
@@ -25,6 +29,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +59,10 @@ LOW_STOCK_THRESHOLD = 5  # units; params.yaml ingest.low_stock_threshold uses th
 MIN_REF_LEN = 8  # 16**8 ≈ 4.3e9 prefixes: collisions are rare among ~33k products
 # rating sort: Bayesian mean, so one 5-star review does not beat two hundred 4.6-star ones
 RATING_PRIOR_MEAN, RATING_PRIOR_WEIGHT = 4.0, 5
+# relevance: quality (0..1: half Bayesian rating, half log sales) is worth this much text score: it
+# orders products the words match about equally well, and is small next to a name match (one name
+# word weighs 3 × idf, and idf = log(1 + products / products with the word) is 2-10 on Olist)
+QUALITY_WEIGHT = 2.0
 
 STOPWORDS = frozenset(
     "a o as os um uma uns umas de da do das dos e em no na nos nas para pra pro com sem por que "
@@ -237,6 +246,8 @@ class Catalogue:
         }
         self._price = np.array([p.price_cents for p in self.products], dtype=np.int64)
         self._rating = np.array([self.rating_rank_value(p) for p in self.products])
+        sales = np.log1p(np.array([max(p.sales_count, 0) for p in self.products], dtype=np.float64))
+        self._quality = 0.5 * (self._rating - 1) / 4 + 0.5 * sales / max(sales.max(initial=0.0), 1.0)
         slugs = sorted({p.category for p in self.products})
         self._cat_id = {slug: k for k, slug in enumerate(slugs)}
         self._cat = np.array([self._cat_id[p.category] for p in self.products], dtype=np.int64)
@@ -302,6 +313,10 @@ class Catalogue:
         """All categories, best-selling first."""
         return list(self._categories)
 
+    def exact_category(self, text: str | None) -> str | None:
+        """The slug whose slug, pt or en name is `text` (case, accents and punctuation aside); else None."""
+        return self._category_keys.get(normalize(text)) if text else None
+
     def resolve_category(self, text: str | None) -> str | None:
         """Category slug for a slug, pt or en name, loosely typed ('Cama mesa e banho', 'bed_bath'); else None."""
         if not text:
@@ -344,9 +359,12 @@ class Catalogue:
         max_price_cents: int | None = None,
         sort: str = "relevance",
         limit: int = 5,
+        categories: Collection[str] | None = None,
     ) -> list[Product]:
         """Products matching `query` (all of them when it has no meaningful word), filtered and sorted.
 
+        category: one category, by slug or name (fuzzy); categories: slugs, any of them (unknown
+        slugs match nothing). With either, the words only rank when no product there has any of them.
         Raises UnknownCategoryError when `category` resolves to no catalogue category, ValueError on
         an unknown sort. Products out of stock are still returned (the tool result says so).
         """
@@ -361,20 +379,14 @@ class Catalogue:
         mask = np.ones(n, dtype=bool)
         if slug is not None:
             mask &= self._cat == self._cat_id[slug]
+        if categories is not None:
+            mask &= np.isin(self._cat, [self._cat_id[c] for c in categories if c in self._cat_id])
         if max_price_cents is not None:
             mask &= self._price <= max_price_cents
-        query_tokens = list(dict.fromkeys(tokens(query or "")))
-        matched = score = None
-        if query_tokens:
-            matched, score = np.zeros(n, dtype=np.int64), np.zeros(n)  # query words matched, weighted score
-            for t in query_tokens:
-                hits = np.zeros(n)
-                for m, conf in self._expand(t):
-                    idx, weight = self._index[m]
-                    hits[idx] = np.maximum(hits[idx], conf * self._idf[m] * weight)
-                matched += hits > 0
-                score += hits
-            mask &= matched > 0
+        matched, score = self._match(query)
+        if matched is not None:
+            if (slug is None and categories is None) or (mask & (matched > 0)).any():
+                mask &= matched > 0
         cand = np.flatnonzero(mask)  # ascending index = ascending sales_rank (products are sorted by it)
         if sort == "price_asc":
             order = cand[np.lexsort((cand, self._price[cand]))]
@@ -382,11 +394,41 @@ class Catalogue:
             order = cand[np.lexsort((cand, -self._price[cand]))]
         elif sort == "rating":
             order = cand[np.lexsort((cand, -self._rating[cand]))]
-        elif sort == "best_selling" or matched is None:
+        elif sort == "best_selling":
             order = cand
-        else:  # relevance: more of the query's words matched first, then score, then sales
-            order = cand[np.lexsort((cand, -score[cand], -matched[cand]))]
+        elif matched is None:  # relevance without words: reviews and sales
+            order = cand[np.lexsort((cand, -self._quality[cand]))]
+        else:  # relevance: more of the query's words matched first, then score + quality, then sales
+            relevance = score[cand] + QUALITY_WEIGHT * self._quality[cand]
+            order = cand[np.lexsort((cand, -relevance, -matched[cand]))]
         return [self.products[i] for i in order[: max(limit, 0)]]
+
+    def _match(self, query: str, typos: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per product: how many of the query's words it has, and their weighted score (None, None
+        when the query has no meaningful word); `typos`: close spellings count too."""
+        query_tokens = list(dict.fromkeys(tokens(query or "")))
+        if not query_tokens:
+            return None, None
+        n = len(self.products)
+        matched, score = np.zeros(n, dtype=np.int64), np.zeros(n)
+        for t in query_tokens:
+            hits = np.zeros(n)
+            for m, conf in self._expand(t) if typos else [(t, 1.0)] if t in self._index else []:
+                idx, weight = self._index[m]
+                hits[idx] = np.maximum(hits[idx], conf * self._idf[m] * weight)
+            matched += hits > 0
+            score += hits
+        return matched, score
+
+    def has_words(self, query: str, categories: Collection[str] | None = None, every: bool = False) -> bool:
+        """Whether some product (of these category slugs, if given) has any (`every`: all) of the
+        query's words, spelt exactly (stems)."""
+        matched, _ = self._match(query, typos=False)
+        if matched is None:
+            return False
+        if categories is not None:
+            matched = matched * np.isin(self._cat, [self._cat_id[c] for c in categories if c in self._cat_id])
+        return bool((matched >= (len(set(tokens(query))) if every else 1)).any())
 
     @staticmethod
     def rating_rank_value(p: Product) -> float:

@@ -44,6 +44,7 @@ from serve.core.cart_math import (
     remove_line,
 )
 from serve.core.catalog import Catalogue, Product, UnknownCategoryError
+from serve.core.shopping_request import category_slugs, constrained, parse_request, search_request
 
 SEARCH_LIMIT = 3  # options per search: a WhatsApp reply lists ~3, and each costs ~35 prompt tokens
 RECOMMEND_LIMIT = 3
@@ -91,10 +92,15 @@ def product_detail(p: Product, catalogue: Catalogue) -> dict:
 
 
 def search_products(catalogue: Catalogue, args: SearchProducts, limit: int = SEARCH_LIMIT) -> dict:
+    """The query is read like a customer's words (serve/core/shopping_request.py): a budget, an
+    order or category words in it filter too; the arguments win where they say more (the lower
+    budget, the category given, a sort other than relevance)."""
     try:
-        found = catalogue.search(args.query, args.category, args.max_price_cents, args.sort, limit)
+        categories = category_slugs(catalogue, args.category)
     except UnknownCategoryError as exc:
         return {"error": str(exc), "cats": [c.name_pt for c in catalogue.categories()[:TOP_CATEGORIES]]}
+    request = constrained(parse_request(args.query), categories, args.max_price_cents, args.sort)
+    found = search_request(catalogue, request, limit)
     return {"items": [product_summary(p, catalogue) for p in found]}
 
 
