@@ -14,7 +14,10 @@ from tests.import_graph import ImportGraph
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAGE_MODULE = re.compile(r"\bpython -m ([\w.]+)")
 # Files a module reads at import or run time (the stage must list them too).
-READS = {"serve.contract.template": ["configs/chat_template.jinja"]}
+READS = {
+    "serve.contract.template": ["configs/chat_template.jinja"],
+    "serve.conversation.knowledge": ["configs/store.yaml"],
+}
 
 
 def stages() -> dict[str, dict]:
