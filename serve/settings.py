@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     STRIPE_API_BASE_URL: str = "https://api.stripe.com"
     ADMIN_TOKEN: str = ""  # bearer token for /admin/* in production (open in development/test)
     ORDER_DELIVERY_DAYS: int = 7  # business days added to "today" for estimated_delivery
+    # The store's policies, hours and contact the bot states (serve/conversation/knowledge.py);
+    # a relative path is read from the working directory, else from the repository.
+    STORE_CONFIG: str = "configs/store.yaml"
 
     # Outbound pacing: Cloud API default throughput is 80 msg/s per business number; per-recipient
     # spacing avoids the pair rate limit (error 131056) when one reply is several messages.

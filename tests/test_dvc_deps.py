@@ -17,6 +17,7 @@ STAGE_MODULE = re.compile(r"\bpython -m ([\w.]+)")
 READS = {
     "serve.contract.template": ["configs/chat_template.jinja"],
     "serve.core.shopping_request": ["serve/core/shopping_lexicon.yaml"],
+    "serve.conversation.knowledge": ["configs/store.yaml"],
 }
 
 

@@ -8,6 +8,8 @@
 2. Button/list choices whose id is a command ("add_to_cart:<ref>", "checkout:pix", ...) run
    server-side without the model (serve/conversation/routing.py): the commerce path is deterministic and
    costs no model time, and the exchange is logged as the same tool call the model would make.
+   A text that is only a store question, chit-chat or off-topic, and media without words, get
+   the server's answer from the store's config before anything else (serve/conversation/knowledge.py).
 3. Free text is first classified (the nlu stage's intent model, `intents`): a confident greeting,
    thanks, "no, thanks", cart, order status, checkout or human/complaint request becomes such a
    command too (serve/conversation/routing.py: INTENT_COMMANDS), and so is a follow-up about the product in
@@ -54,6 +56,7 @@ from serve.commerce import customers
 from serve.contract import TOOLS, ToolCallError, extract_tool_calls, system_prompt
 from serve.conversation.executor import ToolOutcome, Tools
 from serve.conversation.grounding import PriceFacts, amounts_in, rewrite, ungrounded
+from serve.conversation.knowledge import StoreKnowledge
 from serve.conversation.messages import Inbound, Reply, TextReply
 from serve.conversation.model_text import STOP, customer_language, looks_like_garbage, tidy
 from serve.conversation.present import Presenter, fallback_replies, server_text
@@ -62,6 +65,7 @@ from serve.conversation.routing import (
     Command,
     fallback_command,
     focus_command,
+    focus_product,
     intent_command,
     parse_command,
     search_command,
@@ -90,6 +94,7 @@ class Turn:
     messages: list[dict]  # system + history + new (sent to the model)
     name: str | None = None  # the customer's name (WhatsApp profile), for server-worded greetings
     lang: str = "pt"  # the customer's language ("pt" | "en") for server-worded replies
+    has_cart: bool = False  # the open cart has items (a payment question then gets the payment buttons)
     guess: Command | None = None  # the classifier's answer, used if the model gives none (_run_model)
     tool: str | None = None  # the tool the classifier is sure of: the model writes only its arguments
     new: list[dict] = field(default_factory=list)  # messages to persist in chat_turns
@@ -114,9 +119,11 @@ class Agent:
         tools: Tools | None = None,
         client: AsyncOpenAI | None = None,
         intents: IntentClassifier | None = None,
+        knowledge: StoreKnowledge | None = None,
     ):
         """olist: linked customers' Olist purchases (profile, reorder, order status); intents: the
-        nlu stage's classifier, or None: then every free text goes to the model."""
+        nlu stage's classifier, or None: then every free text goes to the model; knowledge: the
+        store's answers (default: STORE_CONFIG)."""
         self.settings = settings
         self.intents = intents
         self._background: set[asyncio.Task] = set()
@@ -128,6 +135,7 @@ class Agent:
         self.olist = olist
         self.tools = tools or Tools(catalogue, settings, olist=olist)
         self.presenter = Presenter(catalogue, card=self.tools.card)
+        self.knowledge = knowledge or StoreKnowledge.load(settings, catalogue)
         # max_retries=0: a retried timeout doubles the customer's wait; the fallback is better.
         self.client = client or AsyncOpenAI(
             base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, timeout=settings.LLM_TIMEOUT_S, max_retries=0
@@ -227,19 +235,24 @@ class Agent:
         if others:  # turn.lang already follows these messages (respond → _load)
             text = "\n".join(m.as_agent_text() for m in others)
             plain = all(m.type == "text" for m in others)
-            routed = self._route(turn, text) if plain else None  # no intent for "[imagem enviada]"
+            routed = self._route(turn, text) if plain else self._known(turn, self.knowledge.media(others, turn.lang))
             if routed is not None and routed.navigation == "greeting" and greeting:
                 # a recurring customer's "oi": the reorder/novelties offer (by name) is the answer
                 turn.add({"role": "user", "content": text})
                 turn.add({"role": "assistant", "content": greeting[0].body})
             elif routed is not None:
                 replies += await self._run_command(session_factory, turn, routed, text)
+                greeting = greeting if routed.navigation != "silent" else []  # a reaction gets no answer at all
             else:
                 replies += await self._run_model(session_factory, turn, text)
         return replies + greeting  # the reorder/novelties offer follows the answer to the greeting
 
     def _route(self, turn: Turn, text: str) -> Command | None:
-        """A confidently classified intent the server answers itself (INTENT_COMMANDS), else None."""
+        """A store question (knowledge) or a confidently classified intent the server answers itself
+        (INTENT_COMMANDS), else None."""
+        known = self.knowledge.answer(text, turn.lang, focus=focus_product(turn.messages), cart=turn.has_cart)
+        if known is not None:
+            return self._known(turn, known)
         if self.intents is None or not text.strip():
             return None
         try:
@@ -258,6 +271,13 @@ class Agent:
         )
         if command is None:
             turn.guess = fallback_command(intent, text)  # the answer if the model gives none
+        return command
+
+    @staticmethod
+    def _known(turn: Turn, command: Command | None) -> Command | None:
+        """A knowledge/chit-chat/media answer (serve/conversation/knowledge.py), counted for the KPIs."""
+        if command is not None:
+            turn.events.append((EventName.KNOWLEDGE_ANSWER, {"topic": command.topic}))
         return command
 
     # ------------------------------------------------------------------------------ context
@@ -286,6 +306,7 @@ class Agent:
             turn = Turn(
                 customer_id, messages=[{"role": "system", "content": system_prompt(context)}], name=context.name
             )
+            turn.has_cart = bool(lines)
             if lines and not any(m.get("name") in ("view_cart", "add_to_cart", "remove_from_cart") for m in history):
                 # the cart outlived the window: show it the way the model saw carts in training
                 cart = self.tools.view_cart_result(lines)
@@ -321,12 +342,14 @@ class Agent:
             turn.add({"role": "user", "content": user_text})
         if command.tool is None:  # pure navigation (e.g. "checkout" → choose a payment method)
             replies = self.presenter.replies([], command=command, name=turn.name, lang=turn.lang)
-            turn.add({"role": "assistant", "content": replies[0].body})
+            if replies:  # none for a reaction or a sticker: only the customer's message is recorded
+                turn.add({"role": "assistant", "content": replies[0].body})
             return replies
         outcomes = []
         for name, arguments in command.calls:
             outcomes.append(await self._execute(session_factory, turn, f"cmd_{len(turn.messages)}", name, arguments))
         text = "\n".join(server_text(o, turn.lang, command.topic) for o in outcomes)
+        text += f"\n{command.answer}" if command.answer else ""  # a store answer to the same question
         turn.add({"role": "assistant", "content": text})
         return self.presenter.replies(outcomes, text=text, command=command, worded_by_server=True, lang=turn.lang)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from serve.contract import format_brl
 from serve.contract.prompt import STORE_NAME
+from serve.conversation.knowledge import HUMAN_TOPICS
 from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, Reply, TextReply
 from serve.conversation.routing import listed
 from serve.conversation.texts import say, tool_error, word
@@ -19,6 +20,7 @@ from serve.core.catalog import Catalogue, Product
 
 BODY_MAX_CHARS = 1024  # Cloud API: body of an interactive message, caption of an image
 FALLBACK_TEXT = say("pt", "fallback")
+ANSWER_BUTTONS = (("recommend", "b_best"), ("view_cart", "b_cart"))  # after a store answer: back to shopping
 
 
 def _money_line(item: dict) -> str:
@@ -117,12 +119,23 @@ def fallback_replies(lang: str = "pt") -> list[Reply]:
     ]
 
 
-def navigation_replies(navigation: str, name: str | None = None, lang: str = "pt") -> list[Reply]:
-    """Answers that need no tool: the payment choice, a greeting, a goodbye."""
-    if navigation == "checkout":
-        return [payment_buttons(lang)]
+def navigation_replies(
+    navigation: str, name: str | None = None, lang: str = "pt", answer: str | None = None, topic: str | None = None
+) -> list[Reply]:
+    """Answers that need no tool: the payment choice, a greeting, a goodbye, a store answer
+    (`answer`, serve/conversation/knowledge.py, with buttons back to shopping or to a person), or
+    nothing at all (a reaction)."""
+    if navigation == "checkout":  # `answer`: "consigo pagar no pix?" with a full cart
+        return ([TextReply(answer)] if answer else []) + [payment_buttons(lang)]
+    if navigation == "answer":
+        first = (topic or "").split("+")[0]
+        pairs = (("human", "b_human"), ("recommend", "b_best")) if first in HUMAN_TOPICS else ANSWER_BUTTONS
+        return [TextReply(answer or ""), ButtonsReply(say(lang, "help_with"), buttons(lang, *pairs))]
+    if navigation == "silent":
+        return []
     if navigation == "greeting":
         hello = say(lang, "hello_name", name=name.split()[0]) if name and name.split() else say(lang, "hello")
+        hello = f"{hello} {answer}" if answer else hello  # "tudo bem?": "Olá! 👋 Tudo ótimo por aqui..."
         menu = buttons(lang, ("recommend", "b_best"), ("view_cart", "b_cart"), ("order_status", "b_order"))
         return [ButtonsReply(say(lang, "greeting", hello=hello, store=STORE_NAME), menu)]
     if navigation in ("thanks", "decline"):
@@ -180,7 +193,7 @@ class Presenter:
 
     def _replies(self, outcomes, text, command, worded_by_server, name, lang) -> list[Reply]:
         if command is not None and command.navigation:
-            return navigation_replies(command.navigation, name, lang)
+            return navigation_replies(command.navigation, name, lang, command.answer, command.topic)
         out: list[Reply] = [TextReply(text)] if text else []
         ok = [o for o in outcomes if o.ok]
         if not ok:

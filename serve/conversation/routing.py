@@ -38,6 +38,8 @@ class Command:
     calls: tuple[tuple[str, dict], ...] = ()  # (tool, arguments) run in order
     navigation: str | None = None  # "checkout": answer with the payment choice, no tool
     topic: str | None = None  # what the customer asked about the product: "details" | "shipping"
+    # (or the store topic of a knowledge answer: "payment", "returns", "audio", ...)
+    answer: str | None = None  # navigation "answer": the server's text (serve/conversation/knowledge.py)
 
     @property
     def tool(self) -> str | None:

@@ -8,7 +8,8 @@
   orders the gateway confirmed, `paid_at` in the period);
 - agent: turns, p50/p95 turn time (the agent's own `turn_latency_ms`), fallback rate (answers
   that were the generic apology), share of texts the intent router answered, refused tool calls,
-  handoffs to a person.
+  handoffs to a person, and store answers (knowledge_answers: questions about the store, chit-chat
+  and media answered from configs/store.yaml, per topic).
 
 Rates are None when their denominator is zero. Percentiles are nearest-rank over the period's
 turns, computed here (portable across SQLite and PostgreSQL; a period holds thousands of turns).
@@ -84,6 +85,10 @@ def agent(session: Session, since: datetime) -> dict:
 
     turns = [float(p.get("ms", 0)) for p in props(EventName.TURN_LATENCY_MS)]
     intents = props(EventName.INTENT)
+    knowledge: dict[str, int] = {}
+    for p in props(EventName.KNOWLEDGE_ANSWER):
+        topic = str(p.get("topic"))
+        knowledge[topic] = knowledge.get(topic, 0) + 1
     counts = dict(
         session.execute(
             select(Event.name, func.count())
@@ -105,6 +110,7 @@ def agent(session: Session, since: datetime) -> dict:
         "routed_share": _rate(sum(bool(p.get("routed")) for p in intents), len(intents)),
         "tool_refusals": counts.get(EventName.TOOL_REFUSED, 0),
         "handoffs": counts.get(EventName.HANDOFF, 0),
+        "knowledge_answers": dict(sorted(knowledge.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
 
 

@@ -30,6 +30,7 @@ class EventName:
     SEARCH_QUERY_REPLACED = "search_query_replaced"
     PRICE_UNGROUNDED = "price_ungrounded"
     PRICE_REWRITTEN = "price_rewritten"
+    KNOWLEDGE_ANSWER = "knowledge_answer"  # a store question, chit-chat or media answered from configs/store.yaml
 
 
 EVENT_NAMES = frozenset(v for k, v in vars(EventName).items() if k.isupper())

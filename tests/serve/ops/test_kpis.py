@@ -28,6 +28,9 @@ def test_funnel_sales_and_agent_figures(factory, catalogue):
         (browsers[1], "intent", {"routed": True}),
         (browsers[2], "intent", {"routed": False}),
         (browsers[2], "handoff", {}),
+        (browsers[0], "knowledge_answer", {"topic": "payment"}),
+        (browsers[1], "knowledge_answer", {"topic": "audio"}),
+        (browsers[2], "knowledge_answer", {"topic": "payment"}),
     ]
     with session_scope(factory) as s:
         s.add_all(Event(customer_id=c, name=n, properties=p) for c, n, p in events)
@@ -55,6 +58,7 @@ def test_funnel_sales_and_agent_figures(factory, catalogue):
     }
     assert (agent["turns"], agent["turn_p50_ms"], agent["turn_p95_ms"]) == (4, 200.0, 400.0)
     assert (agent["fallback_rate"], agent["routed_share"], agent["handoffs"]) == (0.25, 0.5, 1)
+    assert agent["knowledge_answers"] == {"payment": 2, "audio": 1}
 
 
 def test_an_empty_period_has_counts_and_no_rates(factory):
