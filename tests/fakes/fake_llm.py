@@ -11,9 +11,9 @@ next scripted step:
     FakeLLM.error(500) / FakeLLM.delay(5.0, step)          → HTTP error / slow answer (timeouts)
     a callable(request_json) -> step                       → computed answers
 
-When the script is empty the server answers with `default` (a plain text) so a test that
-scripts too little fails on its assertions, not on a hang. Every request body is recorded in
-`.requests` for assertions (messages, tools, max_tokens).
+When the script is empty the server answers with `default` (a plain text, or a callable like a
+script step) so a test that scripts too little fails on its assertions, not on a hang. Every
+request body is recorded in `.requests` for assertions (messages, tools, max_tokens).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ MODEL_ID = "fake-zapvendas"
 
 
 class FakeLLM:
-    def __init__(self, model: str = MODEL_ID, default: str = "Posso ajudar em algo mais?"):
+    def __init__(self, model: str = MODEL_ID, default: str | Callable[[dict], dict] = "Posso ajudar em algo mais?"):
         self.model = model
         self.default = default
         self.script: deque = deque()
@@ -94,7 +94,9 @@ class FakeLLM:
         async def chat(request: Request):
             body = await request.json()
             self.requests.append(body)
-            step: Any = self.script.popleft() if self.script else {"content": self.default}
+            step: Any = self.script.popleft() if self.script else self.default
+            if isinstance(step, str):
+                step = {"content": step}
             if callable(step):
                 step = step(body)
             if step.get("delay"):

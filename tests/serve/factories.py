@@ -1,7 +1,10 @@
 """Plain helpers and constants the serve tests share (the pytest fixtures live in tests/serve/conftest.py).
 
 The catalogue is the shipped CSV fixture (tests/assets/catalogue_fixture: 24 real-looking Olist
-products with reviews, co-purchases and Olist order histories); the recorded Meta webhooks are in
+products with reviews, co-purchases and Olist order histories); the fresh-conversation tests use a
+larger one (tests/assets/fresh_catalogue: 72 products in 14 Olist categories, with the look-alikes
+customers' everyday words must not land on: pet chew toys for "brinquedo", a "Dia das Mães" thermal
+cup for a skin-care gift, kitchen furniture for kitchen utensils); the recorded Meta webhooks are in
 tests/assets/whatsapp. `EchoAgent` has the exact `Agent.respond` signature (our own interface, not an
 external service); `post_signed` sends what Meta would send, signed with the app secret.
 """
@@ -30,6 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
 ASSETS = REPO_ROOT / "tests" / "assets"
 FIXTURE_DIR = ASSETS / "catalogue_fixture"
+FRESH_CATALOGUE_DIR = ASSETS / "fresh_catalogue"  # products, reviews, copurchase, Olist-style histories
 WHATSAPP_ASSETS = ASSETS / "whatsapp"
 
 PHONE = "5511987654321"  # Ana, the customer in the recorded payloads
@@ -64,17 +68,18 @@ def make_settings(**overrides) -> Settings:
 # --- catalogue ---------------------------------------------------------------------------------
 
 
-def read_fixture(name: str) -> pd.DataFrame:
-    """One CSV of the catalogue fixture: products, reviews, copurchase or histories."""
-    return pd.read_csv(FIXTURE_DIR / f"{name}.csv", dtype={"product_id": str, "other_product_id": str})
+def read_fixture(name: str, source: Path = FIXTURE_DIR) -> pd.DataFrame:
+    """One CSV of a catalogue fixture: products, reviews, copurchase or histories."""
+    return pd.read_csv(source / f"{name}.csv", dtype={"product_id": str, "other_product_id": str})
 
 
 def products_frame() -> pd.DataFrame:
     return read_fixture("products")
 
 
-def fixture_frames() -> dict[str, pd.DataFrame]:
-    return {name: read_fixture(name) for name in ("products", "reviews", "copurchase", "histories")}
+def fixture_frames(source: Path = FIXTURE_DIR) -> dict[str, pd.DataFrame]:
+    names = ("products", "reviews", "copurchase", "histories")
+    return {name: read_fixture(name, source) for name in names if (source / f"{name}.csv").is_file()}
 
 
 def fixture_catalogue(products: pd.DataFrame | None = None) -> Catalogue:
@@ -85,10 +90,18 @@ def fixture_catalogue(products: pd.DataFrame | None = None) -> Catalogue:
     )
 
 
-def write_catalogue_dir(dest: Path) -> Path:
-    """The fixture as the parquet directory the ingest stage writes (what Settings.CATALOGUE_DIR points at)."""
+def fresh_catalogue() -> Catalogue:
+    """The 72-product catalogue of the fresh conversations (tests/fresh)."""
+    frames = fixture_frames(FRESH_CATALOGUE_DIR)
+    return Catalogue(
+        frames["products"], reviews=frames["reviews"], copurchase=frames["copurchase"], source=str(FRESH_CATALOGUE_DIR)
+    )
+
+
+def write_catalogue_dir(dest: Path, source: Path = FIXTURE_DIR) -> Path:
+    """A fixture as the parquet directory the ingest stage writes (what Settings.CATALOGUE_DIR points at)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name, df in fixture_frames().items():
+    for name, df in fixture_frames(source).items():
         if name == "histories":
             for col in ("purchased_at", "estimated_delivery", "delivered_at"):
                 df[col] = pd.to_datetime(df[col])
