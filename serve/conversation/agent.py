@@ -45,7 +45,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import openai
@@ -60,6 +60,7 @@ from serve.conversation.knowledge import StoreKnowledge
 from serve.conversation.messages import Inbound, Reply, TextReply
 from serve.conversation.model_text import STOP, customer_language, looks_like_garbage, tidy
 from serve.conversation.present import Presenter, fallback_replies, server_text
+from serve.conversation.references import resolve_reference
 from serve.conversation.routing import (
     INTENT_TOOLS,
     Command,
@@ -95,6 +96,7 @@ class Turn:
     name: str | None = None  # the customer's name (WhatsApp profile), for server-worded greetings
     lang: str = "pt"  # the customer's language ("pt" | "en") for server-worded replies
     has_cart: bool = False  # the open cart has items (a payment question then gets the payment buttons)
+    cart: dict | None = None  # the cart when the turn started (a view_cart result)
     guess: Command | None = None  # the classifier's answer, used if the model gives none (_run_model)
     tool: str | None = None  # the tool the classifier is sure of: the model writes only its arguments
     new: list[dict] = field(default_factory=list)  # messages to persist in chat_turns
@@ -248,8 +250,12 @@ class Agent:
         return replies + greeting  # the reorder/novelties offer follows the answer to the greeting
 
     def _route(self, turn: Turn, text: str) -> Command | None:
-        """A store question (knowledge) or a confidently classified intent the server answers itself
-        (INTENT_COMMANDS), else None."""
+        """A reference to what was shown (serve/conversation/references.py), a store question
+        (knowledge) or a confidently classified intent the server answers itself (INTENT_COMMANDS), else None."""
+        if (command := resolve_reference(text, turn.messages, turn.cart)) is not None:
+            calls = [name for name, _ in command.calls]
+            turn.events.append((EventName.REFERENCE_RESOLVED, {"tools": calls, "navigation": command.navigation}))
+            return command
         known = self.knowledge.answer(text, turn.lang, focus=focus_product(turn.messages), cart=turn.has_cart)
         if known is not None:
             return self._known(turn, known)
@@ -316,7 +322,8 @@ class Agent:
             for m in turn.messages:
                 if m.get("role") == "tool":
                     self._learn_facts(turn, m["content"])
-            turn.facts.add_tool_result(self.tools.view_cart_result(lines))
+            turn.cart = self.tools.view_cart_result(lines)
+            turn.facts.add_tool_result(turn.cart)
             greeting = []
             if not rows or utcnow() - rows[-1].created_at > SESSION_GAP:  # a new conversation
                 turn.events.append(
@@ -347,11 +354,16 @@ class Agent:
             return replies
         outcomes = []
         for name, arguments in command.calls:
+            if name == "checkout" and not all(o.ok for o in outcomes):
+                break  # an order only from a cart the customer saw built as asked
             outcomes.append(await self._execute(session_factory, turn, f"cmd_{len(turn.messages)}", name, arguments))
+        if not all(o.ok for o in outcomes):  # no payment choice after a refused step
+            command = replace(command, navigation=None)
         text = "\n".join(server_text(o, turn.lang, command.topic) for o in outcomes)
         text += f"\n{command.answer}" if command.answer else ""  # a store answer to the same question
-        turn.add({"role": "assistant", "content": text})
-        return self.presenter.replies(outcomes, text=text, command=command, worded_by_server=True, lang=turn.lang)
+        replies = self.presenter.replies(outcomes, text=text, command=command, worded_by_server=True, lang=turn.lang)
+        turn.add({"role": "assistant", "content": replies[-1].body if command.navigation else text})
+        return replies
 
     # ------------------------------------------------------------------------------ model loop
     async def _run_model(self, session_factory, turn: Turn, text: str) -> list[Reply]:

@@ -192,8 +192,9 @@ class Presenter:
         return fold_text(self._replies(outcomes, text, command, worded_by_server, name, lang))
 
     def _replies(self, outcomes, text, command, worded_by_server, name, lang) -> list[Reply]:
-        if command is not None and command.navigation:
-            return navigation_replies(command.navigation, name, lang, command.answer, command.topic)
+        if command is not None and command.navigation:  # after the command's calls, if it had any
+            answer = navigation_replies(command.navigation, name, lang, command.answer, command.topic)
+            return ([TextReply(text)] if text else []) + answer
         out: list[Reply] = [TextReply(text)] if text else []
         ok = [o for o in outcomes if o.ok]
         if not ok:

@@ -328,9 +328,11 @@ def test_a_follow_up_about_the_product_shown_is_answered_for_that_product(env, l
     llm.push(FakeLLM.text("Qual toalha você quer ver?"))
     assert run(agent, factory, cid, text("e o frete da toalha?"))[0].body == "Qual toalha você quer ver?"
     assert len(llm.requests) == 1
-    # "e o frete?" is a store question about the product in focus: answered before the classifier
-    assert [e["routed"] for e in events(factory, cid, "intent")] == [True, False]
+    # "e o frete?" is a store question about the product in focus: answered before the classifier;
+    # "me fala mais dele" points at the product shown: resolved before it too
+    assert [e["routed"] for e in events(factory, cid, "intent")] == [False]
     assert events(factory, cid, "knowledge_answer") == [{"topic": "shipping"}]
+    assert events(factory, cid, "reference_resolved") == [{"tools": ["get_product"], "navigation": None}]
 
 
 def test_order_code_in_the_text_reaches_order_status(env, llm):

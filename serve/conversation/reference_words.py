@@ -1,0 +1,111 @@
+"""The words customers point and ask with, pt-BR first and English second, accents stripped
+(serve/conversation/said.py reads a message with them).
+
+Written from how people shop by chat, not from any evaluation text (simulator/phrasing_bank.yaml,
+hand-written conversations): those measure whether these tables generalise.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+
+
+def _table(spec: str) -> dict[str, int]:
+    return {w: int(n) for part in spec.split(";") for n, *ws in [part.split()] for w in ws}
+
+
+def _set(spec: str) -> frozenset[str]:
+    return frozenset(spec.split())
+
+
+ORDINALS = _table(
+    "1 primeiro primeira first; 2 segundo segunda second; 3 terceiro terceira third; 4 quarto quarta fourth;"
+    "5 quinto quinta fifth; 6 sexto sexta sixth; 7 setimo setima seventh; 8 oitavo oitava eighth;"
+    "9 nono nona ninth; 10 decimo decima tenth; -1 ultimo ultima last; -2 penultimo penultima"
+)
+NUMBERS = _table(
+    "1 um uma one; 2 dois duas two; 3 tres three; 4 quatro four; 5 cinco five; 6 seis six; 7 sete seven;"
+    "8 oito eight; 9 nove nine; 10 dez ten; 11 onze eleven; 12 doze twelve duzia dozen"
+)
+ARTICLES = _set(
+    "o a os as do da dos das no na nos nas pelo pela ao the esse essa este desse dessa deste desta nesse nessa "
+    "aquele aquela daquele daquela that this"
+)
+POSITION_NOUNS = _set("opcao item produto modelo numero one option choice")
+NOT_A_POSITION = _set(
+    "via vez feira mao quero queria preciso vou eu que i time order compra voce vc vcs voces ele ela day week hand"
+)  # "2ª via", "segunda-feira", "segunda mão", "primeiro quero...", "segundo você", "the second day"
+QTY_UNITS = _set("unidade unidades un und unid unids unit units pcs x itens items")
+SPEC_UNITS = _set(
+    "vezes parcelas ml l lt litro litros w cm mm m kg g gb pecas peca fios lugares dpi h polegadas pol pares"
+)
+PRICE_AFTER = _set("reais real conto contos pila pilas bucks")
+BUDGET = _set("ate under abaixo menos max maximo below than budget orcamento")
+QTY_BEFORE = _set("pra para to so apenas just only ve x")  # "muda pra 3", "só 1", "x2"
+QTY_AFTER = QTY_UNITS | _set("do da dos das desse dessa deste of")  # "2 do segundo", "duas dessa"
+ONE_COUNTED_AFTER = _set("mais more another so apenas just only")  # "mais um", "só uma": 1, not an article
+ONE_COUNTED_BEFORE = QTY_UNITS | _set("more so do da desse dessa")  # "uma unidade", "um só", "one more"
+NOT_MORE = _set("pouco pouquinho barato barata caro cara")  # "mais um pouco", "mais um barato": no quantity
+REMOVE = _set("tira tirar tire retira retirar retire remove remover remova exclui excluir exclua apaga apagar deleta")
+ADD = _set(
+    "quero qro kero queria querer levo leva levar poe coloca colocar coloque bota botar adiciona adicionar adicione "
+    "acrescenta acrescentar inclui incluir comprar compro fico escolho pega pegar separa add take want buy get "
+    "put grab"
+)
+DETAILS = _set(
+    "conta contar fala falar fale mostra mostrar mostre ver veja detalhe detalhes info informacao informacoes "
+    "descricao saber sobre foto fotos tell show details detail describe about photo picture"
+)
+CHANGE = _set("muda mudar altera alterar deixa deixar aumenta aumentar diminui diminuir make change")
+CHECKOUT = _set("fecha fechar feche finaliza finalizar finalize conclui concluir checkout pagar pago pay")
+METHODS = {"pix": "pix", "cartao": "card", "credito": "card", "debito": "card", "card": "card", "boleto": "boleto"}
+SHIPPING = _set("frete entrega envio prazo chega shipping delivery")
+NEGATION = _set("nao n nem dont don not")
+DEMONSTRATIVES = _set(
+    "esse essa este isso isto ele ela dele dela desse dessa deste desta nesse nessa aquele aquela this that it"
+)
+ACCEPT = _set(
+    "sim pode ser isso quero claro yes yep sure esse essa este esta mesmo ai por favor pfv please this that "
+    "one it levo vou fechado"
+)
+QUESTION = _set("tem aceita aceitam parcela parcelar parcelado desconto quanto how accept can")
+FILLER = _set(
+    "me mim eu vc voce pra para por favor pfv pls please carrinho cart no na ai la entao ok okay oi ola so apenas "
+    "just only mesmo tambem tb e and of de do da com with pode vou i ill will agora ja sim quer um uma umas uns sera "
+    "beleza blz otimo legal show perfeito certo bom boa gostei adorei amei top massa isso obrigado obrigada valeu "
+    "fechou fechado yes thanks cool great nice then hmm ah opa entao ser mais more another quero bem em conta "
+    "barato barata baratinho caro cara avaliado avaliada menor maior preco melhor nota cheapest expensive priciest "
+    "most least lowest price best top highest rated reviewed dela dele deles lista list esse essa que qual custa "
+    "costs check out cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other"
+)
+NOT_TYPOS = _set("quanto quanta quando quantos quantas segura seguro segue primo prima")
+# words that are not part of a product's name
+KNOWN = frozenset().union(ORDINALS, NUMBERS, ARTICLES, POSITION_NOUNS, QTY_UNITS, QTY_BEFORE, PRICE_AFTER, FILLER)
+KNOWN = KNOWN.union(REMOVE, ADD, DETAILS, CHANGE, CHECKOUT, METHODS, SHIPPING, NEGATION, DEMONSTRATIVES)
+TYPO_TARGETS = sorted(w for w in ORDINALS if len(w) >= 5)
+_ARTS = "(?:o|a|os|as|do|da|no|na|pelo|pela|esse|essa|the)"
+SUPERLATIVES = (
+    ("cheapest", rf"\b{_ARTS} (?:mais barat|mais em conta|de menor preco|menor preco)|\b(?:cheapest|least expensive)"),
+    ("dearest", rf"\b{_ARTS} (?:mais car[oa]\b|de maior preco|maior preco)|\b(?:most expensive|priciest)\b"),
+    ("best_rated", rf"\b{_ARTS} (?:mais bem avaliad|melhor avaliad|melhor nota)|\b(?:best|top|highest) rated\b"),
+)
+TOKEN = re.compile(
+    r"(\d{1,2})(?:o|a|st|nd|rd|th)(?![a-z\d])|r\$|\$|#|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?(?!\d)"
+    r"|[a-z]+|[,;!?+]"
+)
+
+
+def words_of(text: str) -> list[str]:
+    """Lowercase tokens without accents: words, numbers ("59,90"), ordinals ("#2" for "2º"/"2nd"), marks."""
+    text = unicodedata.normalize("NFKD", text.lower().replace("°", "º"))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    out = []
+    for m in TOKEN.finditer(text):
+        token = f"#{m.group(1)}" if m.group(1) else m.group(0)
+        if token.isalpha() and len(token) >= 5 and token not in KNOWN and token not in NOT_TYPOS:
+            close = difflib.get_close_matches(token, TYPO_TARGETS, n=1, cutoff=0.86)  # "tercero", "ultmo"
+            token = close[0] if close else token
+        out.append(token)
+    return out
