@@ -33,7 +33,7 @@ ARTICLES = _set(
     "o a os as do da dos das no na nos nas pelo pela ao the esse essa este desse dessa deste desta nesse nessa "
     "aquele aquela daquele daquela that this"
 )
-POSITION_NOUNS = _set("opcao item produto modelo numero one option choice")
+POSITION_NOUNS = _set("opcao item produto modelo numero nro one option choice number")
 NOT_A_POSITION = _set(
     "via vez feira mao quero queria preciso vou eu que i time order compra voce vc vcs voces ele ela day week hand"
 )  # "2ª via", "segunda-feira", "segunda mão", "primeiro quero...", "segundo você", "the second day"
@@ -48,19 +48,32 @@ QTY_AFTER = QTY_UNITS | _set("do da dos das desse dessa deste of")  # "2 do segu
 ONE_COUNTED_AFTER = _set("mais more another so apenas just only")  # "mais um", "só uma": 1, not an article
 ONE_COUNTED_BEFORE = QTY_UNITS | _set("more so do da desse dessa")  # "uma unidade", "um só", "one more"
 NOT_MORE = _set("pouco pouquinho barato barata caro cara")  # "mais um pouco", "mais um barato": no quantity
-REMOVE = _set("tira tirar tire retira retirar retire remove remover remova exclui excluir exclua apaga apagar deleta")
+REMOVE = _set(
+    "tira tirar tire retira retirar retire remove remover remova exclui excluir exclua apaga apagar deleta delete"
+)
 ADD = _set(
     "quero qro kero queria querer levo leva levar poe coloca colocar coloque bota botar adiciona adicionar adicione "
     "acrescenta acrescentar inclui incluir comprar compro fico escolho pega pegar separa add take want buy get "
-    "put grab"
+    "put grab need preciso"
 )
 DETAILS = _set(
     "conta contar fala falar fale mostra mostrar mostre ver veja detalhe detalhes info informacao informacoes "
-    "descricao saber sobre foto fotos tell show details detail describe about photo picture"
+    "descricao saber sobre foto fotos tell show details detail describe about photo picture see"
 )
-CHANGE = _set("muda mudar altera alterar deixa deixar aumenta aumentar diminui diminuir make change")
+CHANGE = _set(
+    "muda mudar altera alterar deixa deixar aumenta aumentar diminui diminuir corrige corrigir atualiza atualizar "
+    "troca trocar ajusta ajustar make change update set"
+)
 CHECKOUT = _set("fecha fechar feche finaliza finalizar finalize conclui concluir checkout pagar pago pay")
-METHODS = {"pix": "pix", "cartao": "card", "credito": "card", "debito": "card", "card": "card", "boleto": "boleto"}
+METHODS = {
+    "pix": "pix",
+    "cartao": "card",
+    "credito": "card",
+    "debito": "card",
+    "card": "card",
+    "boleto": "boleto",
+    "slip": "boleto",
+}
 SHIPPING = _set("frete entrega envio prazo chega shipping delivery")
 NEGATION = _set("nao n nem dont don not")
 DEMONSTRATIVES = _set(
@@ -68,7 +81,7 @@ DEMONSTRATIVES = _set(
 )
 ACCEPT = _set(
     "sim pode ser isso quero claro yes yep sure esse essa este esta mesmo ai por favor pfv please this that "
-    "one it levo vou fechado"
+    "one it levo vou fechado fechou bora"
 )
 QUESTION = _set("tem aceita aceitam parcela parcelar parcelado desconto quanto how accept can")
 FILLER = _set(
@@ -76,9 +89,9 @@ FILLER = _set(
     "just only mesmo tambem tb e and of de do da com with pode vou i ill will agora ja sim quer um uma umas uns sera "
     "beleza blz otimo legal show perfeito certo bom boa gostei adorei amei top massa isso obrigado obrigada valeu "
     "fechou fechado yes thanks cool great nice then hmm ah opa entao ser mais more another quero bem em conta "
-    "barato barata baratinho caro cara avaliado avaliada menor maior preco melhor nota cheapest expensive priciest "
+    "barato barata baratinho caro cara avaliado avaliada preco melhor nota cheapest expensive priciest "
     "most least lowest price best top highest rated reviewed dela dele deles lista list esse essa que qual custa "
-    "costs check out cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other"
+    "costs check out total eram seriam real vez instead actually pro pros pras num numa can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other"
 )
 NOT_TYPOS = _set("quanto quanta quando quantos quantas segura seguro segue primo prima")
 # words that are not part of a product's name

@@ -51,7 +51,8 @@ def resolve_reference(text: str, messages: list[dict], cart: dict | None = None)
 def _plan(said: Said, shown: Shown) -> Command | None:
     action, quantity = said.action, said.quantity
     refs = [r for r in said.refs if r.kind != "this"] or said.refs  # "quanto esse segundo": the position
-    if said.bare_number is not None and not refs and quantity is None:
+    pointed = [r for r in refs if r.kind != "this"]
+    if said.bare_number is not None and not pointed and quantity is None and (shown.fresh or action == "change"):
         if action == "change" or shown.single_last:  # "2" after a card: how many
             quantity = said.bare_number
         elif len(shown.listed) > 1:  # "2" under a list: which one
@@ -63,15 +64,19 @@ def _plan(said: Said, shown: Shown) -> Command | None:
             action = "details"
         elif quantity or refs and said.checkout:
             action = "add"  # "3 unidades", "a terceira, já fecha"
-        elif said.accept and shown.single_last and not shown.focus_added:
+        elif said.accept and shown.single_last and shown.fresh and not shown.focus_added:
             action = "add"  # "sim", "esse mesmo" under a card ("...: quer levar?")
-        elif refs and (refs[0].kind != "this" or said.shipping):
+        elif refs and (refs[0].kind != "this" or said.shipping or said.name_words):  # "esse travesseiro"
             action = "details"
         elif said.name_words and not said.question and not refs:
             action = "name"  # a shown product's name said back: its card
+    if said.method and shown.asked_payment and not refs and not quantity and action in ("add", "name"):
+        action = None  # "pode ser no boleto", "boleto bancário": the answer to "como prefere pagar?"
     calls: list[tuple[str, dict]] = []
     if action is not None:
-        targets = _targets(said, refs, action, shown)
+        targets = _targets(said, refs, action, shown, quantity)
+        if targets is None and action == "name":
+            targets = []  # no product named after all; maybe "prefiro pagar com boleto"
         if targets is None:
             return None
         calls = _calls(action, targets, quantity, said, shown)
@@ -80,12 +85,16 @@ def _plan(said: Said, shown: Shown) -> Command | None:
     return _with_checkout(calls, said, shown)
 
 
-def _targets(said: Said, refs: list[Ref], action: str, shown: Shown) -> list[Item] | None:
+def _targets(said: Said, refs: list[Ref], action: str, shown: Shown, quantity: int | None) -> list[Item] | None:
     in_cart = action in ("remove", "change")
     pool = shown.cart if in_cart else shown.listed
     if refs and said.name_words and any(r.kind in GENERAL for r in refs):
         if not any(_matched(said.name_words, item) for item in pool):
             return None  # "o mais barato de todos os relógios" with no relógio on screen
+    if refs == [Ref("this")] and said.name_words:  # "esse jogo de lençol": the name says which
+        named = _named(said, pool + [shown.focus] * (shown.focus is not None and not in_cart), action, shown)
+        if named or said.action is None or any(_matched(said.name_words, i) for i in pool + shown.cart):
+            return named  # else chit-chat around "it" ("sounds good, I'll take it"): the product in focus
     if refs:
         found = []
         for ref in refs:
@@ -94,16 +103,11 @@ def _targets(said: Said, refs: list[Ref], action: str, shown: Shown) -> list[Ite
                 return None
             found += [p for p in picked if p.id not in {f.id for f in found}]
         return found[:MAX_TARGETS]
-    named = pool + [shown.focus] * (shown.focus is not None and not in_cart)
     if said.name_words:
-        item = _by_name(said.name_words, named, strict=action == "name" and not said.named)
-        if item is None and len(said.name_groups) > 1 and action != "name":  # "o lençol e o travesseiro"
-            items = [_by_name(group, named, strict=False) for group in said.name_groups]
-            return items if all(items) and len({i.id for i in items}) == len(items) else None
-        return [item] if item else None
+        return _named(said, pool + [shown.focus] * (shown.focus is not None and not in_cart), action, shown)
     if action in ("remove", "change"):
         return _this(shown, in_cart=True)
-    if action == "add" and (not shown.focus_added or said.quantity):
+    if action == "add" and (not shown.focus_added or quantity):
         return [shown.focus] if shown.focus else None  # "põe no carrinho" under its card
     return None
 
@@ -151,6 +155,23 @@ def _same_word(a: str, b: str) -> bool:
     if a == b or len(a) >= 4 and len(b) >= 4 and (a.startswith(b) or b.startswith(a)):
         return True
     return len(a) >= 5 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.85  # "lencol" / "lensol"
+
+
+def _named(said: Said, pool: list[Item], action: str, shown: Shown) -> list[Item] | None:
+    """Products named by words of their names: the whole name said back ("jogo lençol casal") picks
+    among everything shown; "o/a <word>" ("o lençol", "a de café") among what was shown too; a bare
+    word ("3 toalhas", "quero uma toalha") only the product in hand (in focus, in the cart): else it
+    may ask for another one, and the model searches."""
+    item = _by_name(said.name_words, pool, strict=True)
+    if item is None and (said.named or action != "name" and (said.definite or action in ("remove", "change"))):
+        item = _by_name(said.name_words, pool, strict=False)
+    if item is None and action != "name":
+        in_hand = [shown.focus] * (shown.focus is not None) + shown.cart
+        item = _by_name(said.name_words, in_hand, strict=False)
+    if item is None and len(said.name_groups) > 1 and action != "name":  # "o lençol e o travesseiro"
+        items = [_by_name(group, pool, strict=False) for group in said.name_groups]
+        return items if all(items) and len({i.id for i in items}) == len(items) else None
+    return [item] if item else None
 
 
 def _by_name(words: list[str], pool: list[Item], strict: bool) -> Item | None:

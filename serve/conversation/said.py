@@ -27,7 +27,6 @@ from serve.conversation.reference_words import (
     DETAILS,
     KNOWN,
     METHODS,
-    NEGATION,
     NOT_A_POSITION,
     NOT_MORE,
     NUMBERS,
@@ -45,6 +44,9 @@ from serve.conversation.reference_words import (
     SUPERLATIVES,
     words_of,
 )
+
+TO_ADD = ("me ve", "pode ser", "pode por", "d like", "would like")  # "me vê dois", "pode pôr", "I'd like"
+SIZE = ("menor", "maior")  # words of "o de menor preço", or of a product wanted ("uma toalha maior")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Said:
     shipping: bool = False
     question: bool = False
     named: bool = False  # "a de café", "aquela com tampa": a shown product by a word of its name
+    definite: bool = False  # the name words follow "o"/"a"/"esse"/"the": a product already seen
     negated: bool = False  # a "não" that is no refusal of a product: "não, o outro", "no, the first one"
     accept: bool = False  # only yes-words: "sim", "pode ser", "esse mesmo"
 
@@ -102,7 +105,8 @@ def read_said(text: str) -> Said:
             said.refs.append(Ref("this"))
     joined = " ".join(w)
     said.refs += [Ref(kind) for kind, pattern in SUPERLATIVES if re.search(pattern, joined)]
-    _read_words(w, said, used)
+    _read_words(w, said)
+    _read_names(w, said, used)
     return said
 
 
@@ -133,6 +137,7 @@ def _read_number(w: list[str], i: int, n: int | None, said: Said, used: set[int]
     """A number by its neighbours: budget or spec (ignored), price, several ("os dois"), quantity, position."""
     at = lambda k: w[k] if 0 <= k < len(w) else ""  # noqa: E731
     t, prev, nxt, before = w[i], at(i - 1), at(i + 1), at(i - 2)
+    cada = nxt == "de" and (at(i + 2) == "cada" or at(i + 2).isalpha() and at(i + 2) not in KNOWN)  # "2 de toalha"
     price = _price(t) if t[0].isdigit() else None
     used.add(i)
     if prev in BUDGET or before in BUDGET and prev in ("de", "r$"):
@@ -148,61 +153,67 @@ def _read_number(w: list[str], i: int, n: int | None, said: Said, used: set[int]
         said.refs.append(Ref("all", n))
     elif t in ("um", "uma", "one") and prev not in ONE_COUNTED_AFTER and nxt not in ONE_COUNTED_BEFORE:
         used.discard(i)  # an article ("quero um lençol"), not a quantity
-    elif prev in ("mais", "+") and nxt not in NOT_MORE or nxt == "more":
+    elif nxt in NOT_MORE:
+        return  # "mais um pouco"
+    elif prev in ("mais", "+") or nxt == "more":
         said.quantity, said.more = n, True
-    elif (
-        nxt in QTY_AFTER
-        or prev in QTY_BEFORE
-        or prev in ADD
-        or prev in CHANGE
-        or prev in REMOVE
-        or f"{nxt} {at(i + 2)}" == "de cada"
-    ):
+    elif nxt in QTY_AFTER or prev in QTY_BEFORE or prev in ADD or prev in CHANGE or prev in REMOVE or cada:
         said.quantity = n
-    elif prev in ARTICLES or prev in POSITION_NOUNS or prev == "#":
-        said.refs.append(Ref("position", n))
+    elif prev in ARTICLES and prev not in ("this", "that") or prev in POSITION_NOUNS or prev == "#":
+        said.refs.append(Ref("position", n))  # "o 2", "opção 2", not "make that 3"
+    elif nxt.isalpha() and nxt not in KNOWN:  # "3 toalhas": how many of a thing
+        said.quantity = n
     else:
         said.bare_number = n
 
 
-def _read_words(w: list[str], said: Said, used: set[int]) -> None:
-    """Action, checkout, payment method and the words left for name matching."""
+def _read_words(w: list[str], said: Said) -> None:
+    """The action asked for, checkout, the payment method, and whether it is a refusal or a correction."""
     joined = " ".join(w)
     said.question = "?" in w or any(t in QUESTION for t in w)
     for i, t in enumerate(w):
         prev, nxt = w[i - 1] if i else "", w[i + 1] if i + 1 < len(w) else ""
-        if t in REMOVE or t == "take" and nxt in ("out", "off"):
+        if t in REMOVE or t == "take" and re.search(r"\btake\b.*\b(out|off)\b", joined):
             said.action = "remove"
         elif t in DETAILS and said.action != "remove" and not (t == "conta" and prev == "em"):
             said.action = "details"
-        elif (t in ADD or f"{prev} {t}" in ("me ve", "pode ser")) and said.action is None and nxt not in CHECKOUT:
-            said.action = "add"
+        elif (t in ADD or f"{prev} {t}" in TO_ADD) and said.action is None and nxt not in CHECKOUT:
+            said.action = "add"  # not "quero fechar"
         elif t in CHANGE and said.action in (None, "add"):
             said.action = "change"
         said.checkout |= t in CHECKOUT or t == "check" and nxt == "out"
         said.method = METHODS.get(t, said.method)
         said.shipping |= t in SHIPPING
-    if re.search(r"\b(nao|n) (quero|vou querer|preciso) mais\b(?! nada)", joined):
+    if re.search(r"\b(limpa|limpar|esvazia|esvaziar|zera|zerar|clear|empty)( o| my| the)? (carrinho|cart)\b", joined):
+        said.action, said.refs = "remove", [Ref("all")]  # "limpa o carrinho": every line
+    elif re.search(r"\b(nao|n) (quero|vou querer|preciso) mais\b(?! nada)|\b(dont|don t) want\b.*\banymore", joined):
         said.action = "remove"  # "não quero mais o lençol"
     elif re.search(r"\b(nao|n|nem|dont|don t|not) (\w+ )?(quero|queria|vou|levo|want|need|like|take)\b", joined):
         said.action, said.refs = None, []  # "não quero o segundo": a refusal, the model answers
-    else:
-        said.negated = any(t in NEGATION for t in w)
+    else:  # "não, o outro", "nao era o segundo", "no, the first one": a correction
+        said.negated = bool(re.match(r"(nao|n|no|nope)( ,)? (o|a|the|era|i meant|quis dizer)\b", joined))
+    if said.action is None and re.search(r"\b(pro|ao|para o|to|to my|to the) (carrinho|cart)\b", joined):
+        said.action = "add"  # "manda pro carrinho"
     if said.quantity and said.action == "add" and re.search(r"\b(adiciona|acrescenta|add)", joined):
         said.more = True  # "adiciona 2": two more
+
+
+def _read_names(w: list[str], said: Said, used: set[int]) -> None:
+    """The words left once positions, numbers and known words are read: a product's name, or a yes."""
     content = [t for i, t in enumerate(w) if i not in used and t.isalpha()]
-    said.name_words += [t for t in content if t not in KNOWN and len(t) > 2]
+    superlative = any(r.kind in ("cheapest", "dearest") for r in said.refs)  # "o de menor preço"
+    said.name_words += [t for t in content if t not in KNOWN and len(t) > 2 and not (superlative and t in SIZE)]
+    first = next((i for i, t in enumerate(w) if said.name_words and t == said.name_words[0]), 0)
+    said.definite = first > 0 and w[first - 1] in ARTICLES
+    said.named = bool(said.name_words) and bool(
+        re.search(r"\b(o|a|aquele|aquela|esse|essa) (de|do|da|com) [a-z]", " ".join(w))
+    )
     for i, t in enumerate(w):
         if not said.name_groups or t in ("e", "and", ",", ";"):
             said.name_groups.append([])
         if t in said.name_words and i not in used:
             said.name_groups[-1].append(t)
     said.name_groups = [g for g in said.name_groups if g]
-    if re.search(r"\b(limpa|limpar|esvazia|esvaziar|zera|zerar|clear|empty)( o| my| the)? (carrinho|cart)\b", joined):
-        said.action, said.refs = "remove", [Ref("all")]  # "limpa o carrinho": every line
     if said.name_words or said.action == "details":
         said.bare_number = None  # "parcela em 3 vezes", "preciso de 3 toalhas": not a number said alone
-    said.named = bool(said.name_words) and bool(
-        re.search(r"\b(o|a|aquele|aquela|esse|essa) (de|do|da|com) [a-z]", joined)
-    )
     said.accept = 0 < len(content) <= 4 and all(t in ACCEPT for t in content) and len(said.refs) <= 1

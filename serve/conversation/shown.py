@@ -41,6 +41,7 @@ class Shown:
     focus: Item | None = None
     focus_added: int = 0  # units of the focus added by the latest product result (0: it was shown, not added)
     single_last: bool = False  # the latest product result showed one product (a card, an add), not a list
+    fresh: bool = False  # no customer message since the latest product result: "sim", "2" answer it
     cart: list[Item] = field(default_factory=list)
     asked_payment: bool = False  # the bot's last words asked how to pay
 
@@ -79,8 +80,10 @@ def read_shown(messages: list[dict], cart: dict | None = None) -> Shown:
     for m in messages:
         if m.get("role") == "assistant" and m.get("content"):
             shown.asked_payment = any(q in str(m["content"]) for q in PAYMENT_QUESTIONS)
+        shown.fresh = shown.fresh and m.get("role") != "user"
         if m.get("role") != "tool" or (r := _result(m)) is None or "error" in r:
             continue
+        shown.fresh = True
         if "added" in r or "removed" in r:
             key = "added" if "added" in r else "removed"
             item = _item(r[key], known)

@@ -50,6 +50,7 @@ def cart(*lines) -> dict:
 
 
 THREE = listed(LENCOL, TOALHA, TRAVESSEIRO)
+QA = [{"role": "user", "content": "tem garantia?"}, {"role": "assistant", "content": "Tem sim, 3 meses. Algo mais?"}]
 TWO = listed(CAFE, ESPORTE)
 
 
@@ -118,6 +119,16 @@ def calls(said: str, history: list[dict], in_cart: dict | None = None):
         ("2x o primeiro", [add(LENCOL, 2)]),
         ("two of the first one", [add(LENCOL, 2)]),
         ("o segundo, tres unidades", [add(TOALHA, 3)]),
+        ("me vê o primeiro", [add(LENCOL)]),
+        ("pode ser o último", [add(TRAVESSEIRO)]),
+        ("quero o lençol e o travesseiro", [add(LENCOL), add(TRAVESSEIRO)]),
+        ("quero os 3", [add(LENCOL), add(TOALHA), add(TRAVESSEIRO)]),
+        ("and the third?", [details(TRAVESSEIRO)]),
+        ("quero 2 lençóis de casal", [add(LENCOL, 2)]),  # the whole name of one shown
+        ("esse travesseiro de fibra", [details(TRAVESSEIRO)]),
+        ("number 2", [details(TOALHA)]),
+        ("can I see the travesseiro fibra siliconada?", [details(TRAVESSEIRO)]),
+        ("a opção 2 parece boa", [details(TOALHA)]),
     ],
 )
 def test_a_reference_into_the_last_list_resolves(said, expected):
@@ -153,6 +164,16 @@ def test_a_reference_into_the_last_list_resolves(said, expected):
         "pix",  # a payment method nobody asked for
         "jogo de panelas",
         "quero ver lençol de solteiro",
+        "quero uma toalha maior",  # another towel, maybe: the model searches
+        "quero uma toalha",
+        "quero ver toalhas",
+        "dá pra parcelar em 3 vezes?",
+        "preciso de 3 toalhas brancas",
+        "segunda eu compro",
+        "the second day works for me",
+        "quero o mais barato de todos os relógios",  # none was shown
+        "I need eight",
+        "quero finalizar a compra",
     ],
 )
 def test_words_that_point_at_nothing_for_sure_are_left_to_the_model(said):
@@ -178,6 +199,14 @@ def test_words_that_point_at_nothing_for_sure_are_left_to_the_model(said):
         ("me fala mais dela", [details(TOALHA)]),
         ("qual o frete desse?", [details(TOALHA)]),
         ("the first one", [details(LENCOL)]),  # the list is still on screen above the card
+        ("obrigado, era só isso", None),
+        ("quero finalizar a compra", None),  # the cart, not this product
+        ("pode adicionar e fechar", [add(TOALHA)]),
+        ("sounds good, I'll take it", [add(TOALHA)]),
+        ("fechou, manda pro carrinho", [add(TOALHA)]),
+        ("I'd like three", [add(TOALHA, 3)]),
+        ("is it any good?", None),  # a question about it: the classifier's follow-up, or the model
+        ("o que combina com isso?", None),
     ],
 )
 def test_the_product_in_focus_is_the_one_the_card_showed(said, expected):
@@ -195,6 +224,14 @@ def test_the_topic_follows_the_question():
         # quantities: "mais" adds on top; "N unidades" asks for N in all
         (THREE + added(TOALHA), cart((TOALHA, 1)), "mais um", [add(TOALHA)]),
         (THREE + added(TOALHA), cart((TOALHA, 1)), "mais duas", [add(TOALHA, 2)]),
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "+1", [add(TOALHA)]),
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "quero 3 toalhas", [add(TOALHA, 2)]),  # the one in hand
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "change the quantity to 3", [add(TOALHA, 2)]),
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "3 of those", [add(TOALHA, 2)]),
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "corrige pra 3 por favor", [add(TOALHA, 2)]),
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "em vez de 1, quero 3", [add(TOALHA, 2)]),
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "make that 3", [add(TOALHA, 2)]),
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "quero trocar um produto", None),  # an exchange, not a quantity
         (THREE + added(TOALHA), cart((TOALHA, 1)), "one more", [add(TOALHA)]),
         (THREE + added(TOALHA), cart((TOALHA, 1)), "quero 3 unidades", [add(TOALHA, 2)]),
         (THREE + added(TOALHA), cart((TOALHA, 1)), "adiciona 2", [add(TOALHA, 2)]),
@@ -208,6 +245,11 @@ def test_the_topic_follows_the_question():
         (TWO + added(CAFE, 2), cart((CAFE, 2)), "no, the other one", [remove(CAFE, 2), add(ESPORTE, 2)]),
         (TWO + added(CAFE), cart((CAFE, 1)), "n, o segundo", [remove(CAFE, 1), add(ESPORTE)]),
         (THREE + card(TOALHA), None, "não, o outro", None),  # three were shown: which other?
+        (TWO + added(CAFE), cart((CAFE, 1)), "não sei, o segundo é bom?", [details(ESPORTE)]),  # no correction
+        # "sim" and a bare number answer the card only right after it, not after another exchange
+        (THREE + card(TOALHA) + QA, None, "sim", None),
+        (THREE + card(TOALHA) + QA, None, "2", None),
+        (THREE + QA, None, "2", None),
         (TWO, None, "os dois", [details(CAFE), details(ESPORTE)]),
         (TWO, None, "quero as duas", [add(CAFE), add(ESPORTE)]),
         (TWO, None, "add both", [add(CAFE), add(ESPORTE)]),
@@ -235,6 +277,8 @@ IN_CART = cart((LENCOL, 1), (TOALHA, 2))
         ("take out the towel", None),  # names are matched in the catalogue's language only
         ("remove the second one", [remove(TOALHA)]),
         ("tira tudo", [remove(LENCOL), remove(TOALHA)]),
+        ("limpa o carrinho", [remove(LENCOL), remove(TOALHA)]),
+        ("tira 1 toalha", [remove(TOALHA, 1)]),
         ("tira o de 89,90", [remove(LENCOL)]),
         ("deixa só uma toalha", [remove(TOALHA, 1)]),
         ("tira", None),  # two lines, no product in focus
@@ -257,7 +301,12 @@ def test_checkout_after_the_calls_or_with_the_method_named():
     asked = THREE + added(TOALHA) + [{"role": "assistant", "content": "Como você prefere pagar?"}]
     assert calls("pix", asked, cart((TOALHA, 1))) == [pix]
     assert calls("no cartão, por favor", asked, cart((TOALHA, 1))) == [("checkout", {"payment_method": "card"})]
-    assert calls("boleto", asked, cart((TOALHA, 1))) == [("checkout", {"payment_method": "boleto"})]
+    boleto = [("checkout", {"payment_method": "boleto"})]
+    for answer in ("boleto", "pode ser no boleto", "boleto bancário, por favor", "bank slip", "vou de boleto"):
+        assert calls(answer, asked, cart((TOALHA, 1))) == boleto, answer
+    assert calls("credit card", asked, cart((TOALHA, 1))) == [("checkout", {"payment_method": "card"})]
+    assert calls("prefiro pagar com boleto", THREE + added(TOALHA), cart((TOALHA, 1))) == boleto
+    assert calls("boleto", THREE + added(TOALHA), cart((TOALHA, 1))) is None  # nobody asked
     assert calls("fecha no pix", THREE + added(TOALHA), cart((TOALHA, 1))) == [pix]
     assert calls("aceita cartão?", asked, cart((TOALHA, 1))) is None  # a question, not a choice
     assert calls("fecha no pix", THREE, cart()) is None  # nothing in the cart
