@@ -8,9 +8,12 @@
 2. Button/list choices whose id is a command ("add_to_cart:<ref>", "checkout:pix", ...) run
    server-side without the model (serve/conversation/routing.py): the commerce path is deterministic and
    costs no model time, and the exchange is logged as the same tool call the model would make.
-   A text that is only a store question, chit-chat or off-topic, and media without words, get
-   the server's answer from the store's config before anything else (serve/conversation/knowledge.py).
-3. Free text is first classified (the nlu stage's intent model, `intents`): a confident greeting,
+   Free text that points at what the bot showed ("o segundo", "esse", "2 unidades", "tira o lençol",
+   "quero o primeiro, 3 unidades, pode fechar") becomes a command too, before anything else
+   (serve/conversation/references.py). A text that is only a store question, chit-chat or
+   off-topic, and media without words, get the server's answer from the store's config next
+   (serve/conversation/knowledge.py).
+3. Other free text is first classified (the nlu stage's intent model, `intents`): a confident greeting,
    thanks, "no, thanks", cart, order status, checkout or human/complaint request becomes such a
    command too (serve/conversation/routing.py: INTENT_COMMANDS), and so is a follow-up about the product in
    focus ("e o frete?": focus_command); less sure guesses are kept as the answer of last resort

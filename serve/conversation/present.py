@@ -217,6 +217,9 @@ class Presenter:
                 (f"recommend:{anchor}" if anchor else "recommend", "b_more"),
             )
             return out + [ButtonsReply(body, choices)]
+        shown = [o.result for o in ok if o.name == "get_product"]
+        if last.name == "get_product" and len(shown) > 1:  # "o primeiro e o terceiro": side by side, tap one
+            return out + [product_list(shown, lang)]
         if last.name == "get_product":
             p = self.catalogue.get(r["id"])
             if p is None:

@@ -403,6 +403,14 @@ def test_a_refused_add_never_reaches_checkout(env, llm):
     assert "Não consegui" in replies[0].body and "checkout:pix" not in str(replies)
 
 
+def test_two_products_named_at_once_are_listed_side_by_side(env, llm):
+    agent, factory, cid, _ = env
+    shown_bestsellers(agent, factory, cid)
+    (reply,) = run(agent, factory, cid, text("compara o primeiro com o terceiro"))
+    assert [r[0] for r in reply.rows] == [f"product:{PERFUME}", f"product:{FONE}"] and llm.requests == []
+    assert "*Perfume Floral Feminino 100 ml* — R$ 129,90" in reply.body and "*Fone de Ouvido" in reply.body
+
+
 def test_put_it_in_the_cart_right_after_its_card(env, llm):
     agent, factory, cid, _ = env
     run(agent, factory, cid, text("Capinha", choice_id=f"product:{CAPINHA}"))
