@@ -51,6 +51,8 @@ NOT_MORE = _set("pouco pouquinho barato barata caro cara")  # "mais um pouco", "
 REMOVE = _set(
     "tira tirar tire retira retirar retire remove remover remova exclui excluir exclua apaga apagar deleta delete"
 )
+# "esquece o lençol", "cancel the towel": a removal only of a product named that is in the cart
+LET_GO = _set("esquece esquecer cancela cancelar desisti desistir forget cancel drop ditch scratch lose pull")
 ADD = _set(
     "quero qro kero queria querer levo leva levar poe coloca colocar coloque bota botar adiciona adicionar adicione "
     "acrescenta acrescentar inclui incluir comprar compro fico escolho pega pegar separa add take want buy get "
@@ -91,12 +93,12 @@ FILLER = _set(
     "fechou fechado yes thanks cool great nice then hmm ah opa entao ser mais more another quero bem em conta "
     "barato barata baratinho caro cara avaliado avaliada preco melhor nota cheapest expensive priciest "
     "most least lowest price best top highest rated reviewed dela dele deles lista list esse essa que qual custa "
-    "costs check out total eram seriam real vez instead actually pro pros pras num numa can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other"
+    "costs check out rid longer total eram seriam real vez instead actually pro pros pras num numa can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other"
 )
 NOT_TYPOS = _set("quanto quanta quando quantos quantas segura seguro segue primo prima")
 # words that are not part of a product's name
 KNOWN = frozenset().union(ORDINALS, NUMBERS, ARTICLES, POSITION_NOUNS, QTY_UNITS, QTY_BEFORE, PRICE_AFTER, FILLER)
-KNOWN = KNOWN.union(REMOVE, ADD, DETAILS, CHANGE, CHECKOUT, METHODS, SHIPPING, NEGATION, DEMONSTRATIVES)
+KNOWN = KNOWN.union(REMOVE, LET_GO, ADD, DETAILS, CHANGE, CHECKOUT, METHODS, SHIPPING, NEGATION, DEMONSTRATIVES)
 TYPO_TARGETS = sorted(w for w in ORDINALS if len(w) >= 5)
 _ARTS = "(?:o|a|os|as|do|da|no|na|pelo|pela|esse|essa|the)"
 SUPERLATIVES = (

@@ -57,6 +57,10 @@ def _plan(said: Said, shown: Shown) -> Command | None:
             quantity = said.bare_number
         elif len(shown.listed) > 1:  # "2" under a list: which one
             refs = [Ref("position", said.bare_number)]
+    if said.refused:  # "não quero o lençol": out of the cart if it is there; a list's item is just declined
+        if refs and not shown.listed_is_cart or not (refs or said.name_words):
+            return None
+        action = "remove"
     if action is None:
         if refs and (refs[0].kind == "other" or said.negated) and shown.focus_added:
             action = "swap"  # "não, o outro" / "não, o segundo" right after an add: that one instead
@@ -68,8 +72,8 @@ def _plan(said: Said, shown: Shown) -> Command | None:
             action = "add"  # "sim", "esse mesmo" under a card ("...: quer levar?")
         elif refs and (refs[0].kind != "this" or said.shipping or said.name_words):  # "esse travesseiro"
             action = "details"
-        elif said.name_words and not said.question and not refs:
-            action = "name"  # a shown product's name said back: its card
+        elif said.name_words and not said.question and not refs and not said.negative:
+            action = "name"  # a shown product's name said back: its card ("no more X" is no pick)
     if said.method and shown.asked_payment and not refs and not quantity and action in ("add", "name"):
         action = None  # "pode ser no boleto", "boleto bancário": the answer to "como prefere pagar?"
     calls: list[tuple[str, dict]] = []
@@ -106,7 +110,7 @@ def _targets(said: Said, refs: list[Ref], action: str, shown: Shown, quantity: i
     if said.name_words:
         return _named(said, pool + [shown.focus] * (shown.focus is not None and not in_cart), action, shown)
     if action in ("remove", "change"):
-        return _this(shown, in_cart=True)
+        return None if said.named_only or said.refused else _this(shown, in_cart=True)
     if action == "add" and (not shown.focus_added or quantity):
         return [shown.focus] if shown.focus else None  # "põe no carrinho" under its card
     return None

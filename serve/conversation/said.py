@@ -26,6 +26,7 @@ from serve.conversation.reference_words import (
     DEMONSTRATIVES,
     DETAILS,
     KNOWN,
+    LET_GO,
     METHODS,
     NOT_A_POSITION,
     NOT_MORE,
@@ -45,6 +46,10 @@ from serve.conversation.reference_words import (
     words_of,
 )
 
+NO_MORE = (  # a product the customer no longer wants ("não quero mais nada": no product)
+    r"\b(nao|n) (quero|vou querer|preciso) mais\b(?! nada)|\b(dont|don t) want\b.*\banymore\b"
+    r"|\bno longer (want|need)\b|\b(from|out of) (my |the )?cart\b"
+)
 TO_ADD = ("me ve", "pode ser", "pode por", "d like", "would like")  # "me vê dois", "pode pôr", "I'd like"
 SIZE = ("menor", "maior")  # words of "o de menor preço", or of a product wanted ("uma toalha maior")
 
@@ -75,6 +80,9 @@ class Said:
     named: bool = False  # "a de café", "aquela com tampa": a shown product by a word of its name
     definite: bool = False  # the name words follow "o"/"a"/"esse"/"the": a product already seen
     negated: bool = False  # a "não" that is no refusal of a product: "não, o outro", "no, the first one"
+    negative: bool = False  # a "no", "not", "never", "sem" anywhere: a product mentioned is not picked
+    refused: bool = False  # "não quero o lençol", "I don't need the towel": out of the cart, if it is there
+    named_only: bool = False  # the action holds for a product named, never for the one in focus ("esquece o lençol")
     accept: bool = False  # only yes-words: "sim", "pode ser", "esse mesmo"
 
 
@@ -173,8 +181,10 @@ def _read_words(w: list[str], said: Said) -> None:
     said.question = "?" in w or any(t in QUESTION for t in w)
     for i, t in enumerate(w):
         prev, nxt = w[i - 1] if i else "", w[i + 1] if i + 1 < len(w) else ""
-        if t in REMOVE or t == "take" and re.search(r"\btake\b.*\b(out|off)\b", joined):
+        if t in REMOVE or t == "take" and re.search(r"\btake\b.*\b(out|off)\b", joined) or f"{t} {nxt}" == "get rid":
             said.action = "remove"
+        elif t in LET_GO and said.action in (None, "add", "details"):
+            said.action, said.named_only = "remove", True
         elif t in DETAILS and said.action != "remove" and not (t == "conta" and prev == "em"):
             said.action = "details"
         elif (t in ADD or f"{prev} {t}" in TO_ADD) and said.action is None and nxt not in CHECKOUT:
@@ -186,12 +196,13 @@ def _read_words(w: list[str], said: Said) -> None:
         said.shipping |= t in SHIPPING
     if re.search(r"\b(limpa|limpar|esvazia|esvaziar|zera|zerar|clear|empty)( o| my| the)? (carrinho|cart)\b", joined):
         said.action, said.refs = "remove", [Ref("all")]  # "limpa o carrinho": every line
-    elif re.search(r"\b(nao|n) (quero|vou querer|preciso) mais\b(?! nada)|\b(dont|don t) want\b.*\banymore", joined):
-        said.action = "remove"  # "não quero mais o lençol"
+    elif re.search(NO_MORE, joined):
+        said.action, said.named_only = "remove", True  # "não quero mais o lençol"
     elif re.search(r"\b(nao|n|nem|dont|don t|not) (\w+ )?(quero|queria|vou|levo|want|need|like|take)\b", joined):
-        said.action, said.refs = None, []  # "não quero o segundo": a refusal, the model answers
+        said.action, said.refused = None, True  # "não quero o segundo", "I don't need the lençol"
     else:  # "não, o outro", "nao era o segundo", "no, the first one": a correction
         said.negated = bool(re.match(r"(nao|n|no|nope)( ,)? (o|a|the|era|i meant|quis dizer)\b", joined))
+    said.negative = bool(re.search(r"\b(nao|n|not|dont|don|never|nunca|nem|sem|without|none)\b|^no\b", joined))
     if said.action is None and re.search(r"\b(pro|ao|para o|to|to my|to the) (carrinho|cart)\b", joined):
         said.action = "add"  # "manda pro carrinho"
     if said.quantity and said.action == "add" and re.search(r"\b(adiciona|acrescenta|add)", joined):

@@ -174,6 +174,8 @@ def test_a_reference_into_the_last_list_resolves(said, expected):
         "quero o mais barato de todos os relógios",  # none was shown
         "I need eight",
         "quero finalizar a compra",
+        "not the travesseiro fibra siliconada",  # a product's whole name, negated: no pick
+        "nunca vi toalha de banho felpuda tão cara",
     ],
 )
 def test_words_that_point_at_nothing_for_sure_are_left_to_the_model(said):
@@ -281,7 +283,15 @@ IN_CART = cart((LENCOL, 1), (TOALHA, 2))
         ("tira 1 toalha", [remove(TOALHA, 1)]),
         ("tira o de 89,90", [remove(LENCOL)]),
         ("deixa só uma toalha", [remove(TOALHA, 1)]),
+        ("esquece a toalha", [remove(TOALHA)]),
+        ("get rid of the lençol", [remove(LENCOL)]),
+        ("actually I don't need the toalha", [remove(TOALHA)]),
+        ("I no longer want the lençol", [remove(LENCOL)]),
+        ("não quero o travesseiro", None),  # declined, and it is not in the cart
+        ("cancela o pedido", None),  # an order, not a line of the cart
+        ("quero uma toalha sem bordado", None),
         ("tira", None),  # two lines, no product in focus
+        ("esquece", None),
         ("não quero mais nada, obrigado", None),
     ],
 )
