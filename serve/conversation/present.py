@@ -120,7 +120,12 @@ def fallback_replies(lang: str = "pt") -> list[Reply]:
 
 
 def navigation_replies(
-    navigation: str, name: str | None = None, lang: str = "pt", answer: str | None = None, topic: str | None = None
+    navigation: str,
+    name: str | None = None,
+    lang: str = "pt",
+    answer: str | None = None,
+    topic: str | None = None,
+    options: tuple[tuple[str, str, str], ...] = (),
 ) -> list[Reply]:
     """Answers that need no tool: the payment choice, a greeting, a goodbye, a store answer
     (`answer`, serve/conversation/knowledge.py, with buttons back to shopping or to a person), or
@@ -133,6 +138,13 @@ def navigation_replies(
         return [TextReply(answer or ""), ButtonsReply(say(lang, "help_with"), buttons(lang, *pairs))]
     if navigation == "silent":
         return []
+    if navigation == "which":  # "põe no carrinho" under a list (Command.options): which one? a tap adds it
+        lines = "\n".join(f"{n}. {item} — {price}" for n, (_, item, price) in enumerate(options, 1))
+        if len(options) <= 3:
+            choices = tuple((cid, _cut(f"{n}. {item}", 20)) for n, (cid, item, _) in enumerate(options, 1))
+            return [ButtonsReply(f"{say(lang, 'which_one')}\n{lines}"[:BODY_MAX_CHARS], choices)]
+        rows = tuple((cid, _cut(f"{n}. {item}", 24), price) for n, (cid, item, price) in enumerate(options[:10], 1))
+        return [ListReply(say(lang, "which_one"), say(lang, "b_list"), rows)]
     if navigation == "greeting":
         hello = say(lang, "hello_name", name=name.split()[0]) if name and name.split() else say(lang, "hello")
         hello = f"{hello} {answer}" if answer else hello  # "tudo bem?": "Olá! 👋 Tudo ótimo por aqui..."
@@ -193,7 +205,7 @@ class Presenter:
 
     def _replies(self, outcomes, text, command, worded_by_server, name, lang) -> list[Reply]:
         if command is not None and command.navigation:  # after the command's calls, if it had any
-            answer = navigation_replies(command.navigation, name, lang, command.answer, command.topic)
+            answer = navigation_replies(command.navigation, name, lang, command.answer, command.topic, command.options)
             return ([TextReply(text)] if text else []) + answer
         out: list[Reply] = [TextReply(text)] if text else []
         ok = [o for o in outcomes if o.ok]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 
+from serve.contract import format_brl
 from serve.conversation.routing import Command
 from serve.conversation.said import Ref, Said, read_said
 from serve.conversation.shown import Item, Shown, read_shown
@@ -66,14 +67,16 @@ def _plan(said: Said, shown: Shown) -> Command | None:
             action = "swap"  # "não, o outro" / "não, o segundo" right after an add: that one instead
         elif refs and refs[0].kind == "other":
             action = "details"
-        elif quantity or refs and said.checkout:
-            action = "add"  # "3 unidades", "a terceira, já fecha"
+        elif quantity or pointed and (said.checkout or shown.asked_which):
+            action = "add"  # "3 unidades", "a terceira, já fecha" (not "that's all, checkout")
         elif said.accept and shown.single_last and shown.fresh and not shown.focus_added:
             action = "add"  # "sim", "esse mesmo" under a card ("...: quer levar?")
         elif refs and (refs[0].kind != "this" or said.shipping or said.name_words):  # "esse travesseiro"
             action = "details"
         elif said.name_words and not said.question and not refs and not said.negative:
             action = "name"  # a shown product's name said back: its card ("no more X" is no pick)
+    if action == "add" and not (refs or said.name_words or quantity) and _a_list_is_on_screen(shown):
+        return _which(shown)  # "põe no carrinho" under a list of several: ask which, never "cart empty"
     if said.method and shown.asked_payment and not refs and not quantity and action in ("add", "name"):
         action = None  # "pode ser no boleto", "boleto bancário": the answer to "como prefere pagar?"
     calls: list[tuple[str, dict]] = []
@@ -87,6 +90,17 @@ def _plan(said: Said, shown: Shown) -> Command | None:
         if calls is None:
             return None
     return _with_checkout(calls, said, shown)
+
+
+def _a_list_is_on_screen(shown: Shown) -> bool:
+    return shown.fresh and shown.focus is None and len(shown.listed) > 1 and not shown.listed_is_cart
+
+
+def _which(shown: Shown) -> Command:
+    options = tuple(
+        (f"add_to_cart:{i.id}", i.name, format_brl(i.price_cents) if i.price_cents else "") for i in shown.listed
+    )
+    return Command(navigation="which", options=options)
 
 
 def _targets(said: Said, refs: list[Ref], action: str, shown: Shown, quantity: int | None) -> list[Item] | None:

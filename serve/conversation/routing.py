@@ -40,6 +40,7 @@ class Command:
     topic: str | None = None  # what the customer asked about the product: "details" | "shipping"
     # (or the store topic of a knowledge answer: "payment", "returns", "audio", ...)
     answer: str | None = None  # navigation "answer": the server's text (serve/conversation/knowledge.py)
+    options: tuple[tuple[str, str, str], ...] = ()  # navigation "which": (choice id, name, price) to pick from
 
     @property
     def tool(self) -> str | None:

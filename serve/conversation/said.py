@@ -109,7 +109,7 @@ def read_said(text: str) -> Said:
             and (prev in ADD or prev in REMOVE or nxt in ("of", "them"))
         ):
             said.refs.append(Ref("all"))
-        elif t in DEMONSTRATIVES and nxt not in ("de", "for") and not (t in ("isso", "it") and said.refs):
+        elif t in DEMONSTRATIVES and nxt not in ("de", "for", "s") and not (t in ("isso", "it") and said.refs):
             said.refs.append(Ref("this"))
     joined = " ".join(w)
     said.refs += [Ref(kind) for kind, pattern in SUPERLATIVES if re.search(pattern, joined)]

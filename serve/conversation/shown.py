@@ -21,6 +21,7 @@ from serve.conversation.routing import listed
 from serve.conversation.texts import say
 
 PAYMENT_QUESTIONS = tuple(say(lang, "how_pay") for lang in ("pt", "en"))
+WHICH_QUESTIONS = tuple(say(lang, "which_one") for lang in ("pt", "en"))  # "põe no carrinho" under a list
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Shown:
     fresh: bool = False  # no customer message since the latest product result: "sim", "2" answer it
     cart: list[Item] = field(default_factory=list)
     asked_payment: bool = False  # the bot's last words asked how to pay
+    asked_which: bool = False  # ... or which of the listed products to add ("o segundo" then adds it)
 
     def in_cart(self, item: Item) -> Item | None:
         return next((c for c in self.cart if c.id == item.id), None)
@@ -80,6 +82,7 @@ def read_shown(messages: list[dict], cart: dict | None = None) -> Shown:
     for m in messages:
         if m.get("role") == "assistant" and m.get("content"):
             shown.asked_payment = any(q in str(m["content"]) for q in PAYMENT_QUESTIONS)
+            shown.asked_which = any(q in str(m["content"]) for q in WHICH_QUESTIONS)
         shown.fresh = shown.fresh and m.get("role") != "user"
         if m.get("role") != "tool" or (r := _result(m)) is None or "error" in r:
             continue

@@ -8,8 +8,9 @@
   orders the gateway confirmed, `paid_at` in the period);
 - agent: turns, p50/p95 turn time (the agent's own `turn_latency_ms`), fallback rate (answers
   that were the generic apology), share of texts the intent router answered, refused tool calls,
-  handoffs to a person, and store answers (knowledge_answers: questions about the store, chit-chat
-  and media answered from configs/store.yaml, per topic).
+  handoffs to a person, store answers (knowledge_answers: questions about the store, chit-chat
+  and media answered from configs/store.yaml, per topic) and references to what the bot showed
+  that the server resolved itself (references_resolved: "o segundo", "2 unidades", "tira o lençol").
 
 Rates are None when their denominator is zero. Percentiles are nearest-rank over the period's
 turns, computed here (portable across SQLite and PostgreSQL; a period holds thousands of turns).
@@ -94,7 +95,13 @@ def agent(session: Session, since: datetime) -> dict:
             select(Event.name, func.count())
             .where(
                 Event.name.in_(
-                    (EventName.FALLBACK_REPLY, EventName.INTENT_FALLBACK, EventName.TOOL_REFUSED, EventName.HANDOFF)
+                    (
+                        EventName.FALLBACK_REPLY,
+                        EventName.INTENT_FALLBACK,
+                        EventName.TOOL_REFUSED,
+                        EventName.HANDOFF,
+                        EventName.REFERENCE_RESOLVED,
+                    )
                 ),
                 Event.created_at >= since,
             )
@@ -111,6 +118,7 @@ def agent(session: Session, since: datetime) -> dict:
         "tool_refusals": counts.get(EventName.TOOL_REFUSED, 0),
         "handoffs": counts.get(EventName.HANDOFF, 0),
         "knowledge_answers": dict(sorted(knowledge.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "references_resolved": counts.get(EventName.REFERENCE_RESOLVED, 0),
     }
 
 

@@ -322,6 +322,22 @@ def test_checkout_after_the_calls_or_with_the_method_named():
     assert calls("fecha no pix", THREE, cart()) is None  # nothing in the cart
 
 
+def test_put_in_the_cart_under_a_list_of_several_asks_which_one():
+    command = resolve_reference("põe no carrinho", THREE)
+    assert command.navigation == "which" and [o[0] for o in command.options] == [
+        "add_to_cart:aa11",
+        "add_to_cart:bb22",
+        "add_to_cart:cc33",
+    ]
+    assert command.options[1][1:] == ("Toalha de Banho Felpuda Azul", "R$ 34,90")
+    assert resolve_reference("põe no carrinho", THREE + QA) is None  # the list is not the last thing any more
+
+
+def test_that_is_all_then_checkout_adds_nothing():
+    command = resolve_reference("that's all, checkout with pix", THREE + added(TOALHA), cart((TOALHA, 1)))
+    assert command.calls == (("checkout", {"payment_method": "pix"}),)
+
+
 def test_the_screen_is_read_from_tool_results_only():
     history = THREE + card(TOALHA) + added(TOALHA, 2) + [{"role": "assistant", "content": "Adicionei 2x"}]
     shown = read_shown(history)
@@ -419,6 +435,21 @@ def test_two_products_named_at_once_are_listed_side_by_side(env, llm):
     (reply,) = run(agent, factory, cid, text("compara o primeiro com o terceiro"))
     assert [r[0] for r in reply.rows] == [f"product:{PERFUME}", f"product:{FONE}"] and llm.requests == []
     assert "*Perfume Floral Feminino 100 ml* — R$ 129,90" in reply.body and "*Fone de Ouvido" in reply.body
+
+
+def test_put_it_in_the_cart_under_a_list_asks_which_and_a_tap_adds_it(env, llm):
+    agent, factory, cid, _ = env
+    shown_bestsellers(agent, factory, cid)
+    (which,) = run(agent, factory, cid, text("põe no carrinho"))
+    assert which.body.startswith("Qual deles você quer?") and "2. Capinha Celular Silicone — R$ 19,90" in which.body
+    assert [b[0] for b in which.buttons] == [f"add_to_cart:{p}" for p in (PERFUME, CAPINHA, FONE)]
+    assert all(len(title) <= 20 for _, title in which.buttons) and cart_lines(factory, cid, agent) == []
+    run(agent, factory, cid, text(which.buttons[1][1], choice_id=which.buttons[1][0]))
+    assert cart_lines(factory, cid, agent) == [(CAPINHA, 1)] and llm.requests == []
+    shown_bestsellers(agent, factory, cid)
+    run(agent, factory, cid, text("coloca no carrinho"))
+    run(agent, factory, cid, text("o terceiro"))  # the answer to "qual deles?": added, not described
+    assert cart_lines(factory, cid, agent) == [(CAPINHA, 1), (FONE, 1)] and llm.requests == []
 
 
 def test_put_it_in_the_cart_right_after_its_card(env, llm):

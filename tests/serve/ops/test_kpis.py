@@ -31,6 +31,8 @@ def test_funnel_sales_and_agent_figures(factory, catalogue):
         (browsers[0], "knowledge_answer", {"topic": "payment"}),
         (browsers[1], "knowledge_answer", {"topic": "audio"}),
         (browsers[2], "knowledge_answer", {"topic": "payment"}),
+        (browsers[0], "reference_resolved", {"tools": ["add_to_cart"], "navigation": None}),
+        (buyer, "reference_resolved", {"tools": ["get_product"], "navigation": None}),
     ]
     with session_scope(factory) as s:
         s.add_all(Event(customer_id=c, name=n, properties=p) for c, n, p in events)
@@ -58,7 +60,7 @@ def test_funnel_sales_and_agent_figures(factory, catalogue):
     }
     assert (agent["turns"], agent["turn_p50_ms"], agent["turn_p95_ms"]) == (4, 200.0, 400.0)
     assert (agent["fallback_rate"], agent["routed_share"], agent["handoffs"]) == (0.25, 0.5, 1)
-    assert agent["knowledge_answers"] == {"payment": 2, "audio": 1}
+    assert agent["knowledge_answers"] == {"payment": 2, "audio": 1} and agent["references_resolved"] == 2
 
 
 def test_an_empty_period_has_counts_and_no_rates(factory):
