@@ -32,7 +32,19 @@ def _pct(figure: dict | None) -> str:
 
 def simulate_table(data: dict) -> str:
     """metrics/simulate.json as the comparison table: rates with their 95% intervals, n per model."""
-    head = ("model", "task success", "pass^4", "conversion", "ungrounded", "wrong lang", "p50 ms", "p95 ms", "n")
+    head = (
+        "model",
+        "task success",
+        "pass^4",
+        "conversion",
+        "ungrounded",
+        "wrong lang",
+        "fallback turns",
+        "over budget",
+        "p50 ms",
+        "p95 ms",
+        "n",
+    )
     rows = [head]
     for model, f in data["models"].items():
         k = f["pass_hat_k"].get(str(max(map(int, f["pass_hat_k"]))), None) if f["pass_hat_k"] else None
@@ -45,6 +57,8 @@ def simulate_table(data: dict) -> str:
                 _pct(f["conversion"]),
                 _pct(f["ungrounded_claim_rate"]),
                 _pct(f["wrong_language_rate"]),
+                _pct(f["fallback_turn_rate"]) if "fallback_turn_rate" in f else "—",
+                str(f.get("budget_ignored_turns", "—")),
                 "—" if lat["p50"] is None else f"{lat['p50']:.0f}",
                 "—" if lat["p95"] is None else f"{lat['p95']:.0f}",
                 str(f["conversations"]),

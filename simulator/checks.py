@@ -7,7 +7,8 @@
 - WhatsApp limit violations on the wire format (Cloud API: ≤ 3 reply buttons, titles ≤ 20
   characters, ≤ 10 list rows, captions ≤ 1024, text ≤ 4096);
 - pressure after a "no": after the customer declined, the next reply pushes a product again;
-- fake scarcity: a low-stock claim about a product whose stock is not low.
+- fake scarcity: a low-stock claim about a product whose stock is not low;
+- budget ignored: the customer stated a budget and the answer showed a product above it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from serve.conversation.grounding import amounts_in
 from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, Reply, TextReply
 from serve.conversation.texts import detect_language
 from serve.core.catalog import Catalogue
+from simulator.phrasing import acts_with_slot
 
 # Cloud API limits (developers.facebook.com/docs/whatsapp/cloud-api/reference/messages).
 MAX_BUTTONS, MAX_BUTTON_TITLE, MAX_ROWS, MAX_CAPTION, MAX_TEXT = 3, 20, 10, 1024, 4096
@@ -31,6 +33,7 @@ PRESSURE = re.compile(
 )
 BOLD = re.compile(r"\*([^*\n]{6,80})\*")
 ORDER_CODE = re.compile(r"\bZV\d+\b")
+BUDGET_ACTS = acts_with_slot("budget")  # the customer's messages that state the budget
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Flags:
     limit_violations: list[str] = field(default_factory=list)
     pressure_after_no: bool = False
     fake_scarcity: list[str] = field(default_factory=list)
+    budget_ignored: int = 0  # answers to a stated budget that showed a product above it
 
 
 def looks_like_a_name(bold: str) -> bool:
@@ -75,8 +79,9 @@ def reply_text(reply: Reply) -> str:
 class Checker:
     """Accumulates the flags of one conversation, reply by reply."""
 
-    def __init__(self, catalogue: Catalogue, lang: str):
-        self.catalogue, self.lang = catalogue, lang
+    def __init__(self, catalogue: Catalogue, lang: str, budget_cents: int | None = None):
+        self.catalogue, self.lang, self.budget_cents = catalogue, lang, budget_cents
+        self.budget_stated = False  # the customer's last message said the budget
         self.flags = Flags()
         self.known: set[int] = set()  # amounts the customer wrote or the store computed for them
         self.declined = False
@@ -86,6 +91,7 @@ class Checker:
     def customer_said(self, text: str, act: str | None = None) -> None:
         self.known.update(amounts_in(text))
         self.declined = act in ("decline", "give_up")
+        self.budget_stated = self.budget_cents is not None and act in BUDGET_ACTS
 
     def store_amounts(self, amounts: set[int]) -> None:
         """Totals, subtotals and freights of this customer's carts and orders (from the database)."""
@@ -104,6 +110,10 @@ class Checker:
                 if looks_like_a_name(name) and not any(name.lower() in n or n in name.lower() for n in self.names):
                     self.flags.ungrounded.append(f"product name {name!r}")
             self._stock(text, shown_ids)
+        if self.budget_stated:
+            shown = (self.catalogue.get(i) for i in shown_ids)
+            self.flags.budget_ignored += any(p is not None and p.price_cents > self.budget_cents for p in shown)
+            self.budget_stated = False
         if self.declined and replies:
             pushy = any(PRESSURE.search(reply_text(r)) for r in replies)
             pushy |= any(isinstance(r, ImageReply) for r in replies)  # a new product card after a "no"

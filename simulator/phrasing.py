@@ -66,6 +66,11 @@ WORDED_QTY_SHARE = 1 / 3  # how often "{qty_units}" spells the number ("duas uni
 BURST_AT_FULL_NOISE = 0.35  # share of utterances sent as a burst at noise 1 (scaled by the noise level)
 
 
+def acts_with_slot(slot: str) -> frozenset[str]:
+    """The acts whose every utterance says `slot` (e.g. "budget": the customer states the budget)."""
+    return frozenset(act for act, slots in ACTS.items() if slot in slots)
+
+
 class BankError(ValueError):
     """The phrasing bank is malformed: a missing language or act, an unknown or missing slot."""
 

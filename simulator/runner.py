@@ -36,6 +36,7 @@ from simulator.customer import Customer
 from simulator.goals import Goal
 from simulator.judge import event_counts, judge, paid_orders
 from simulator.observe import read_screen
+from simulator.roles import answered_by, new_events
 
 
 def seed_order(factory, customer_id: int, goal: Goal, catalogue: Catalogue, settings: Settings) -> str | None:
@@ -82,6 +83,8 @@ class Conversation:
         self.sequence = 0
         self.transcript: list[dict] = []
         self.latency_ms: list[float] = []
+        self.roles: list[tuple[str, str]] = []  # (turn kind: the customer's act or "tap", who answered)
+        self.last_event_id = 0
 
     def inbound(self, **fields) -> Inbound:
         self.sequence += 1
@@ -100,7 +103,7 @@ class Conversation:
             ).id
         code = seed_order(self.factory, customer_id, self.goal, self.catalogue, self.settings)
         customer = Customer(self.goal, self.catalogue, self.rng, self.noise, code)
-        checker = Checker(self.catalogue, self.goal.lang)
+        checker = Checker(self.catalogue, self.goal.lang, self.goal.budget_cents)
         action, texts, ended = customer.opening(), [], "gave_up"
         while True:
             if isinstance(action, Done):
@@ -119,6 +122,7 @@ class Conversation:
             start = time.perf_counter()
             replies = await self.agent.respond(self.factory, customer_id, inbound)
             self.latency_ms.append((time.perf_counter() - start) * 1000)
+            self.roles.append((action.act if isinstance(action, Say) else "tap", self.answerer(customer_id, action)))
             screen = read_screen(replies, self.catalogue)
             texts += screen.texts
             checker.store_amounts(store_amounts(self.factory, customer_id, self.catalogue))
@@ -126,6 +130,11 @@ class Conversation:
             self.transcript.append({"customer": _said(action), "bot": [reply_to_dict(r) for r in replies]})
             action = customer.react(screen, open_cart(self.factory, customer_id))
         return self.result(customer_id, code, customer, checker, texts, ended)
+
+    def answerer(self, customer_id: int, action) -> str:
+        with session_scope(self.factory) as s:
+            events, self.last_event_id = new_events(s, customer_id, self.last_event_id)
+        return answered_by(events, tapped=not isinstance(action, Say))
 
     async def pay(self, charge_id: str) -> str:
         """The customer opens the link and pays on the sandbox page (the gateway's signed webhook follows)."""
@@ -154,12 +163,14 @@ class Conversation:
             "turns": customer.sent,
             "misunderstood": customer.misunderstood,
             "latency_ms": self.latency_ms,
+            "roles": self.roles,
             "events": events,
             "ungrounded": f.ungrounded,
             "wrong_language": f.wrong_language,
             "limit_violations": f.limit_violations,
             "pressure_after_no": f.pressure_after_no,
             "fake_scarcity": f.fake_scarcity,
+            "budget_ignored": f.budget_ignored,
             "order_total_cents": total,
             "order_units": units,
             "transcript": self.transcript,

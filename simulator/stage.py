@@ -141,13 +141,22 @@ def plots(summary: dict, plots_dir: Path) -> None:
 def mlflow_metrics(summary: dict) -> dict[str, float]:
     out = {}
     for m, f in summary.items():
-        for key in ("task_success", "conversion", "cart_abandonment", "ungrounded_claim_rate", "wrong_language_rate"):
+        for key in (
+            "task_success",
+            "conversion",
+            "cart_abandonment",
+            "ungrounded_claim_rate",
+            "wrong_language_rate",
+            "fallback_turn_rate",
+        ):
             for part, suffix in (("rate", ""), ("low", "_low"), ("high", "_high")):
                 if f[key][part] is not None:
                     out[f"{m}.{key}{suffix}"] = f[key][part]
         out |= {f"{m}.pass_hat_{k}": v for k, v in f["pass_hat_k"].items() if v is not None}
         out |= {f"{m}.{s}.task_success": v["task_success"]["rate"] for s, v in f["by_scenario"].items()}
         out |= {f"{m}.latency_p{q}_ms": f["latency_ms"][f"p{q}"] for q in (50, 95) if f["latency_ms"][f"p{q}"]}
+        out[f"{m}.budget_ignored_turns"] = f["budget_ignored_turns"]
+        out |= {f"{m}.answered_by.{role}": share for role, share in f["answered_by"]["share"].items()}
         if f["avg_order_value_cents"] is not None:
             out[f"{m}.avg_order_value_cents"] = f["avg_order_value_cents"]
     return out

@@ -12,6 +12,8 @@ from collections import defaultdict
 
 from scipy.stats import binomtest
 
+from simulator.roles import role_table
+
 CONFIDENCE = 0.95
 
 
@@ -47,6 +49,7 @@ def summarise(rows: list[dict], max_k: int) -> dict:
         by_goal[r["goal_id"]].append(r["success"])
     scenarios = sorted({r["scenario"] for r in rows})
     latencies = [ms for r in rows for ms in r["latency_ms"]]
+    roles = role_table(rows)
     return {
         "task_success": rate(sum(r["success"] for r in rows), n),
         "conversion": rate(len(orders), n),
@@ -56,6 +59,11 @@ def summarise(rows: list[dict], max_k: int) -> dict:
         "limit_violation_rate": rate(sum(1 for r in rows if r["limit_violations"]), n),
         "pressure_after_no_rate": rate(sum(1 for r in rows if r["pressure_after_no"]), n),
         "fake_scarcity_rate": rate(sum(1 for r in rows if r["fake_scarcity"]), n),
+        "fallback_turn_rate": rate(
+            sum(1 for r in rows for _, role in r.get("roles", []) if role == "fallback"), roles["turns"]
+        ),
+        "budget_ignored_turns": sum(r.get("budget_ignored", 0) for r in rows),
+        "answered_by": roles,
         "pass_hat_k": {str(k): pass_hat_k(by_goal, k) for k in range(1, max_k + 1)},
         "avg_order_value_cents": round(sum(r["order_total_cents"] for r in orders) / len(orders)) if orders else None,
         "items_per_order": sum(r["order_units"] for r in orders) / len(orders) if orders else None,

@@ -146,3 +146,14 @@ def test_server_bold_totals_and_order_codes_are_not_product_names(catalogue):
     c.bot_said([TextReply("Pedido *ZV63077* criado! *Total: R$ 60,99*. Pague com PIX neste link")], [])
     c.bot_said([TextReply("Temos o *Relógio Dourado Imperial* por R$ 19,90")], [])
     assert c.flags.ungrounded == ["product name 'Relógio Dourado Imperial'"]
+
+
+def test_checker_counts_answers_to_a_stated_budget_that_show_a_product_above_it(catalogue):
+    c = Checker(catalogue, "pt", budget_cents=5000)
+    c.customer_said("quero algo até 50 reais", "ask_product_budget")
+    c.bot_said([TextReply("Olha estas opções")], [CAPINHA, LENCOL])  # the lençol costs R$ 89,90
+    c.customer_said("quero algo até 50 reais", "ask_product_budget")
+    c.bot_said([TextReply("Olha esta opção")], [CAPINHA])
+    c.customer_said("tem lençol?", "ask_product")  # no budget said in this message
+    c.bot_said([TextReply("Temos")], [LENCOL])
+    assert c.flags.budget_ignored == 1
