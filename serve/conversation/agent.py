@@ -20,6 +20,10 @@
    (LLM_TIMEOUT_S). Each proposed call is validated (contract pydantic models + catalogue ids) and
    executed for the verified customer only; a refused call is answered with an error tool result
    and never executed; arguments the customer's words do not support are replaced (`_grounded`).
+   With AGENT_STRUCTURED_OUTPUTS every call carries a grammar (vLLM structured outputs,
+   serve/conversation/structured_outputs.py): the arguments the model writes, and any call in a
+   free answer, follow the contract's schema with the catalogue's categories and the products
+   the conversation has shown, so a call always parses (how often it is right: bench/RESULTS.md).
    At most LLM_MAX_CONCURRENCY calls are in flight across customers. `<tool_call>` text that
    slipped past vLLM's hermes parser is parsed here with the same rules (`extract_tool_calls`).
    Once a call has worked, AGENT_REPLY_AFTER_TOOLS decides who words the answer: "server"
@@ -64,6 +68,17 @@ from serve.conversation.routing import (
     focus_command,
     intent_command,
     parse_command,
+)
+from serve.conversation.structured_outputs import (
+    ARGUMENTS_END,
+    arguments_format,
+    category_spellings,
+    close_arguments,
+    free_turn_format,
+    products_in,
+    response_format,
+    shown_products,
+    tool_call_prefix,
 )
 from serve.core.catalog import Catalogue, tokens
 from serve.core.history import OlistHistory
@@ -123,6 +138,7 @@ class Agent:
         # answering button turns (which need no model) for other customers.
         self.llm_slots = asyncio.Semaphore(settings.LLM_MAX_CONCURRENCY)
         self.catalogue = catalogue
+        self._categories: list[str] | None = None  # the catalogue's category spellings, read once
         self.olist = olist
         self.tools = tools or Tools(catalogue, settings, olist=olist)
         self.presenter = Presenter(catalogue, card=self.tools.card)
@@ -306,7 +322,7 @@ class Agent:
         """Allowed amounts: everything a tool returned, plus catalogue prices of products it named."""
         turn.facts.add_tool_result(content)
         data = json.loads(content) if isinstance(content, str) else content
-        for item in _items(data):
+        for item in products_in(data):
             p = self.catalogue.get(str(item.get("id", "")))
             if p is not None:
                 turn.facts.add_product(p.name, p.price_cents)
@@ -387,6 +403,8 @@ class Agent:
             messages = turn.messages + [{"role": "assistant", "content": prefix}]
             extra = {"extra_body": {"continue_final_message": True, "add_generation_prompt": False}}
             stop = STOP + [ARGUMENTS_END]
+        if self.settings.AGENT_STRUCTURED_OUTPUTS:
+            extra["response_format"] = self._output_format(turn, prefix)
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
             turn.events.append((EventName.LLM_ERROR, {"error": "turn_deadline"}))
@@ -416,6 +434,16 @@ class Agent:
         if not response.choices:
             return None
         return response.choices[0]  # .message, and .finish_reason ("length": cut by max_tokens)
+
+    def _output_format(self, turn: Turn, prefix: str | None) -> dict:
+        """What the model may write (serve/conversation/structured_outputs.py): the arguments of
+        the call the server started (`prefix`: a call to turn.tool), else text or valid calls."""
+        if self._categories is None:
+            self._categories = category_spellings(self.catalogue)
+        products = shown_products(turn.messages)
+        if prefix:
+            return response_format(arguments_format(turn.tool, self._categories, products))
+        return response_format(free_turn_format(self._categories, products))
 
     async def _ground(self, turn: Turn, text: str, deadline: float) -> str | None:
         if not ungrounded(text, turn.facts):
@@ -508,40 +536,13 @@ def _exchange(call_id: str, name: str, args: dict, result: dict) -> list[dict]:
     ]
 
 
-def _items(data) -> list[dict]:
-    """Product-like dicts (with an "id") anywhere in a tool result."""
-    if isinstance(data, dict):
-        found = [data] if "id" in data and "name" in data else []
-        for v in data.values():
-            found += _items(v)
-        return found
-    if isinstance(data, list):
-        return [x for v in data for x in _items(v)]
-    return []
-
-
-# Arguments are flat JSON objects, so "}}" closes the call: generation stops there instead of
-# spending 6 more tokens on "\n</tool_call><|im_end|>", which we add back.
-# (A second call in the same answer is given up: the server words the first one anyway.)
-ARGUMENTS_END = "}}"
-
-
-def tool_call_prefix(name: str) -> str:
-    """The start of a call to `name` exactly as configs/chat_template.jinja renders it (tested),
-    cut at a token boundary of the trained text: SmolLM2 spells the arguments' opening as ' {"' or
-    ' {}' (one token each), so a prefix ending in '{' is a token sequence the model never saw; with
-    it the model copied '<argumentos JSON>}}' from the system prompt's format line."""
-    return '<tool_call>\n{"name": "' + name + '", "arguments":'
-
-
 def _tool_calls(message, prefix: str | None = None) -> tuple[str | None, list[dict]]:
     """(content, calls) from a response message: vLLM's parsed calls, else our hermes parse of the
     text (after `prefix`, the start of the answer the server wrote: vLLM sees only the continuation)."""
     text = message.content or ""
     if prefix:
-        text = prefix + text
-        if "</tool_call>" not in text:  # stopped at ARGUMENTS_END, which vLLM leaves out
-            text += ARGUMENTS_END + "\n</tool_call>"
+        # stopped at ARGUMENTS_END, which vLLM leaves out (close_arguments adds it back)
+        text = prefix + (text if "</tool_call>" in text else close_arguments(text))
     elif message.tool_calls:
         calls = [
             {
