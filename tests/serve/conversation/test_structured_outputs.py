@@ -68,6 +68,7 @@ def test_schemas_are_the_contracts_with_run_time_enums(categories):
     ]
     # nothing shown yet: a product id stays the contract's string (the server refuses unknown ones)
     assert "enum" not in arguments_schema("get_product", categories, [])["properties"]["product_id"]
+    assert set(arguments_schema("recommend", categories, [])["properties"]) == {"category"}  # none to make up
     assert "enum" not in TOOLS[1]["function"]["parameters"]["properties"]["product_id"]  # the contract untouched
 
 
