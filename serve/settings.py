@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     # only the arguments: ~20 generated tokens instead of ~35, and the tool the classifier picked
     # (test accuracy 0.99) instead of the model's guess (correct tool 0.71, metrics/evaluate.json).
     AGENT_TOOL_FROM_INTENT: bool = True
+    # vLLM structured outputs on every model call (serve/conversation/structured_outputs.py): the
+    # arguments of a call the server started, and free turns' calls, follow the contract's schema
+    # with the catalogue's categories and the products shown: a call always parses
+    # (bench/RESULTS.md, "Structured outputs"). Off for a server without structural tags.
+    AGENT_STRUCTURED_OUTPUTS: bool = True
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:

@@ -25,6 +25,10 @@
    (LLM_TIMEOUT_S). Each proposed call is validated (contract pydantic models + catalogue ids) and
    executed for the verified customer only; a refused call is answered with an error tool result
    and never executed; arguments the customer's words do not support are replaced (`_grounded`).
+   With AGENT_STRUCTURED_OUTPUTS every call carries a grammar (vLLM structured outputs,
+   serve/conversation/structured_outputs.py): the arguments the model writes, and any call in a
+   free answer, follow the contract's schema with the catalogue's categories and the products
+   the conversation has shown, so a call always parses (how often it is right: bench/RESULTS.md).
    At most LLM_MAX_CONCURRENCY calls are in flight across customers. `<tool_call>` text that
    slipped past vLLM's hermes parser is parsed here with the same rules (`extract_tool_calls`).
    Once a call has worked, AGENT_REPLY_AFTER_TOOLS decides who words the answer: "server"
@@ -75,6 +79,17 @@ from serve.conversation.routing import (
     search_command,
 )
 from serve.conversation.shopping import with_customer_constraints
+from serve.conversation.structured_outputs import (
+    ARGUMENTS_END,
+    arguments_format,
+    category_spellings,
+    close_arguments,
+    free_turn_format,
+    products_in,
+    response_format,
+    shown_products,
+    tool_call_prefix,
+)
 from serve.core.catalog import Catalogue, tokens
 from serve.core.history import OlistHistory
 from serve.core.intents import IntentClassifier
@@ -137,6 +152,7 @@ class Agent:
         # answering button turns (which need no model) for other customers.
         self.llm_slots = asyncio.Semaphore(settings.LLM_MAX_CONCURRENCY)
         self.catalogue = catalogue
+        self._categories: list[str] | None = None  # the catalogue's category spellings, read once
         self.olist = olist
         self.tools = tools or Tools(catalogue, settings, olist=olist)
         self.presenter = Presenter(catalogue, card=self.tools.card)
@@ -150,9 +166,15 @@ class Agent:
         """One 1-token request with the system prompt and tools, so vLLM's prefix cache holds the
         ~700 tokens every conversation starts with before the first customer arrives (the first
         turn after a restart otherwise pays their prefill, ~1 s on 2 CPU cores). False if vLLM is
-        not reachable; the bot works without it."""
+        not reachable; the bot works without it. With AGENT_STRUCTURED_OUTPUTS it carries a free
+        turn's grammar, so vLLM's grammar compiler pays its one-time start-up here, not on a
+        customer's turn (bench/RESULTS.md, "Structured outputs")."""
+        messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": "oi"}]
+        extra = {}
+        if self.settings.AGENT_STRUCTURED_OUTPUTS:
+            extra["response_format"] = self._output_format(Turn(0, messages), None)
         try:
-            await self._chat([{"role": "system", "content": system_prompt()}, {"role": "user", "content": "oi"}], 1)
+            await self._chat(messages, 1, **extra)
         except (TimeoutError, openai.APIError, openai.APITimeoutError) as exc:
             log.warning("llm warm-up failed", extra={"error": type(exc).__name__})
             return False
@@ -340,7 +362,7 @@ class Agent:
         """Allowed amounts: everything a tool returned, plus catalogue prices of products it named."""
         turn.facts.add_tool_result(content)
         data = json.loads(content) if isinstance(content, str) else content
-        for item in _items(data):
+        for item in products_in(data):
             p = self.catalogue.get(str(item.get("id", "")))
             if p is not None:
                 turn.facts.add_product(p.name, p.price_cents)
@@ -428,6 +450,8 @@ class Agent:
             messages = turn.messages + [{"role": "assistant", "content": prefix}]
             extra = {"extra_body": {"continue_final_message": True, "add_generation_prompt": False}}
             stop = STOP + [ARGUMENTS_END]
+        if self.settings.AGENT_STRUCTURED_OUTPUTS:
+            extra["response_format"] = self._output_format(turn, prefix)
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
             turn.events.append((EventName.LLM_ERROR, {"error": "turn_deadline"}))
@@ -457,6 +481,16 @@ class Agent:
         if not response.choices:
             return None
         return response.choices[0]  # .message, and .finish_reason ("length": cut by max_tokens)
+
+    def _output_format(self, turn: Turn, prefix: str | None) -> dict:
+        """What the model may write (serve/conversation/structured_outputs.py): the arguments of
+        the call the server started (`prefix`: a call to turn.tool), else text or valid calls."""
+        if self._categories is None:
+            self._categories = category_spellings(self.catalogue)
+        products = shown_products(turn.messages)
+        if prefix:
+            return response_format(arguments_format(turn.tool, self._categories, products))
+        return response_format(free_turn_format(self._categories, products))
 
     async def _ground(self, turn: Turn, text: str, deadline: float) -> str | None:
         if not ungrounded(text, turn.facts):
@@ -550,40 +584,13 @@ def _exchange(call_id: str, name: str, args: dict, result: dict) -> list[dict]:
     ]
 
 
-def _items(data) -> list[dict]:
-    """Product-like dicts (with an "id") anywhere in a tool result."""
-    if isinstance(data, dict):
-        found = [data] if "id" in data and "name" in data else []
-        for v in data.values():
-            found += _items(v)
-        return found
-    if isinstance(data, list):
-        return [x for v in data for x in _items(v)]
-    return []
-
-
-# Arguments are flat JSON objects, so "}}" closes the call: generation stops there instead of
-# spending 6 more tokens on "\n</tool_call><|im_end|>", which we add back.
-# (A second call in the same answer is given up: the server words the first one anyway.)
-ARGUMENTS_END = "}}"
-
-
-def tool_call_prefix(name: str) -> str:
-    """The start of a call to `name` exactly as configs/chat_template.jinja renders it (tested),
-    cut at a token boundary of the trained text: SmolLM2 spells the arguments' opening as ' {"' or
-    ' {}' (one token each), so a prefix ending in '{' is a token sequence the model never saw; with
-    it the model copied '<argumentos JSON>}}' from the system prompt's format line."""
-    return '<tool_call>\n{"name": "' + name + '", "arguments":'
-
-
 def _tool_calls(message, prefix: str | None = None) -> tuple[str | None, list[dict]]:
     """(content, calls) from a response message: vLLM's parsed calls, else our hermes parse of the
     text (after `prefix`, the start of the answer the server wrote: vLLM sees only the continuation)."""
     text = message.content or ""
     if prefix:
-        text = prefix + text
-        if "</tool_call>" not in text:  # stopped at ARGUMENTS_END, which vLLM leaves out
-            text += ARGUMENTS_END + "\n</tool_call>"
+        # stopped at ARGUMENTS_END, which vLLM leaves out (close_arguments adds it back)
+        text = prefix + (text if "</tool_call>" in text else close_arguments(text))
     elif message.tool_calls:
         calls = [
             {

@@ -250,6 +250,42 @@ def test_a_sure_tool_intent_starts_the_call_and_the_model_writes_the_arguments(e
     assert "continue_final_message" not in llm.requests[-1] and llm.requests[-1]["messages"][-1]["role"] == "user"
 
 
+@server_env
+def test_model_calls_carry_the_contract_schema_with_the_catalogue_and_the_products_shown(env, llm):
+    agent, factory, cid, _ = env
+    categories = [c.name_pt for c in agent.catalogue.categories()]
+    agent.intents = FixedIntents("search_product", 0.97)
+    llm.push(FakeLLM.raw_text(' {"query": "garrafa térmica"'))
+    run(agent, factory, cid, text("tem garrafa térmica?"))
+    fmt = llm.requests[-1]["response_format"]
+    assert fmt["type"] == "structural_tag" and fmt["format"]["type"] == "sequence"
+    space, arguments, end = fmt["format"]["elements"]
+    assert (space["value"], end["value"]) == (" ", "}")  # ' {"' and '}}' as trained
+    schema = arguments["json_schema"]
+    assert set(schema["properties"]) == {"query", "category", "max_price", "sort"} and schema["required"] == ["query"]
+    assert set(categories) <= set(schema["properties"]["category"]["enum"])
+    assert schema["properties"]["sort"]["enum"] == TOOLS[0]["function"]["parameters"]["properties"]["sort"]["enum"]
+    # the search showed two products: the next call may name those, and only those
+    agent.intents = FixedIntents("add_to_cart", 0.97)
+    llm.push(FakeLLM.raw_text(' {"product_id": "831f33a1", "quantity": 2}'))  # a whole object: ended by the grammar
+    run(agent, factory, cid, text("quero 2 da segunda"))
+    schema = llm.requests[-1]["response_format"]["format"]["elements"][1]["json_schema"]
+    assert set(schema["properties"]["product_id"]["enum"]) == {"27668894", "831f33a1"}
+    assert schema["properties"]["quantity"] == {"type": "integer", "minimum": 1, "maximum": 99}
+    assert cart_lines(factory, cid, agent) == [("831f33a1", 2)]
+    # a free turn: text, or calls in the hermes format to contract tools with valid arguments
+    agent.intents = None
+    llm.push(FakeLLM.text("Posso ajudar em algo mais?"))
+    run(agent, factory, cid, text("hmm"))
+    fmt = llm.requests[-1]["response_format"]["format"]
+    assert fmt["type"] == "triggered_tags" and fmt["triggers"] == ["<tool_call>"]
+    assert [t["begin"] for t in fmt["tags"]] == [tool_call_prefix(t["function"]["name"]) + " " for t in TOOLS]
+    assert llm.requests[-1]["tools"] == TOOLS  # the rendered prompt (and vLLM's prefix cache) unchanged
+    agent.settings.AGENT_STRUCTURED_OUTPUTS = False
+    run(agent, factory, cid, text("hmm"))
+    assert "response_format" not in llm.requests[-1]
+
+
 def test_the_forced_call_start_is_the_template_rendering(smollm2_tokenizer):
     """What vLLM renders for continue_final_message is the trained rendering of a whole call, cut."""
     history = [{"role": "system", "content": "S"}, {"role": "user", "content": "quero toalha"}]
@@ -562,6 +598,7 @@ def test_warm_up_sends_the_shared_prefix_once_and_survives_a_dead_llm(env, llm):
     (request,) = llm.requests
     assert request["max_tokens"] == 1 and request["messages"][0]["content"] == agent_system_prompt()
     assert request["tools"][0]["function"]["name"] == "search_products"
+    assert request["response_format"]["format"]["type"] == "triggered_tags"  # the grammar compiler starts too
     dead = Agent(agent.settings.model_copy(update={"LLM_BASE_URL": "http://127.0.0.1:9/v1"}), agent.catalogue)
     assert _loop.run_until_complete(dead.warm_up()) is False
 
