@@ -268,7 +268,7 @@ def test_model_calls_carry_the_contract_schema_with_the_catalogue_and_the_produc
     # the search showed two products: the next call may name those, and only those
     agent.intents = FixedIntents("add_to_cart", 0.97)
     llm.push(FakeLLM.raw_text(' {"product_id": "831f33a1", "quantity": 2}'))  # a whole object: ended by the grammar
-    run(agent, factory, cid, text("quero 2 da segunda"))
+    run(agent, factory, cid, text("acho que vou querer aquele azul"))  # no reference the server resolves
     schema = llm.requests[-1]["response_format"]["format"]["elements"][1]["json_schema"]
     assert set(schema["properties"]["product_id"]["enum"]) == {"27668894", "831f33a1"}
     assert schema["properties"]["quantity"] == {"type": "integer", "minimum": 1, "maximum": 99}
