@@ -3,6 +3,7 @@
 The roles, from the most deterministic to the last resort:
     button            a tapped button or list row (the server runs its command; no model)
     references        "o segundo", "esse", "2 unidades": resolved from what was shown
+    objection         "tá caro", "é bom?", "e o frete?" about what was shown, answered with its data
     knowledge         a store question, chit-chat or media, answered from the store's config
     router            a classified intent or a category/budget search the server runs itself
     model             the model's tool call or text
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from serve.storage.events import EventName
 from serve.storage.tables import Event
 
-ROLES = ("button", "references", "knowledge", "router", "model", "classifier_guess", "fallback")
+ROLES = ("button", "references", "objection", "knowledge", "router", "model", "classifier_guess", "fallback")
 
 
 def new_events(session: Session, customer_id: int, after_id: int) -> tuple[list[tuple[str, dict]], int]:
@@ -44,6 +45,8 @@ def answered_by(events: list[tuple[str, dict]], tapped: bool) -> str:
         return "button"
     if EventName.REFERENCE_RESOLVED in names:
         return "references"
+    if EventName.OBJECTION_ANSWERED in names:
+        return "objection"
     if EventName.KNOWLEDGE_ANSWER in names:
         return "knowledge"
     if any(name == EventName.INTENT and props.get("routed") for name, props in events):

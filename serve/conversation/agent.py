@@ -66,6 +66,7 @@ from serve.conversation.grounding import PriceFacts, amounts_in, rewrite, ungrou
 from serve.conversation.knowledge import StoreKnowledge
 from serve.conversation.messages import Inbound, Reply, TextReply
 from serve.conversation.model_text import STOP, customer_language, looks_like_garbage, tidy
+from serve.conversation.objections import objection_command
 from serve.conversation.present import Presenter, fallback_replies, server_text
 from serve.conversation.references import resolve_reference
 from serve.conversation.routing import (
@@ -79,6 +80,7 @@ from serve.conversation.routing import (
     search_command,
 )
 from serve.conversation.shopping import with_customer_constraints
+from serve.conversation.shown import last_search_arguments, read_shown
 from serve.conversation.structured_outputs import (
     ARGUMENTS_END,
     arguments_format,
@@ -281,6 +283,8 @@ class Agent:
             calls = [name for name, _ in command.calls]
             turn.events.append((EventName.REFERENCE_RESOLVED, {"tools": calls, "navigation": command.navigation}))
             return command
+        if (command := self._objection(turn, text)) is not None:
+            return command
         known = self.knowledge.answer(text, turn.lang, focus=focus_product(turn.messages), cart=turn.has_cart)
         if known is not None:
             return self._known(turn, known)
@@ -302,6 +306,14 @@ class Agent:
         )
         if command is None:
             turn.guess = fallback_command(intent, text)  # the answer if the model gives none
+        return command
+
+    def _objection(self, turn: Turn, text: str) -> Command | None:
+        """Too dear, any good, shipping: about what was just shown (serve/conversation/objections.py)."""
+        shown = read_shown(turn.messages, turn.cart)
+        command = objection_command(text, shown, self.catalogue, turn.lang, last_search_arguments(turn.messages))
+        if command is not None:
+            turn.events.append((EventName.OBJECTION_ANSWERED, {"topic": command.topic}))
         return command
 
     @staticmethod

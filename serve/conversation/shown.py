@@ -113,3 +113,17 @@ def read_shown(messages: list[dict], cart: dict | None = None) -> Shown:
         lines = {i.id: i for i in (_item(d, known) for d in cart.get("items", []))}
     shown.cart = list(lines.values())
     return shown
+
+
+def last_search_arguments(messages: list[dict]) -> dict | None:
+    """The arguments of the conversation's latest search_products call (a refined search keeps them)."""
+    for m in reversed(messages):
+        for call in reversed(m.get("tool_calls") or []):
+            if call.get("function", {}).get("name") == "search_products":
+                args = call["function"].get("arguments")
+                try:
+                    parsed = json.loads(args) if isinstance(args, str) else args
+                except ValueError:
+                    return None
+                return parsed if isinstance(parsed, dict) else None
+    return None

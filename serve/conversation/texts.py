@@ -88,6 +88,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_orders": "Não encontrei pedidos feitos por este número. Se comprou com outro número, me mande o "
         "código do pedido (começa com ZV).",
         "reviews": "{n} avaliações",
+        "ratings_of_shown": "Avaliações de quem já comprou:",
+        "no_ratings": "ainda sem avaliações",
+        "freight_of_shown": "Frete de cada um (1 unidade):",
         "low_stock": "Últimas {n} unidades em estoque.",
         "sold_out": "No momento está sem estoque.",
         "comment": 'Um cliente disse: "{comment}"',
@@ -166,6 +169,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_orders": "I couldn't find orders from this number. If you bought with another number, send me the "
         "order code (it starts with ZV).",
         "reviews": "{n} reviews",
+        "ratings_of_shown": "What buyers rated them:",
+        "no_ratings": "no reviews yet",
+        "freight_of_shown": "Shipping for each (1 unit):",
         "low_stock": "Only {n} left in stock.",
         "sold_out": "Out of stock right now.",
         "comment": 'A customer said: "{comment}"',

@@ -21,6 +21,7 @@ class EventName:
     TURN_LATENCY_MS = "turn_latency_ms"
     INTENT = "intent"
     REFERENCE_RESOLVED = "reference_resolved"  # "o segundo", "esse", "2 unidades": answered from what was shown
+    OBJECTION_ANSWERED = "objection_answered"  # "tá caro", "é bom?", "e o frete?" about what was shown
     INTENT_FALLBACK = "intent_fallback"
     FALLBACK_REPLY = "fallback_reply"
     LLM_ERROR = "llm_error"

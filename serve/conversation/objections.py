@@ -1,0 +1,106 @@
+"""A customer's objection about the products just shown (too dear, is it any good, shipping),
+answered with the catalogue's own data instead of an apology or a person.
+
+    objection_command("tá caro", shown, catalogue, lang)       # a search below the shown prices, cheapest first
+    objection_command("é bom mesmo?", shown, catalogue, lang)   # the product's rating and a real review
+    objection_command("e o frete?", shown, catalogue, lang)     # its freight (each listed one's, for a list)
+
+`shown` is what the conversation last showed (serve/conversation/shown.py). With one product in
+focus the answer is about it (the same get_product answers the buttons give); with a list, about
+every listed product. Nothing shown: None, and the turn goes on (store knowledge answers the
+general shipping or quality question).
+"""
+
+from __future__ import annotations
+
+import re
+
+from serve.contract import format_brl
+from serve.conversation.routing import Command
+from serve.conversation.shown import Item, Shown
+from serve.conversation.texts import say
+from serve.core.budget import fold
+from serve.core.catalog import Catalogue
+
+# Written from the language: accents folded, so "tá caro" and "ta caro" read the same.
+PRICE = re.compile(
+    r"\b(?:(?:ta|esta|muito|bem|meio|mt|mto|achei|mas|pouco|tao|que) (?:caro|cara|caros|caras|salgad\w*|puxad\w*)"
+    r"|caro demais|cara demais|mais barat\w*|mais em conta|sai caro|fora do (?:meu )?orcamento"
+    r"|too expensive|(?:bit|so|very|quite|rather|really) (?:expensive|pricey)|cheaper|too much money"
+    r"|over my budget)\b"
+)
+QUALITY = re.compile(
+    r"\b(?:qualidade|presta\b|(?:e|eh|sao|seria) (?:bo[mn]s?|boas?)\b|bo[mn]s? mesmo|boas? mesmo|confiavel|"
+    r"durav\w*|avaliac\w*|opinia\w*|(?:quem|que) comprou|gostaram|vale a pena|any good|good quality|quality|reviews?|ratings?|is it good|worth it|"
+    r"reliable|last long)"
+)
+SHIPPING = re.compile(
+    r"\b(?:frete|demora\w*|chega\w*|prazo\w*|entrega\w*|envio|shipping|delivery|deliver|arrive\w*|how long|"
+    r"postage)"
+)
+# A question about something else that shares the words ("meu pedido demora", "chegou quebrado")
+NOT_ABOUT_SHOWN = re.compile(r"\b(?:pedido|comprei|chegou|veio|order|bought|arrived|devolv|troc|return)")
+CHEAPER_BY_CENTS = 1  # "mais barato" than the dearest shown: strictly below its price
+
+
+def objection_kind(text: str) -> str | None:
+    """ "price" | "quality" | "shipping" | None, from the customer's words."""
+    folded = fold(text)
+    if NOT_ABOUT_SHOWN.search(folded):
+        return None
+    for kind, pattern in (("price", PRICE), ("quality", QUALITY), ("shipping", SHIPPING)):
+        if pattern.search(folded):
+            return kind
+    return None
+
+
+def objection_command(
+    text: str, shown: Shown, catalogue: Catalogue, lang: str, last_search: dict | None = None
+) -> Command | None:
+    """The answer to an objection about what was shown; `last_search`: the arguments of the search
+    that listed it (a cheaper search keeps its words and category)."""
+    kind = objection_kind(text)
+    items = [shown.focus] if shown.focus is not None else ([] if shown.listed_is_cart else shown.listed)
+    items = [i for i in items if catalogue.get(i.id) is not None]
+    if kind is None or not items:
+        return None
+    if kind == "price":
+        return Command(calls=(("search_products", cheaper_search(items, catalogue, last_search)),), topic="price")
+    if len(items) == 1:
+        topic = "details" if kind == "quality" else "shipping"
+        return Command(calls=(("get_product", {"product_id": items[0].id}),), topic=topic)
+    body = ratings(items, catalogue, lang) if kind == "quality" else freights(items, catalogue, lang)
+    return Command(navigation="answer", topic=f"objection_{kind}", answer=body)
+
+
+def cheaper_search(items: list[Item], catalogue: Catalogue, last_search: dict | None) -> dict:
+    """search_products arguments for products cheaper than the dearest shown, cheapest first."""
+    products = [catalogue.get(i.id) for i in items]
+    dearest = max(products, key=lambda p: p.price_cents)
+    args = {k: v for k, v in (last_search or {}).items() if k in ("query", "category")}
+    args.setdefault("query", dearest.category_pt)
+    if "category" not in args:
+        args["category"] = dearest.category
+    cap = dearest.price_cents - CHEAPER_BY_CENTS
+    return args | {"max_price": cap / 100, "sort": "price_asc"}
+
+
+def ratings(items: list[Item], catalogue: Catalogue, lang: str) -> str:
+    lines = []
+    for i in items:
+        p = catalogue.get(i.id)
+        score = (
+            f"⭐ {p.review_score:.1f} ({say(lang, 'reviews', n=p.review_count)})"
+            if p.review_score is not None
+            else say(lang, "no_ratings")
+        )
+        lines.append(f"• {p.name} — {score}")
+    return "\n".join([say(lang, "ratings_of_shown"), *lines])
+
+
+def freights(items: list[Item], catalogue: Catalogue, lang: str) -> str:
+    lines = []
+    for i in items:
+        p = catalogue.get(i.id)
+        lines.append(f"• {p.name} — {say(lang, 'free') if p.freight_cents == 0 else format_brl(p.freight_cents)}")
+    return "\n".join([say(lang, "freight_of_shown"), *lines])

@@ -1,0 +1,74 @@
+"""Objections about what was just shown, answered with the catalogue's data (serve/conversation/objections.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from serve.conversation.objections import objection_command, objection_kind
+from serve.conversation.shown import Item, Shown, last_search_arguments
+
+RELOGIO_M, RELOGIO_F, EDREDOM, TOALHA = "675d8d83", "6d14fe44", "8f7837b2", "d3a40340"
+
+
+def items(catalogue, *refs):
+    return [Item(id=r, name=catalogue.get(r).name, price_cents=catalogue.get(r).price_cents) for r in refs]
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("nossa, ta bem salgado", "price"),
+        ("achei caro demais pra mim", "price"),
+        ("tem algum mais em conta?", "price"),
+        ("hmm that's a bit pricey", "price"),
+        ("any cheaper ones?", "price"),
+        ("mas presta mesmo? nao conheco essa marca", "quality"),
+        ("o pessoal que comprou gostou?", "quality"),
+        ("is it any good tho", "quality"),
+        ("quanto fica pra mandar pra bahia? demora?", "shipping"),
+        ("how long does delivery take", "shipping"),
+        ("meu pedido ta demorando", None),  # about an order, not the products on screen
+        ("chegou quebrado", None),
+        ("quero um relogio", None),
+    ],
+)
+def test_the_kind_of_objection_is_read_from_the_words(text, kind):
+    assert objection_kind(text) == kind
+
+
+def test_too_dear_searches_the_same_words_below_the_dearest_price_cheapest_first(catalogue):
+    shown = Shown(listed=items(catalogue, RELOGIO_M, RELOGIO_F))
+    command = objection_command("ta caro isso ai", shown, catalogue, "pt", {"query": "relogio", "max_price": 300})
+    ((tool, args),) = command.calls
+    assert tool == "search_products" and args["query"] == "relogio" and args["sort"] == "price_asc"
+    assert args["max_price"] == (19990 - 1) / 100  # strictly below the dearest shown
+    assert args["category"] == "relogios_presentes"
+
+
+def test_quality_and_shipping_of_one_product_in_focus_are_its_own_card_answers(catalogue):
+    shown = Shown(focus=items(catalogue, TOALHA)[0])
+    quality = objection_command("e a qualidade?", shown, catalogue, "pt")
+    shipping = objection_command("e o frete pra sp?", shown, catalogue, "pt")
+    assert quality.calls == (("get_product", {"product_id": TOALHA}),) and quality.topic == "details"
+    assert shipping.calls == (("get_product", {"product_id": TOALHA}),) and shipping.topic == "shipping"
+
+
+def test_for_a_list_every_shown_product_gets_its_rating_or_freight(catalogue):
+    shown = Shown(listed=items(catalogue, RELOGIO_M, EDREDOM))
+    quality = objection_command("sao bons?", shown, catalogue, "pt")
+    assert "⭐ 4.4 (16 avaliações)" in quality.answer and "ainda sem avaliações" in quality.answer
+    shipping = objection_command("how long to arrive?", shown, catalogue, "en")
+    assert "R$ 14,90" in shipping.answer and "R$ 22,90" in shipping.answer and shipping.answer.startswith("Shipping")
+
+
+def test_nothing_shown_or_the_cart_shown_is_left_to_the_rest_of_the_turn(catalogue):
+    assert objection_command("ta caro", Shown(), catalogue, "pt") is None
+    cart = Shown(listed=items(catalogue, TOALHA), listed_is_cart=True)
+    assert objection_command("ta caro", cart, catalogue, "pt") is None
+
+
+def test_the_latest_search_arguments_are_read_from_the_tool_calls():
+    call = {"function": {"name": "search_products", "arguments": '{"query": "toalha", "max_price": 50}'}}
+    messages = [{"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "tool", "content": "{}"}]
+    assert last_search_arguments(messages) == {"query": "toalha", "max_price": 50}
+    assert last_search_arguments([]) is None
