@@ -99,6 +99,7 @@ class Turn:
     name: str | None = None  # the customer's name (WhatsApp profile), for server-worded greetings
     lang: str = "pt"  # the customer's language ("pt" | "en") for server-worded replies
     has_cart: bool = False  # the open cart has items (a payment question then gets the payment buttons)
+    handoff_open: bool = False  # a person was called and the ticket is open ("ok, aguardo": they will answer)
     cart: dict | None = None  # the cart when the turn started (a view_cart result)
     guess: Command | None = None  # the classifier's answer, used if the model gives none (_run_model)
     tool: str | None = None  # the tool the classifier is sure of: the model writes only its arguments
@@ -259,7 +260,8 @@ class Agent:
             calls = [name for name, _ in command.calls]
             turn.events.append((EventName.REFERENCE_RESOLVED, {"tools": calls, "navigation": command.navigation}))
             return command
-        known = self.knowledge.answer(text, turn.lang, focus=focus_product(turn.messages), cart=turn.has_cart)
+        focus = focus_product(turn.messages)
+        known = self.knowledge.answer(text, turn.lang, focus=focus, cart=turn.has_cart, handoff=turn.handoff_open)
         if known is not None:
             return self._known(turn, known)
         if self.intents is None or not text.strip():
@@ -316,6 +318,7 @@ class Agent:
                 customer_id, messages=[{"role": "system", "content": system_prompt(context)}], name=context.name
             )
             turn.has_cart = bool(lines)
+            turn.handoff_open = self.tools.handoff_open(s, customer_id)
             if lines and not any(m.get("name") in ("view_cart", "add_to_cart", "remove_from_cart") for m in history):
                 # the cart outlived the window: show it the way the model saw carts in training
                 cart = self.tools.view_cart_result(lines)
