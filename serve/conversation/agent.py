@@ -116,6 +116,12 @@ class Turn:
         self.new.append(message)
 
 
+def _bot_asked(messages: list[dict]) -> bool:
+    """The bot's last message ended with a question ("...: quer levar?"): an "ok" may answer it."""
+    last = next((m for m in reversed(messages) if m.get("role") in ("assistant", "user") and m.get("content")), {})
+    return last.get("role") == "assistant" and str(last["content"]).rstrip().endswith("?")
+
+
 class Agent:
     def __init__(
         self,
@@ -262,7 +268,9 @@ class Agent:
             return command
         focus = focus_product(turn.messages)
         known = self.knowledge.answer(text, turn.lang, focus=focus, cart=turn.has_cart, handoff=turn.handoff_open)
-        if known is not None:
+        if known is not None and known.topic == "ack" and not turn.handoff_open and _bot_asked(turn.messages):
+            turn.guess = known  # "ok" under "quer levar?" may be a yes: the model reads it, the note if it gives none
+        elif known is not None:
             return self._known(turn, known)
         if self.intents is None or not text.strip():
             return None
@@ -281,7 +289,7 @@ class Agent:
             (EventName.INTENT, {"intent": intent, "p": round(confidence, 3), "routed": command is not None})
         )
         if command is None:
-            turn.guess = fallback_command(intent, text)  # the answer if the model gives none
+            turn.guess = turn.guess or fallback_command(intent, text)  # the answer if the model gives none
         return command
 
     @staticmethod

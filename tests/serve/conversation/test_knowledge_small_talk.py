@@ -103,6 +103,7 @@ def test_a_question_after_an_acknowledgement_gets_the_answer_not_the_note(knowle
 
 
 _ids = itertools.count(1)
+_loop = asyncio.new_event_loop()  # one loop for the module: the agent's HTTP client pool lives on it
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def agent_env(sqlite_db, tmp_path):
 
 def _say(agent, factory, cid, text):
     inbound = [Inbound(f"wamid.S{next(_ids)}", PHONE, "text", 1_700_000_000, text=text)]
-    return asyncio.run(agent.respond(factory, cid, inbound))
+    return _loop.run_until_complete(agent.respond(factory, cid, inbound))
 
 
 def test_the_agent_tells_a_waiting_customer_that_a_person_will_answer(agent_env):
@@ -135,3 +136,16 @@ def test_the_agent_tells_a_waiting_customer_that_a_person_will_answer(agent_env)
     (after,) = _say(agent, factory, cid, "tá, entendi")
     assert after.body == agent.knowledge.text("ack", "pt")
     assert llm.requests == []  # no model call for any of them
+
+
+def test_an_ok_under_the_bots_question_goes_to_the_model_with_the_note_as_its_fallback(agent_env):
+    agent, factory, cid, llm = agent_env
+    llm.push(FakeLLM.text("Temos sim! Quer que eu mostre as opções?"))
+    _say(agent, factory, cid, "vcs trabalham com mochila de viagem e mais alguma coisa tipo mala")
+    llm.push(FakeLLM.text("Ótimo! Aqui estão algumas mochilas."))
+    (answer,) = _say(agent, factory, cid, "ok")  # may be a yes to "quer que eu mostre?": the model reads it
+    assert answer.body == "Ótimo! Aqui estão algumas mochilas." and len(llm.requests) == 2
+    llm.push(FakeLLM.text("Quer ver mais alguma?"), FakeLLM.error(500))
+    _say(agent, factory, cid, "vcs trabalham com mochila de viagem e mais alguma coisa tipo mala")
+    (fallback,) = _say(agent, factory, cid, "ok")  # the model fails: the note, never an apology
+    assert fallback.body == agent.knowledge.text("ack", "pt")
