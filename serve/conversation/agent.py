@@ -116,6 +116,7 @@ class Turn:
     name: str | None = None  # the customer's name (WhatsApp profile), for server-worded greetings
     lang: str = "pt"  # the customer's language ("pt" | "en") for server-worded replies
     has_cart: bool = False  # the open cart has items (a payment question then gets the payment buttons)
+    handoff_open: bool = False  # a person was called and the ticket is open ("ok, aguardo": they will answer)
     cart: dict | None = None  # the cart when the turn started (a view_cart result)
     guess: Command | None = None  # the classifier's answer, used if the model gives none (_run_model)
     tool: str | None = None  # the tool the classifier is sure of: the model writes only its arguments
@@ -130,6 +131,12 @@ class Turn:
     def add(self, message: dict) -> None:
         self.messages.append(message)
         self.new.append(message)
+
+
+def _bot_asked(messages: list[dict]) -> bool:
+    """The bot's last message ended with a question ("...: quer levar?"): an "ok" may answer it."""
+    last = next((m for m in reversed(messages) if m.get("role") in ("assistant", "user") and m.get("content")), {})
+    return last.get("role") == "assistant" and str(last["content"]).rstrip().endswith("?")
 
 
 class Agent:
@@ -285,8 +292,11 @@ class Agent:
             return command
         if (command := self._objection(turn, text)) is not None:
             return command
-        known = self.knowledge.answer(text, turn.lang, focus=focus_product(turn.messages), cart=turn.has_cart)
-        if known is not None:
+        focus = focus_product(turn.messages)
+        known = self.knowledge.answer(text, turn.lang, focus=focus, cart=turn.has_cart, handoff=turn.handoff_open)
+        if known is not None and known.topic == "ack" and not turn.handoff_open and _bot_asked(turn.messages):
+            turn.guess = known  # "ok" under "quer levar?" may be a yes: the model reads it, the note if it gives none
+        elif known is not None:
             return self._known(turn, known)
         if self.intents is None or not text.strip():
             return None
@@ -305,7 +315,7 @@ class Agent:
             (EventName.INTENT, {"intent": intent, "p": round(confidence, 3), "routed": command is not None})
         )
         if command is None:
-            turn.guess = fallback_command(intent, text)  # the answer if the model gives none
+            turn.guess = turn.guess or fallback_command(intent, text)  # the answer if the model gives none
         return command
 
     def _objection(self, turn: Turn, text: str) -> Command | None:
@@ -350,6 +360,7 @@ class Agent:
                 customer_id, messages=[{"role": "system", "content": system_prompt(context)}], name=context.name
             )
             turn.has_cart = bool(lines)
+            turn.handoff_open = self.tools.handoff_open(s, customer_id)
             if lines and not any(m.get("name") in ("view_cart", "add_to_cart", "remove_from_cart") for m in history):
                 # the cart outlived the window: show it the way the model saw carts in training
                 cart = self.tools.view_cart_result(lines)

@@ -176,6 +176,11 @@ class Tools:
     def cart_lines(self, s: Session, customer_id: int) -> tuple[CartLine, ...]:
         return carts.view_cart(s, customer_id, self.catalogue).lines
 
+    def handoff_open(self, s: Session, customer_id: int) -> bool:
+        """A person of the team was called for this customer and has not closed the ticket yet."""
+        open_ = select(Handoff.id).where(Handoff.customer_id == customer_id, Handoff.status != "closed")
+        return s.scalar(open_.limit(1)) is not None
+
     def view_cart_result(self, lines) -> dict:
         return tool_results.cart_view(tuple(lines), self.catalogue, FREIGHT_RULE)
 

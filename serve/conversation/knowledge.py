@@ -45,7 +45,7 @@ WORDED_KINDS = frozenset({"text", "button_reply", "list_reply", "image", "video"
 HUMAN_TOPICS = frozenset({"returns", "privacy", "contact", "bot", "document"})
 LGPD_REASON = "pedido de exclusão de dados pessoais (LGPD)"
 SECTIONS = {"answers": "categories payment shipping delivery returns privacy hours contact",
-            "chitchat": "how_are_you bot joke off_topic", "media": " ".join(MEDIA_KINDS)}  # fmt: skip
+            "chitchat": "how_are_you bot joke off_topic ack ack_handoff", "media": " ".join(MEDIA_KINDS)}  # fmt: skip
 
 
 class StoreConfigError(ValueError):
@@ -88,13 +88,17 @@ class StoreKnowledge:
     def text(self, topic: str, lang: str) -> str:
         return self.texts[topic].get(lang) or self.texts[topic]["pt"]
 
-    def answer(self, text: str, lang: str = "pt", focus: str | None = None, cart: bool = False) -> Command | None:
+    def answer(
+        self, text: str, lang: str = "pt", focus: str | None = None, cart: bool = False, handoff: bool = False
+    ) -> Command | None:
         """The server's answer when `text` is only a store question, chit-chat or off-topic; else None.
 
         `focus`: the product the conversation is about (routing.focus_product): a freight or delivery
         question is then about it, and gets its freight (get_product, topic "shipping") plus the
         delivery estimate. `cart`: the open cart has items, so a payment question ("consigo pagar
-        no pix?") also gets the payment buttons: at that point it is how people choose."""
+        no pix?") also gets the payment buttons: at that point it is how people choose. `handoff`: a
+        person of the team was called and has not closed the ticket: an acknowledgement ("ok, aguardo")
+        is then told that a person will answer here."""
         topics = asked(text)
         if not topics:
             return None
@@ -105,6 +109,8 @@ class StoreKnowledge:
             return Command(navigation="checkout", topic="payment", answer=self.text("payment", lang))
         if topics == ["privacy_delete"]:
             return Command(calls=(("handoff_to_human", {"reason": LGPD_REASON}),), topic="privacy_delete")
+        if topics == ["ack"]:  # a short note, no menu: the customer only said they understood
+            return Command(navigation="note", topic="ack", answer=self.text("ack_handoff" if handoff else "ack", lang))
         if topics == ["how_are_you"]:  # a greeting that asks how we are: the greeting, with an answer
             return Command(navigation="greeting", topic="how_are_you", answer=self.text("how_are_you", lang))
         body = "\n\n".join(self.text(t, lang) for t in topics)

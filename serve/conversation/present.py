@@ -138,6 +138,8 @@ def navigation_replies(
         return [TextReply(answer or ""), ButtonsReply(say(lang, "help_with"), buttons(lang, *pairs))]
     if navigation == "silent":
         return []
+    if navigation == "note":  # "ok, entendi": a short acknowledgement back, no menu
+        return [TextReply(answer or "")]
     if navigation == "which":  # "põe no carrinho" under a list (Command.options): which one? a tap adds it
         lines = "\n".join(f"{n}. {item} — {price}" for n, (_, item, price) in enumerate(options, 1))
         if len(options) <= 3:

@@ -14,7 +14,9 @@ a filler (articles, question words, greetings, politeness). Any other word ("rel
 "carrinho", "defeito") means the message asks for something else too, and it is left whole to the
 normal flow: a customer who wants a product gets the search, and a complaint ("veio com defeito,
 posso trocar?") reaches a person through the intent router, not a policy text. Off-topic subjects
-are the exception: any words may come with them, unless a shopping word is among them.
+are the exception: any words may come with them, unless a shopping word is among them. Laughter
+("kkkk", "hahaha", "rsrs") and a preface ("oi, uma dúvida:") count as fillers; an acknowledgement
+("ok", "blz", "tá bom, fico no aguardo") is small talk, answered only when nothing else is asked.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ SLANG = {
     "tb": "tambem", "tbm": "tambem", "td": "tudo", "blz": "beleza", "pfv": "por favor", "pf": "por favor",
     "pra": "para", "pro": "para o", "p": "para", "n": "nao", "naum": "nao", "hj": "hoje", "msm": "mesmo",
     "eh": "e", "ta": "esta", "tah": "esta", "kd": "cade", "mt": "muito", "mto": "muito", "vlw": "valeu", "obg": "obrigado",
-    "u": "you", "ur": "your", "pls": "please", "plz": "please", "whats": "what is", "wat": "what",
+    "okk": "ok", "oki": "ok", "okey": "ok", "u": "you", "ur": "your", "pls": "please", "plz": "please", "whats": "what is", "wat": "what",
 }  # fmt: skip
 FILLER = frozenset(
     "o a os as um uma uns umas de da do das dos e ou que qual quais quanto quantos quanta quantas como onde "
@@ -40,10 +42,10 @@ FILLER = frozenset(
     "esse essa isso este esta isto gente loja senhor senhora moca moco amigo amiga oi ola oie opa ei bom boa dia "
     "tarde noite tudo bem beleza obrigado obrigada valeu favor entao so sim nao ne hein mesmo tambem algum "
     "alguma tem ter posso pode podem poderia consigo da dar faz fazer faco funciona queria gostaria saber muito "
-    "sabe r rs reais real ok estou "
+    "sabe r rs reais real ok estou duvida duvidinha pergunta perguntinha rapidinho rapida rapido "
     "the a an is are am do does did you your i my me we our us can could would will what which how when where "
     "of for to in on at with from by it its this that there any some about please hi hello hey thanks thank "
-    "okay so just also and or if guys store shop have has get got s t m re ll d ve".split()
+    "okay so just also and or if guys store shop have has get got s t m re ll d ve question quick".split()
 )
 SHOPPING = re.compile(
     r"\b(quero|queria|comprar|compro|procuro|procurando|preciso|vende|vendem|tem|levar|carrinho|preco|custa|"
@@ -92,8 +94,10 @@ TOPICS = (
         RETURN_WORDS,
         "devolver devolucao devolucoes devolvo devolve trocar troca trocas troco reembolso estorno desistir "
         "desistencia arrependimento arrependi direito politica prazo dias gostar gostei servir serviu caso produto "
-        "compra item dinheiro volta "
-        "return returns refund refunds exchange exchanges policy don t doesn fit like back money days product item",
+        "compra item dinheiro volta comprar comprei compro comprado comprada receber recebi recebo recebido chegar "
+        "ficar ficou fique pequeno pequena grande apertado apertada largo larga tamanho numero agradar agradou "
+        "return returns refund refunds exchange exchanges policy don t doesn fit like back money days product item "
+        "buy bought purchase receive received small big size doesn didn isn",
         block=DELETE,
     ),
     _topic(
@@ -195,6 +199,21 @@ TOPICS = (
         "vai esta estao anda andam indo bom joia certo tranquilo contigo e com "
         "how doing going things everything good fine",
     ),
+    # An acknowledgement answers nothing and asks nothing ("ok, entendi", "tá bom, fico no aguardo"):
+    # a short note back. A thank-you or goodbye alone is the classifier's (navigation "thanks"), and a
+    # yes-word under an offer ("sim", "pode ser") is a reference (references.py runs first).
+    _topic(
+        "ack",
+        r"\b(ok|okay|okey|certo|certinho|entendi|entendido|combinado|beleza|belezinha|fechado|perfeito|show|joia"
+        r"|tranquilo|aguardo|aguardando|aguardar|esperando|espero|esperar|pode deixar|(ah|ahh|hum|hmm) esta"
+        r"|esta (bom|certo|otimo|bem|joia|combinado)|got it|understood|alright|all right|sounds good|noted|i see"
+        r"|fine|cool|no problem|will wait|i ll wait)\b",
+        "ok okay okey certo certinho entendi entendido entendo combinado beleza belezinha fechado perfeito show "
+        "joia tranquilo aguardo aguardando aguardar esperando espero esperar esperarei fico ficarei ficamos vou "
+        "deixa deixar pode ah ahh hum hmm esta bom boa otimo otima legal massa top bem retorno resposta vcs "
+        "got it understood alright all right sounds good noted see fine cool great perfect no problem will wait "
+        "waiting then thanks thank thx",
+    ),
 )
 KNOWN = FILLER.union(*(t.words for t in TOPICS))
 # Misspellings are corrected towards these cue words only (a word of the catalogue such as "quadro"
@@ -206,7 +225,8 @@ TYPO_TARGETS = sorted(
         "parcelamento cartao credito debito boleto aceitam aceita entrega entregar demora demorar chegar prazo "
         "frete gratis gratuito transportadora correios horario horarios atendimento funcionamento privacidade "
         "dados pessoais informacoes cadastro apagar excluir categorias departamentos catalogo vendem produtos "
-        "piada charada humano inteligencia artificial contato endereco "
+        "piada charada humano inteligencia artificial contato endereco entendi entendido aguardo "
+        "aguardando esperando beleza perfeito "
         "payment payments methods installments delivery shipping return refund exchange privacy personal "
         "information categories products contact address hours opening robot human joke"
     ).split()
@@ -232,10 +252,15 @@ def _spelled(word: str) -> str:
     return close[0] if close else word
 
 
+SMALL_TALK = frozenset({"ack", "how_are_you"})  # answered only when nothing else is asked
+# Laughter ("kkkkk", "hahaha", "rsrs", "hehe"): it carries no request, like a filler word.
+LAUGHTER = re.compile(r"k+|(?:ha|ah|he|eh|hi|hu|ks|rs|ja)+h?|hue(?:hue)*|lol|lmao|rofl|haha\w*")
+
+
 def asked(text: str) -> list[str]:
     """The topics `text` asks about, in TOPICS order, when it asks about nothing else; else []."""
     line = canonical(text)
-    words = line.replace("?", " ").split()
+    words = [w for w in line.replace("?", " ").split() if not LAUGHTER.fullmatch(w)]
     hits = [t for t in TOPICS if t.cue.search(line) and not (t.block and t.block.search(line))]
     closed = [t for t in hits if not t.open]
     allowed = FILLER.union(*(t.words for t in closed))
@@ -243,7 +268,8 @@ def asked(text: str) -> list[str]:
         names = [t.name for t in closed]
         if "privacy_delete" in names:  # a request, not a question: a person handles it
             return ["privacy_delete"]
-        return [n for n in names if n != "how_are_you"] or names  # "oi, tudo bem? aceitam pix?": the question
+        # "oi, tudo bem? aceitam pix?", "ok, e o frete?": the question
+        return [n for n in names if n not in SMALL_TALK] or names[:1]
     if any(t.open for t in hits) and not SHOPPING.search(line):
         return [t.name for t in hits if t.open]
     return []

@@ -72,11 +72,13 @@ def message_of(turn: Turn, phone: str, screens: list[Screen]) -> list[dict] | st
         kind, choice_id, title = found
         return [inbound_message(phone, "interactive", {"type": kind, kind: {"id": choice_id, "title": title}})]
     ((kind, fields),) = turn.value.items()
+    fields = dict(fields or {})  # a media message may come without a caption, a location without a name
     media_id = str(10**15 + zlib.crc32(phone.encode()))
+    caption = {"caption": fields["caption"]} if fields.get("caption") else {}
     body = {
         "audio": {"id": media_id, "mime_type": "audio/ogg; codecs=opus", "voice": True},
-        "image": {"id": media_id, "mime_type": "image/jpeg", **({"caption": fields["caption"]} if fields else {})},
-        "location": dict(fields),
+        "image": {"id": media_id, "mime_type": "image/jpeg", **caption},
+        "location": fields,
     }[kind]
     return [inbound_message(phone, kind, body)]
 

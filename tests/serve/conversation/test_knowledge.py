@@ -127,7 +127,6 @@ NOT_ASKED = [
     "oiee",
     "bom dia pessoal",
     "brigada!!",
-    "ok, tudo bem",
     "põe no carrinho",
     "quero o segundo",
     "me passa pra um atendente humano",
