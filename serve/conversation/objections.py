@@ -6,9 +6,9 @@ answered with the catalogue's own data instead of an apology or a person.
     objection_command("e o frete?", shown, catalogue, lang)     # its freight (each listed one's, for a list)
 
 `shown` is what the conversation last showed (serve/conversation/shown.py). With one product in
-focus the answer is about it (the same get_product answers the buttons give); with a list, about
-every listed product. Nothing shown: None, and the turn goes on (store knowledge answers the
-general shipping or quality question).
+focus the answer is about it (the same get_product answers the buttons give; its freight is store
+knowledge's answer, with the delivery times); with a list, about every listed product. Nothing
+shown, or another product named ("e o frete da toalha?"): None, and the turn goes on.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from serve.conversation.routing import Command
 from serve.conversation.shown import Item, Shown
 from serve.conversation.texts import say
 from serve.core.budget import fold
-from serve.core.catalog import Catalogue
+from serve.core.catalog import Catalogue, tokens
 
 # Written from the language: accents folded, so "tá caro" and "ta caro" read the same.
 PRICE = re.compile(
@@ -44,14 +44,30 @@ CHEAPER_BY_CENTS = 1  # "mais barato" than the dearest shown: strictly below its
 
 
 def objection_kind(text: str) -> str | None:
-    """ "price" | "quality" | "shipping" | None, from the customer's words."""
+    """The objection in the customer's words: "price", "quality", "shipping" or None."""
+    kind, _ = _objection(text)
+    return kind
+
+
+def _objection(text: str) -> tuple[str | None, str]:
+    """(kind, the words left once the objection's own are taken out)."""
     folded = fold(text)
     if NOT_ABOUT_SHOWN.search(folded):
-        return None
+        return None, folded
     for kind, pattern in (("price", PRICE), ("quality", QUALITY), ("shipping", SHIPPING)):
         if pattern.search(folded):
-            return kind
-    return None
+            return kind, pattern.sub(" ", folded)
+    return None, folded
+
+
+def names_another_product(rest: str, items: list[Item], catalogue: Catalogue) -> bool:
+    """Whether the words left name a product other than those shown ("e o frete da toalha?" while
+    a lençol is shown): a word found in a catalogue product's name and in none of the shown names."""
+    shown_words = set(tokens(" ".join(i.name for i in items)))
+    for word in set(tokens(rest)) - shown_words:
+        if any(word in tokens(p.name) for p in catalogue.search(word, limit=3)):
+            return True
+    return False
 
 
 def objection_command(
@@ -59,16 +75,17 @@ def objection_command(
 ) -> Command | None:
     """The answer to an objection about what was shown; `last_search`: the arguments of the search
     that listed it (a cheaper search keeps its words and category)."""
-    kind = objection_kind(text)
+    kind, rest = _objection(text)
     items = [shown.focus] if shown.focus is not None else ([] if shown.listed_is_cart else shown.listed)
     items = [i for i in items if catalogue.get(i.id) is not None]
-    if kind is None or not items:
+    if kind is None or not items or names_another_product(rest, items, catalogue):
         return None
+    if kind == "shipping" and len(items) == 1:
+        return None  # one product: store knowledge answers its freight with the delivery times
     if kind == "price":
         return Command(calls=(("search_products", cheaper_search(items, catalogue, last_search)),), topic="price")
-    if len(items) == 1:
-        topic = "details" if kind == "quality" else "shipping"
-        return Command(calls=(("get_product", {"product_id": items[0].id}),), topic=topic)
+    if len(items) == 1:  # quality
+        return Command(calls=(("get_product", {"product_id": items[0].id}),), topic="details")
     body = ratings(items, catalogue, lang) if kind == "quality" else freights(items, catalogue, lang)
     return Command(navigation="answer", topic=f"objection_{kind}", answer=body)
 

@@ -45,12 +45,17 @@ def test_too_dear_searches_the_same_words_below_the_dearest_price_cheapest_first
     assert args["category"] == "relogios_presentes"
 
 
-def test_quality_and_shipping_of_one_product_in_focus_are_its_own_card_answers(catalogue):
+def test_the_quality_of_one_product_in_focus_is_its_card_and_its_freight_is_left_to_store_knowledge(catalogue):
     shown = Shown(focus=items(catalogue, TOALHA)[0])
     quality = objection_command("e a qualidade?", shown, catalogue, "pt")
-    shipping = objection_command("e o frete pra sp?", shown, catalogue, "pt")
     assert quality.calls == (("get_product", {"product_id": TOALHA}),) and quality.topic == "details"
-    assert shipping.calls == (("get_product", {"product_id": TOALHA}),) and shipping.topic == "shipping"
+    assert objection_command("e o frete pra sp?", shown, catalogue, "pt") is None
+
+
+def test_another_product_named_is_not_an_objection_about_the_one_shown(catalogue):
+    shown = Shown(focus=items(catalogue, RELOGIO_M)[0])
+    assert objection_command("qual o frete do travesseiro? e presta?", shown, catalogue, "pt") is None
+    assert objection_command("o relogio presta?", shown, catalogue, "pt") is not None
 
 
 def test_for_a_list_every_shown_product_gets_its_rating_or_freight(catalogue):
