@@ -126,7 +126,10 @@ def _targets(said: Said, refs: list[Ref], action: str, shown: Shown, quantity: i
     if action in ("remove", "change"):
         return None if said.named_only or said.refused else _this(shown, in_cart=True)
     if action == "add" and (not shown.focus_added or quantity):
-        return [shown.focus] if shown.focus else None  # "põe no carrinho" under its card
+        if shown.focus:
+            return [shown.focus]  # "põe no carrinho" under its card
+        if quantity and len(shown.cart) == 1 and not _a_list_is_on_screen(shown):
+            return list(shown.cart)  # "2 unidades" with one product in the cart and none in view: that one
     return None
 
 

@@ -467,3 +467,14 @@ def test_text_that_points_at_nothing_goes_on_to_the_model(env, llm):
     llm.push(FakeLLM.text("Qual deles você quer?"))
     assert run(agent, factory, cid, text("quero esse"))[0].body == "Qual deles você quer?"
     assert len(llm.requests) == 1 and events(factory, cid, "reference_resolved") == []
+
+
+def test_a_quantity_with_one_product_in_the_cart_and_none_in_view_is_about_that_product():
+    cart = {"units": 1, "items": [{"id": "6c960ba6", "name": "Jogo de Lençol Casal", "qty": 1, "price": "R$ 89,90"}]}
+    removed = {"removed": {"id": "d3a40340", "name": "Toalha de Banho", "qty": 1, "price": "R$ 34,90"}, **cart}
+    messages = [
+        {"role": "user", "content": "tira a toalha"},
+        {"role": "tool", "name": "remove_from_cart", "content": removed},
+    ]
+    command = resolve_reference("deixa 3 unidades entao", messages, cart)
+    assert command is not None and command.calls == (("add_to_cart", {"product_id": "6c960ba6", "quantity": 2}),)
