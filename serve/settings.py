@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     # with the catalogue's categories and the products shown: a call always parses
     # (bench/RESULTS.md, "Structured outputs"). Off for a server without structural tags.
     AGENT_STRUCTURED_OUTPUTS: bool = True
+    # A text that asks for products of a category the catalogue has ("vcs tem perfume?", "presente
+    # pra minha afilhada de 7 anos") is searched by the server before the classifier or the model
+    # reads it (serve/conversation/routing.py: shopping_command). Off: the model searches them
+    # (a request that also states a budget is still the server's, as with a search intent).
+    AGENT_SERVER_SEARCH: bool = True
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:

@@ -72,12 +72,14 @@ from serve.conversation.references import resolve_reference
 from serve.conversation.routing import (
     INTENT_TOOLS,
     Command,
+    cart_total_command,
     fallback_command,
     focus_command,
     focus_product,
     intent_command,
     parse_command,
     search_command,
+    shopping_command,
 )
 from serve.conversation.shopping import with_customer_constraints
 from serve.conversation.shown import last_search_arguments, read_shown
@@ -284,11 +286,15 @@ class Agent:
         return replies + greeting  # the reorder/novelties offer follows the answer to the greeting
 
     def _route(self, turn: Turn, text: str) -> Command | None:
-        """A reference to what was shown (serve/conversation/references.py), a store question
-        (knowledge) or a confidently classified intent the server answers itself (INTENT_COMMANDS), else None."""
+        """A reference to what was shown (serve/conversation/references.py; "quanto deu?" with a
+        cart), a store question (knowledge), a request for products (routing.shopping_command) or a
+        confidently classified intent the server answers itself (INTENT_COMMANDS), else None."""
         if (command := resolve_reference(text, turn.messages, turn.cart)) is not None:
             calls = [name for name, _ in command.calls]
             turn.events.append((EventName.REFERENCE_RESOLVED, {"tools": calls, "navigation": command.navigation}))
+            return command
+        if (command := cart_total_command(text, turn.has_cart)) is not None:  # "quanto deu?": the cart shown
+            turn.events.append((EventName.REFERENCE_RESOLVED, {"tools": ["view_cart"], "navigation": None}))
             return command
         if (command := self._objection(turn, text)) is not None:
             return command
@@ -298,6 +304,11 @@ class Agent:
             turn.guess = known  # "ok" under "quer levar?" may be a yes: the model reads it, the note if it gives none
         elif known is not None:
             return self._known(turn, known)
+        # A request for products of this catalogue is a search before any classifier can read it as
+        # a greeting or a person's request; other requests' words keep a text out (shopping.py).
+        if self.settings.AGENT_SERVER_SEARCH and (command := shopping_command(text, self.catalogue)) is not None:
+            turn.events.append((EventName.SEARCH_ASKED, {"args": sorted(command.calls[0][1])}))
+            return command
         if self.intents is None or not text.strip():
             return None
         try:

@@ -39,7 +39,8 @@ NOT_A_POSITION = _set(
 )  # "2ª via", "segunda-feira", "segunda mão", "primeiro quero...", "segundo você", "the second day"
 QTY_UNITS = _set("unidade unidades un und unid unids unit units pcs x itens items")
 SPEC_UNITS = _set(
-    "vezes parcelas ml l lt litro litros w cm mm m kg g gb pecas peca fios lugares dpi h polegadas pol pares"
+    "vezes parcelas ml l lt litro litros w cm mm m kg g gb pecas peca fios lugares dpi h polegadas pol pares "
+    "anos ano aninhos meses mes years year months month"
 )
 PRICE_AFTER = _set("reais real conto contos pila pilas bucks")
 BUDGET = _set("ate under abaixo menos max maximo below than budget orcamento")
@@ -91,20 +92,37 @@ FILLER = _set(
     "just only mesmo tambem tb e and of de do da com with pode vou i ill will agora ja sim quer um uma umas uns sera "
     "beleza blz otimo legal show perfeito certo bom boa gostei adorei amei top massa isso obrigado obrigada valeu "
     "fechou fechado yes thanks cool great nice then hmm ah opa entao ser mais more another quero bem em conta "
-    "barato barata baratinho caro cara avaliado avaliada preco melhor nota cheapest expensive priciest "
+    "barato barata baratinho caro cara avaliado avaliada avaliacao avaliacoes preco melhor nota cheapest expensive priciest "
     "most least lowest price best top highest rated reviewed dela dele deles lista list esse essa que qual custa "
-    "costs check out rid longer total eram seriam real vez instead actually pro pros pras num numa can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other"
+    "costs check out rid longer total eram seriam real vez instead actually pro pros pras num numa tbm dar dou daria give desses dessas destes destas daqueles daquelas nesses nessas esses essas estes estas can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other"
 )
+# Who a product is for ("vou dar pra prima dela", "for my sister"): after pra/para/for they say
+# nothing about which product, so they are no name words.
+RECIPIENTS = _set(
+    "mae mamae pai papai filho filha filhos filhas irmao irma primo prima tio tia avo vo vovo neto neta sobrinho "
+    "sobrinha afilhado afilhada madrinha padrinho esposa marido namorada namorado amigo amiga amigos amigas "
+    "cunhado cunhada sogra sogro chefe professora professor colega vizinha vizinho mom mum dad mother father son "
+    "daughter brother sister cousin aunt uncle wife husband girlfriend boyfriend friend niece nephew grandma "
+    "grandpa grandson granddaughter boss teacher neighbour neighbor"
+)
+FOR_WHOM = _set("pra para pro pros pras for to")
+POSSESSIVES = _set("minha meu minhas meus sua seu suas seus nossa nosso a o as os uma um my her his our their the")
 NOT_TYPOS = _set("quanto quanta quando quantos quantas segura seguro segue primo prima")
 # words that are not part of a product's name
 KNOWN = frozenset().union(ORDINALS, NUMBERS, ARTICLES, POSITION_NOUNS, QTY_UNITS, QTY_BEFORE, PRICE_AFTER, FILLER)
-KNOWN = KNOWN.union(REMOVE, LET_GO, ADD, DETAILS, CHANGE, CHECKOUT, METHODS, SHIPPING, NEGATION, DEMONSTRATIVES)
+KNOWN = KNOWN.union(
+    REMOVE, LET_GO, ADD, DETAILS, CHANGE, CHECKOUT, METHODS, SHIPPING, NEGATION, DEMONSTRATIVES, POSSESSIVES, QUESTION
+)
 TYPO_TARGETS = sorted(w for w in ORDINALS if len(w) >= 5)
 _ARTS = "(?:o|a|os|as|do|da|no|na|pelo|pela|esse|essa|the)"
 SUPERLATIVES = (
     ("cheapest", rf"\b{_ARTS} (?:mais barat|mais em conta|de menor preco|menor preco)|\b(?:cheapest|least expensive)"),
     ("dearest", rf"\b{_ARTS} (?:mais car[oa]\b|de maior preco|maior preco)|\b(?:most expensive|priciest)\b"),
-    ("best_rated", rf"\b{_ARTS} (?:mais bem avaliad|melhor avaliad|melhor nota)|\b(?:best|top|highest) rated\b"),
+    (
+        "best_rated",
+        rf"\b{_ARTS} (?:mais bem avaliad|melhor avaliad|melhor(?:es)? avaliac|melhor nota|maior nota)"
+        r"|\b(?:best|top|highest) (?:rated|reviewed)\b",
+    ),
 )
 TOKEN = re.compile(
     r"(\d{1,2})(?:o|a|st|nd|rd|th)(?![a-z\d])|r\$|\$|#|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?(?!\d)"

@@ -19,6 +19,11 @@ Free texts whose intent the nlu stage's classifier is sure of (greeting, thanks,
 cart, my order, checkout, a person / a complaint) become commands too (INTENT_COMMANDS), and so
 does a follow-up about the product in focus (`focus_command`) and a search that names a category
 and a budget (`search_command`, serve/conversation/shopping.py).
+
+Two free texts are commands whatever the classifier says: a request for products of a category
+this catalogue has ("vcs tem ferramenta de jardim?": `shopping_command`), and, with items in the
+cart, the question of what it all came to ("quanto deu com o frete?": `cart_total_command`, the
+cart with its freight and total).
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from serve.conversation.shopping import SEARCH_INTENTS, search_arguments, search_call
+from serve.conversation.shopping import SEARCH_INTENTS, asked_search, search_arguments, search_call
 from serve.conversation.texts import is_follow_up
+from serve.core.budget import fold
 from serve.core.catalog import Catalogue
 from serve.core.shopping_request import parse_request
 
@@ -168,6 +174,38 @@ def search_command(intent: str, text: str, catalogue: Catalogue) -> Command | No
     (a category of this catalogue and a budget), run without the model; else None."""
     call = search_call(text, catalogue) if intent in SEARCH_INTENTS else None
     return Command(calls=(call,)) if call else None
+
+
+def shopping_command(text: str, catalogue: Catalogue) -> Command | None:
+    """The search a request for products of this catalogue asks for (shopping.asked_search), with
+    or without a budget, whatever the classifier makes of it; else None."""
+    call = asked_search(text, catalogue)
+    return Command(calls=(call,)) if call else None
+
+
+# "quanto deu?", "qnto ficou com o frete?", "qual o total?", "how much do I owe?": what everything
+# in the cart comes to. A sum word (deu, ficou, tudo, total...) with an amount word, and no word
+# but these: "quanto fica o frete?" asks about the product in focus, "quanto custa o lençol?" a price.
+SUM = re.compile(
+    r"\b(?:deu|ficou|ficaria|vai dar|vai ficar|tudo|todo|total|owe|altogether|together|come to|comes to)\b"
+)
+AMOUNT = re.compile(r"\b(?:quanto|qnto|qto|qt|quant|valor|qual|ql|how much|what s|whats|what is|total)\b")
+TOTAL_WORDS = frozenset(
+    "quanto qnto qto qt quant valor qual ql e eh o a os as com sem frete entrega envio deu ficou ficaria fica vai "
+    "dar tudo todo ao no total final entao ai agora ja mais junto contando incluindo minha compra carrinho me "
+    "passa diz fala ver how much is it that what s whats does do i owe come comes to with shipping delivery "
+    "altogether together all in the my cart so far".split()
+)
+
+
+def cart_total_command(text: str, has_cart: bool) -> Command | None:
+    """view_cart (its lines, freight and total) for a question about what the cart comes to; None
+    without items in the cart or when the text says anything else."""
+    words = re.findall(r"[a-z]+", fold(text))
+    if not has_cart or not words or any(w not in TOTAL_WORDS for w in words):
+        return None
+    folded = " ".join(words)
+    return Command(calls=(("view_cart", {}),)) if SUM.search(folded) and AMOUNT.search(folded) else None
 
 
 def fallback_command(intent: str, text: str) -> Command | None:

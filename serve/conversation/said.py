@@ -25,6 +25,7 @@ from serve.conversation.reference_words import (
     CHECKOUT,
     DEMONSTRATIVES,
     DETAILS,
+    FOR_WHOM,
     KNOWN,
     LET_GO,
     METHODS,
@@ -35,10 +36,12 @@ from serve.conversation.reference_words import (
     ONE_COUNTED_BEFORE,
     ORDINALS,
     POSITION_NOUNS,
+    POSSESSIVES,
     PRICE_AFTER,
     QTY_AFTER,
     QTY_BEFORE,
     QUESTION,
+    RECIPIENTS,
     REMOVE,
     SHIPPING,
     SPEC_UNITS,
@@ -211,6 +214,10 @@ def _read_words(w: list[str], said: Said) -> None:
 
 def _read_names(w: list[str], said: Said, used: set[int]) -> None:
     """The words left once positions, numbers and known words are read: a product's name, or a yes."""
+    for i, t in enumerate(w):  # "pra prima dela", "for my sister": who it is for, not which product
+        j = i + 1 + (i + 1 < len(w) and w[i + 1] in POSSESSIVES)
+        if t in FOR_WHOM and j < len(w) and w[j] in RECIPIENTS:
+            used.add(j)
     content = [t for i, t in enumerate(w) if i not in used and t.isalpha()]
     superlative = any(r.kind in ("cheapest", "dearest") for r in said.refs)  # "o de menor preço"
     said.name_words += [t for t in content if t not in KNOWN and len(t) > 2 and not (superlative and t in SIZE)]

@@ -1,6 +1,7 @@
 """Searches the server builds from the customer's own words (serve/core/shopping_request.py): a
 budget, a category and an order the customer stated are hard filters, whatever the model wrote.
 
+    asked_search(text, catalogue)                    (tool, args) | None   routing.shopping_command: asked in words
     search_call(text, catalogue)                     (tool, args) | None   routing.search_command: no model needed
     search_arguments(request)                        dict                  search_products arguments for a request
     with_customer_constraints(args, said, catalogue) SearchProducts        agent._grounded: the model's call, filtered
@@ -8,6 +9,13 @@ budget, a category and an order the customer stated are hard filters, whatever t
 "relógio até 150 reais" never lists a product above R$ 150: the parsed budget caps the model's
 max_price (the lower one wins), the customer's categories replace a model category that shares
 none of them, and a sort the customer asked for replaces "relevance".
+
+"vcs tem utensílio de cozinha?", "procuro um presente pra minha afilhada de 6 anos", "quais os
+perfumes mais vendidos?" are searched by the server too (`asked_search`): the words ask for
+products (a question, "tem", "procuro", "queria", a gift) of a category this catalogue has, and
+for nothing else. Whatever a classifier makes of them, a request like that is a search; the words
+of other requests (a return, an order, the cart, paying, a person, a complaint) keep a text out,
+so "o relógio que comprei chegou trincado" still reaches a person.
 """
 
 from __future__ import annotations
@@ -15,19 +23,38 @@ from __future__ import annotations
 import re
 
 from serve.contract.tools import SearchProducts
+from serve.conversation.said import read_said
 from serve.core.budget import fold
 from serve.core.catalog import Catalogue, UnknownCategoryError
-from serve.core.shopping_request import ShoppingRequest, category_slugs, parse_request
+from serve.core.shopping_request import AGE, ShoppingRequest, category_slugs, parse_request
 
 # Intents whose text may be a search the server can run itself (the nlu stage's labels).
 SEARCH_INTENTS = frozenset({"search_product", "browse_categories", "recommendation"})
 # Words of other requests that may also carry a product and an amount ("quero devolver o relógio
-# de 150 reais", "meu pedido de 80 reais não chegou"): such texts go to the model.
+# de 150 reais", "meu pedido de 80 reais não chegou"): such texts go to the model. Products whose
+# names start like those words are not such requests ("quebra-cabeça", "trocador", "tô atrás de").
 NOT_A_SEARCH = re.compile(
-    r"\b(?:devolv|devoluc|troc|cancel|reembols|estorn|rastre|entreg|cheg|atras|defeit|quebr|pagu|comprei|"
-    r"pedido|frete|(?:no|meu|ao|do|pro|pra|o) carrinho\b(?! de)|return|refund|track|deliver|arriv|broke|"
-    r"my order|cart\b|shipping)"
+    r"\b(?:devolv|devoluc|troc(?!ador)|cancel|reembols|estorn|rastre|entreg|cheg|atras(?!\s+d[eo]\b)|defeit|"
+    r"quebr(?!a[\s-]*cabeca)|pagu|comprei|pedido|frete|(?:no|meu|ao|do|pro|pra|o) carrinho\b(?! de)|return|"
+    r"refund|track|deliver|arriv|broke|my order|cart\b|shipping)"
 )
+# A person, a complaint, paying or taking something out: requests a product word does not make a search.
+OTHER_REQUEST = re.compile(
+    r"\b(?:atendent|human|pessoa\b|gerente|supervisor|falar com|conversar com|reclam|problema|pessim|horrivel|"
+    r"absurd|vergonha|procon|golpe|errad|faltando|nao funciona|parou|estragad|danificad|trincad|rasgad|manchad|"
+    r"vazand|amassad|riscad|resolver|finaliz|fechar a compra|pagar|pagamento|pix\b|boleto|checkout|tira\b|"
+    r"tirar|remov|exclu|desist|agent\b|person\b|someone|representative|manager|complain|damaged|wrong|"
+    r"missing|not working|\bpay\b|payment|remove)"
+)
+# The words ask for products: a question, "tem", "procuro", "queria", "me mostra", "any", a gift...
+ASKS = re.compile(
+    r"\?|\b(?:tem|tens|teria|tiver|ver|olhar|quais|qual|opcao|opcoes|algum|alguma|algo|me ve|comprar|compro|"
+    r"levar|have|got|sell|which|any|show|want|need|buy|ideas?|looking)\b"
+    r"|\b(?:vend|trabalh|procur|busc|precis|quer|gostari|atras d|mostr|indic|sugest|suger|recomend|ideia|"
+    r"recommend|suggest)"
+)
+# A recipient alone chooses categories only for a gift: "um presente pra minha mãe", "mimo pra sogra".
+GIFT = re.compile(r"\b(?:presente|presentear|mimo|lembrancinha|gift|present\b|presents\b|surpresa|surprise)")
 
 
 def _known(catalogue: Catalogue, request: ShoppingRequest) -> bool:
@@ -45,6 +72,22 @@ def search_arguments(request: ShoppingRequest, category: bool = True) -> dict:
     if request.sort:
         args["sort"] = request.sort
     return args
+
+
+def asked_search(text: str, catalogue: Catalogue) -> tuple[str, dict] | None:
+    """The search the customer's words ask for, with or without a budget: products (ASKS) of a
+    category this catalogue has, chosen by a product, aisle or owner word, or by a recipient or an
+    age in a gift request; None when the text also asks for something else (NOT_A_SEARCH,
+    OTHER_REQUEST) or buys a quantity."""
+    folded = fold(text)
+    if not folded.strip() or not ASKS.search(folded) or NOT_A_SEARCH.search(folded) or OTHER_REQUEST.search(folded):
+        return None
+    if read_said(text).quantity:  # "quero 2 lençóis": a purchase of some product; a list would drop the 2
+        return None
+    request = parse_request(text)
+    if not _known(catalogue, request) or request.by_hints and not (GIFT.search(folded) or AGE.search(folded)):
+        return None
+    return ("search_products", search_arguments(request))
 
 
 def search_call(text: str, catalogue: Catalogue) -> tuple[str, dict] | None:

@@ -105,6 +105,7 @@ class ShoppingRequest:
     sort: str | None = None  # None = relevance
     product_words: tuple[str, ...] = ()  # the words of the product phrases that chose the categories
     by_product_words: bool = False  # only product words chose the categories (no aisle, no hint)
+    by_hints: bool = False  # only recipients/occasions chose them ("presente pra minha mãe")
 
     @property
     def query(self) -> str:
@@ -179,6 +180,7 @@ def parse_request(text: str) -> ShoppingRequest:
         max_price_cents=min((b.cents for b in budgets), default=None),
         sort=sort,
         by_product_words=bool(categories) and all(e.get(s) in (None, "products") for e in choosers for s in categories),
+        by_hints=bool(categories) and not strong,
     )
 
 

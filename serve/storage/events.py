@@ -33,6 +33,7 @@ class EventName:
     PRICE_UNGROUNDED = "price_ungrounded"
     PRICE_REWRITTEN = "price_rewritten"
     KNOWLEDGE_ANSWER = "knowledge_answer"  # a store question, chit-chat or media answered from configs/store.yaml
+    SEARCH_ASKED = "search_asked"  # "vcs tem perfume?": searched by the server, before the classifier
 
 
 EVENT_NAMES = frozenset(v for k, v in vars(EventName).items() if k.isupper())

@@ -135,6 +135,7 @@ def test_valid_call_runs_for_the_verified_customer_with_catalogue_price(env, llm
 @server_env
 def test_server_words_a_successful_tool_result_with_one_model_call(env, llm):
     agent, factory, cid, _ = env
+    agent.settings.AGENT_SERVER_SEARCH = False  # a request the server would search: the model's turn is under test
     llm.push(
         FakeLLM.call("search_products", {"query": "garrafa térmica"}),
         FakeLLM.text("never asked for: the server words search results"),
@@ -222,6 +223,7 @@ def test_unsure_or_argument_needing_intents_go_to_the_model(env, llm):
 @server_env
 def test_a_sure_tool_intent_starts_the_call_and_the_model_writes_the_arguments(env, llm):
     agent, factory, cid, _ = env
+    agent.settings.AGENT_SERVER_SEARCH = False  # a request the server would search: the model's turn is under test
     agent.intents = FixedIntents("search_product", 0.97)
     llm.push(FakeLLM.raw_text(' {"query": "garrafa térmica"'))  # vLLM returns the continuation, without the stop string
     replies = run(agent, factory, cid, text("tem garrafa térmica?"))
@@ -340,6 +342,7 @@ def test_an_unsure_intent_answers_when_the_model_text_fails(env, llm):
 
 def test_a_search_guess_runs_the_customers_words_when_the_model_gives_nothing(env, llm):
     agent, factory, cid, _ = env
+    agent.settings.AGENT_SERVER_SEARCH = False  # a request the server would search: the model's turn is under test
     agent.intents = FixedIntents("search_product", 0.96)  # sure, but a search needs the model's arguments
     llm.push(FakeLLM.raw_text(""))
     replies = run(agent, factory, cid, text("tem garrafa térmica?"))
@@ -408,6 +411,7 @@ def test_an_english_speaking_customer_gets_server_texts_in_english(env, llm):
 @server_env
 def test_a_search_query_sharing_no_word_with_the_customer_is_replaced_by_the_message(env, llm):
     agent, factory, cid, _ = env
+    agent.settings.AGENT_SERVER_SEARCH = False  # a request the server would search: the model's turn is under test
     llm.push(FakeLLM.call("search_products", {"query": "2"}))
     (found,) = run(agent, factory, cid, text("tem garrafa térmica?"))
     assert events(factory, cid, "search_query_replaced") == [{"query": "2"}]
@@ -447,6 +451,7 @@ def test_garbage_text_gets_the_fallback(env, llm):
 
 def test_tool_call_left_in_text_is_parsed_like_hermes(env, llm):
     agent, factory, cid, _ = env
+    agent.settings.AGENT_SERVER_SEARCH = False  # a request the server would search: the model's turn is under test
     llm.push(
         FakeLLM.raw_text(
             '<tool_call>\n{"name": "search_products", "arguments": {"query": "garrafa térmica"}}\n</tool_call>'
@@ -466,6 +471,7 @@ def test_tool_call_left_in_text_is_parsed_like_hermes(env, llm):
 
 def test_ungrounded_price_is_regenerated_then_rewritten(env, llm):
     agent, factory, cid, _ = env
+    agent.settings.AGENT_SERVER_SEARCH = False  # a request the server would search: the model's turn is under test
     llm.push(
         FakeLLM.call("get_product", {"product_id": LENCOL}),
         FakeLLM.text("O Jogo de Lençol Casal sai por R$ 49,90! Quer levar?"),

@@ -125,6 +125,7 @@ def test_a_search_with_category_and_budget_is_answered_without_the_model(env, ll
 def test_the_models_search_never_lists_a_product_over_the_customers_budget(env, llm):
     agent, factory, cid = env
     agent.intents = None
+    agent.settings.AGENT_SERVER_SEARCH = False  # the model's own search is under test
     llm.push(FakeLLM.call("search_products", {"query": "relógio"}), FakeLLM.text("Achei este relógio pra você!"))
     say(agent, factory, cid, "queria um relógio, no máximo 190 reais")
     with session_scope(factory) as s:
