@@ -255,6 +255,7 @@ def test_a_sure_tool_intent_starts_the_call_and_the_model_writes_the_arguments(e
 @server_env
 def test_model_calls_carry_the_contract_schema_with_the_catalogue_and_the_products_shown(env, llm):
     agent, factory, cid, _ = env
+    agent.settings.AGENT_SERVER_SEARCH = False  # a request the server would search: the model's turn is under test
     categories = [c.name_pt for c in agent.catalogue.categories()]
     agent.intents = FixedIntents("search_product", 0.97)
     llm.push(FakeLLM.raw_text(' {"query": "garrafa térmica"'))
