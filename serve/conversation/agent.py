@@ -10,9 +10,12 @@
    costs no model time, and the exchange is logged as the same tool call the model would make.
    Free text that points at what the bot showed ("o segundo", "esse", "2 unidades", "tira o lençol",
    "quero o primeiro, 3 unidades, pode fechar") becomes a command too, before anything else
-   (serve/conversation/references.py). A text that is only a store question, chit-chat or
-   off-topic, and media without words, get the server's answer from the store's config next
-   (serve/conversation/knowledge.py).
+   (serve/conversation/references.py; "quanto deu com o frete?" with items in the cart: the cart).
+   A text that is only a store question, chit-chat or off-topic, and media without words, get the
+   server's answer from the store's config next (serve/conversation/knowledge.py). A request for
+   products of a category this catalogue has ("vcs tem ferramenta de jardim?", "presente pra minha
+   afilhada de 7 anos") is then searched by the server (routing.shopping_command,
+   AGENT_SERVER_SEARCH), before a classifier can read it as a greeting or a person's request.
 3. Other free text is first classified (the nlu stage's intent model, `intents`): a confident greeting,
    thanks, "no, thanks", cart, order status, checkout or human/complaint request becomes such a
    command too (serve/conversation/routing.py: INTENT_COMMANDS), and so is a follow-up about the product in
