@@ -5,7 +5,7 @@ The roles, from the most deterministic to the last resort:
     references        "o segundo", "esse", "2 unidades": resolved from what was shown
     objection         "tá caro", "é bom?", "e o frete?" about what was shown, answered with its data
     knowledge         a store question, chit-chat or media, answered from the store's config
-    router            a classified intent or a category/budget search the server runs itself
+    router            a search the customer's words ask for, or a classified intent, run by the server itself
     model             the model's tool call or text
     classifier_guess  the model gave nothing usable: the classifier's guess answered
     fallback          the generic apology with buttons
@@ -49,7 +49,9 @@ def answered_by(events: list[tuple[str, dict]], tapped: bool) -> str:
         return "objection"
     if EventName.KNOWLEDGE_ANSWER in names:
         return "knowledge"
-    if any(name == EventName.INTENT and props.get("routed") for name, props in events):
+    if EventName.SEARCH_ASKED in names or any(
+        name == EventName.INTENT and props.get("routed") for name, props in events
+    ):
         return "router"
     llm_calls = sum(props.get("llm_calls", 0) for name, props in events if name == EventName.TURN_LATENCY_MS)
     return "model" if llm_calls else "router"

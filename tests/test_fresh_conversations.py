@@ -4,7 +4,7 @@ tests/fixtures/fresh_conversations/*.yaml: WhatsApp-style customers (lowercase, 
 emoji, bursts, English, audio, a location) written for these tests only, each with what must
 follow: the database state (cart lines, orders with items, method and payment, handoff rows) and
 what the customer saw (tests/fresh/checks.py). The harness is tests/fresh/replay.py; the products
-are tests/assets/fresh_catalogue (72 products, with the look-alikes the issue's failures landed on).
+are tests/assets/fresh_catalogue (73 products, with the look-alikes the issue's failures landed on).
 
 Default run: the model is a local OpenAI-compatible server (tests/fakes/fake_llm.py) that never
 says anything useful (empty text, chat-template debris, a broken tool call, word soup), so what

@@ -2,7 +2,7 @@
 
 The catalogue is the shipped CSV fixture (tests/assets/catalogue_fixture: 24 real-looking Olist
 products with reviews, co-purchases and Olist order histories); the fresh-conversation tests use a
-larger one (tests/assets/fresh_catalogue: 72 products in 14 Olist categories, with the look-alikes
+larger one (tests/assets/fresh_catalogue: 73 products in 14 Olist categories, with the look-alikes
 customers' everyday words must not land on: pet chew toys for "brinquedo", a "Dia das Mães" thermal
 cup for a skin-care gift, kitchen furniture for kitchen utensils); the recorded Meta webhooks are in
 tests/assets/whatsapp. `EchoAgent` has the exact `Agent.respond` signature (our own interface, not an
@@ -91,7 +91,7 @@ def fixture_catalogue(products: pd.DataFrame | None = None) -> Catalogue:
 
 
 def fresh_catalogue() -> Catalogue:
-    """The 72-product catalogue of the fresh conversations (tests/fresh)."""
+    """The 73-product catalogue of the fresh conversations (tests/fresh)."""
     frames = fixture_frames(FRESH_CATALOGUE_DIR)
     return Catalogue(
         frames["products"], reviews=frames["reviews"], copurchase=frames["copurchase"], source=str(FRESH_CATALOGUE_DIR)
