@@ -35,12 +35,6 @@ def text(body: str, choice_id: str | None = None) -> Inbound:
     return Inbound(f"wamid.{next(_ids)}", PHONE, kind, 1_700_000_000, text=body, choice_id=choice_id)
 
 
-@pytest.fixture(scope="module")
-def llm():
-    with FakeLLM() as fake:
-        yield fake
-
-
 @pytest.fixture
 def env(request, tmp_path, llm, sqlite_db):
     """Agent, session factory, customer id, settings. The model words tool results here (the loop

@@ -7,17 +7,13 @@ import itertools
 
 import pytest
 
-from serve.commerce.customers import get_or_create_customer
-from serve.conversation.agent import Agent
 from serve.conversation.messages import Inbound
 from serve.conversation.routing import cart_total_command, shopping_command
 from serve.conversation.said import read_said
 from serve.conversation.shopping import NOT_A_SEARCH
 from serve.core.budget import fold
-from serve.settings import Settings
-from serve.storage.db import session_scope
 from tests.fakes.fake_llm import FakeLLM
-from tests.serve.factories import HASH_KEY, PHONE, fixture_catalogue
+from tests.serve.factories import PHONE
 
 _ids = itertools.count(1)
 _loop = asyncio.new_event_loop()
@@ -109,31 +105,6 @@ class FixedIntents:
 
     def predict_with_confidence(self, texts):
         return [(self.intent, self.p) for _ in texts]
-
-
-@pytest.fixture(scope="module")
-def llm():
-    with FakeLLM() as fake:
-        yield fake
-
-
-@pytest.fixture
-def env(llm, sqlite_db, tmp_path):
-    llm.script.clear()
-    llm.requests.clear()
-    settings = Settings(
-        ENV="test",
-        LLM_BASE_URL=llm.base_url,
-        LLM_MODEL=llm.model,
-        LLM_TIMEOUT_S=2.0,
-        PHONE_HASH_KEY=HASH_KEY,
-        MEDIA_DIR=str(tmp_path / "media"),
-        AGENT_PREFILL_BETWEEN_TURNS=False,
-    )
-    factory = sqlite_db.factory()
-    with session_scope(factory) as s:
-        cid = get_or_create_customer(s, PHONE, HASH_KEY, "Ana").id
-    return Agent(settings, fixture_catalogue()), factory, cid
 
 
 def say(agent, factory, cid, body, choice_id=None):

@@ -39,12 +39,6 @@ def msg(kind: str, **fields) -> Inbound:
     return Inbound(f"wamid.K{next(_ids)}", PHONE, kind, 1_700_000_000, **fields)
 
 
-@pytest.fixture(scope="module")
-def llm():
-    with FakeLLM() as fake:
-        yield fake
-
-
 @pytest.fixture
 def env(llm, sqlite_db, tmp_path):
     llm.script.clear()

@@ -8,17 +8,14 @@ import json
 import pytest
 from sqlalchemy import select
 
-from serve.commerce.customers import get_or_create_customer
 from serve.contract.tools import SearchProducts
-from serve.conversation.agent import Agent
 from serve.conversation.messages import Inbound
 from serve.conversation.routing import fallback_command, search_command
 from serve.conversation.shopping import with_customer_constraints
-from serve.settings import Settings
 from serve.storage.db import session_scope
 from serve.storage.tables import ChatTurn
 from tests.fakes.fake_llm import FakeLLM
-from tests.serve.factories import HASH_KEY, PHONE, fixture_catalogue
+from tests.serve.factories import PHONE
 
 _ids = itertools.count(1)
 _loop = asyncio.new_event_loop()  # one loop for the module: the agent's HTTP client pool lives on it
@@ -80,31 +77,6 @@ def test_the_models_search_gets_the_customers_constraints(catalogue, model, said
     out = with_customer_constraints(args, said, catalogue)
     changed = {k: v for k, v in out.model_dump().items() if v != args.model_dump()[k]}
     assert {k: changed[k] for k in expect} == expect and set(changed) <= set(expect)
-
-
-@pytest.fixture(scope="module")
-def llm():
-    with FakeLLM() as fake:
-        yield fake
-
-
-@pytest.fixture
-def env(llm, sqlite_db, tmp_path):
-    llm.script.clear()
-    llm.requests.clear()
-    settings = Settings(
-        ENV="test",
-        LLM_BASE_URL=llm.base_url,
-        LLM_MODEL=llm.model,
-        LLM_TIMEOUT_S=2.0,
-        PHONE_HASH_KEY=HASH_KEY,
-        MEDIA_DIR=str(tmp_path / "media"),
-        AGENT_PREFILL_BETWEEN_TURNS=False,
-    )
-    factory = sqlite_db.factory()
-    with session_scope(factory) as s:
-        cid = get_or_create_customer(s, PHONE, HASH_KEY, "Ana").id
-    return Agent(settings, fixture_catalogue()), factory, cid
 
 
 def say(agent, factory, cid, body):
