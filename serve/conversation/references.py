@@ -75,7 +75,7 @@ def _plan(said: Said, shown: Shown) -> Command | None:
             action = "details"
         elif said.name_words and not said.question and not refs and not said.negative:
             action = "name"  # a shown product's name said back: its card ("no more X" is no pick)
-    if action == "add" and not (refs or said.name_words or quantity) and _a_list_is_on_screen(shown):
+    if action == "add" and not (refs or said.name_words or quantity) and _a_list_was_shown(shown):
         return _which(shown)  # "põe no carrinho" under a list of several: ask which, never "cart empty"
     if said.method and shown.asked_payment and not refs and not quantity and action in ("add", "name"):
         action = None  # "pode ser no boleto", "boleto bancário": the answer to "como prefere pagar?"
@@ -94,6 +94,12 @@ def _plan(said: Said, shown: Shown) -> Command | None:
 
 def _a_list_is_on_screen(shown: Shown) -> bool:
     return shown.fresh and shown.focus is None and len(shown.listed) > 1 and not shown.listed_is_cart
+
+
+def _a_list_was_shown(shown: Shown) -> bool:
+    """The latest products shown are a list of several, none in focus (talk about them may have
+    followed: "é bom?", "e o frete?")."""
+    return shown.focus is None and len(shown.listed) > 1 and not shown.listed_is_cart
 
 
 def _which(shown: Shown) -> Command:

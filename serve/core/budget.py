@@ -7,7 +7,8 @@
 A number is a budget when money says so:
   - a currency mark next to it: "R$ 80", "$50", "80 reais", "50 conto", "70 pila", "30 bucks";
   - a ceiling word before it: "até", "no máximo", "menos de", "abaixo de", "não pode passar de",
-    "uns", "under", "less than", "up to", ... or after it: "199,90 no máximo", "100 or less";
+    "posso gastar", "under", "less than", "up to", ... or after it: "199,90 no máximo", "100 or less",
+    "tenho 100 pra gastar";
   - the top of a range: "entre 50 e 100 reais" → 100.
 and never when a unit follows ("100 ml", "2 unidades", "de 7 anos", "até 55 polegadas", "5kg") or a
 floor word comes before ("mais de 100", "acima de", "a partir de", "over"). Several ceilings: the
@@ -54,9 +55,12 @@ CEILING_BEFORE = (
     r"que nao passe de|nao passe de|por menos de|mais barat[oa]s? (?:que|do que)|teto de|limite de|orcamento de|"
     r"cerca de|em torno de|na faixa de|mais ou menos|"
     r"under|below|less than|up to|max(?:imum)?|at most|no more than|within|around|about|budget(?: of| is)?|"
-    r"cheaper than)"
+    r"cheaper than|(?:posso|quero|vou|da pra|consigo|pretendo) gastar|(?:can|could|want to) spend)"
 )
-CEILING_AFTER = r"(?:no maximo|no max|ou menos|pra baixo|para baixo|max|or less|tops|at most|max(?:imum)?)"
+CEILING_AFTER = (
+    r"(?:no maximo|no max|ou menos|pra baixo|para baixo|max|or less|tops|at most|max(?:imum)?|"
+    r"pra gastar|para gastar|de orcamento|to spend)"
+)
 FLOOR_BEFORE = r"(?:mais de|acima de|a partir de|superior a|pelo menos|minimo|over|more than|above|at least|from)"
 # What follows a number that is a quantity or a size, not money.
 UNITS = (

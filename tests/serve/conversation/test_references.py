@@ -18,7 +18,7 @@ from tests.fakes.fake_llm import FakeLLM
 from tests.serve.conversation import test_agent as agent_tests
 from tests.serve.conversation.test_agent import FixedIntents, cart_lines, events, run, text
 
-llm, env = agent_tests.llm, agent_tests.env  # the agent tests' fixtures: fake model server, agent on SQLite
+env = agent_tests.env  # the agent tests' agent on SQLite (the fake model server: conftest.py)
 
 LENCOL = {"id": "aa11", "name": "Jogo de Lençol Casal 4 Peças Algodão", "price": "R$ 89,90", "score": 4.5}
 TOALHA = {"id": "bb22", "name": "Toalha de Banho Felpuda Azul", "price": "R$ 34,90", "score": 4.1}
@@ -330,7 +330,8 @@ def test_put_in_the_cart_under_a_list_of_several_asks_which_one():
         "add_to_cart:cc33",
     ]
     assert command.options[1][1:] == ("Toalha de Banho Felpuda Azul", "R$ 34,90")
-    assert resolve_reference("põe no carrinho", THREE + QA) is None  # the list is not the last thing any more
+    # talk about the list may come between ("tem garantia?"): which one is still the question, not an apology
+    assert resolve_reference("põe no carrinho", THREE + QA).navigation == "which"
 
 
 def test_that_is_all_then_checkout_adds_nothing():

@@ -26,6 +26,10 @@ from serve.core.shopping_request import LEXICON_PATH, category_slugs, parse_requ
         ("celular ate mil reais", 100000),
         ("notebook ate 3 mil", 300000),
         ("ate cem reais", 10000),
+        ("so tenho 70 pra gastar num tenis", 7000),
+        ("posso gastar 80 num presente", 8000),
+        ("I can spend 45 on a gift", 4500),
+        ("tenho 2 filhos pequenos", None),
         ("entre 50 e 100 reais", 10000),
         ("$49.99 max", 4999),
         ("tenho uns 100 reais, tem relogio ate 80?", 8000),  # the lower ceiling wins
