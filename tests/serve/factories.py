@@ -22,6 +22,8 @@ import pandas as pd
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from serve.commerce.customers import get_or_create_customer
+from serve.conversation.agent import Agent
 from serve.conversation.messages import TextReply
 from serve.core.catalog import Catalogue
 from serve.settings import Settings
@@ -218,3 +220,21 @@ class EchoAgent:
         if self.always_fail or len(self.calls) <= self.fail_times:
             raise RuntimeError("agent exploded")
         return [TextReply("eco: " + " | ".join(call["texts"]))]
+
+
+def agent_env(llm, sqlite_db, tmp_path, **overrides):
+    """(Agent on the fixture catalogue and the fake model, session factory, customer id);
+    `overrides`: settings other than the test defaults."""
+    llm.script.clear()
+    llm.requests.clear()
+    settings = make_settings(
+        LLM_BASE_URL=llm.base_url,
+        LLM_MODEL=llm.model,
+        MEDIA_DIR=str(tmp_path / "media"),
+        AGENT_PREFILL_BETWEEN_TURNS=False,
+        **({"LLM_TIMEOUT_S": 2.0} | overrides),
+    )
+    factory = sqlite_db.factory()
+    with session_scope(factory) as s:
+        cid = get_or_create_customer(s, PHONE, HASH_KEY, "Ana").id
+    return Agent(settings, fixture_catalogue()), factory, cid

@@ -9,8 +9,6 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from serve.commerce.customers import get_or_create_customer
-from serve.conversation.agent import Agent
 from serve.conversation.knowledge import LGPD_REASON
 from serve.conversation.messages import ButtonsReply, Inbound, TextReply
 from serve.storage.db import session_scope
@@ -24,9 +22,8 @@ from tests.serve.factories import (
     LENCOL,
     PHONE,
     PHONE_NUMBER_ID,
-    fixture_catalogue,
+    agent_env,
     inbox_rows,
-    make_settings,
     message_rows,
     new_order,
 )
@@ -41,19 +38,8 @@ def msg(kind: str, **fields) -> Inbound:
 
 @pytest.fixture
 def env(llm, sqlite_db, tmp_path):
-    llm.script.clear()
-    llm.requests.clear()
-    settings = make_settings(
-        LLM_BASE_URL=llm.base_url,
-        LLM_MODEL=llm.model,
-        LLM_TIMEOUT_S=10.0,  # generous: only the mixed-message test calls the model, and it must not time out
-        MEDIA_DIR=str(tmp_path / "media"),
-        AGENT_PREFILL_BETWEEN_TURNS=False,
-    )
-    factory = sqlite_db.factory()
-    with session_scope(factory) as s:
-        cid = get_or_create_customer(s, PHONE, HASH_KEY, "Ana").id
-    return Agent(settings, fixture_catalogue()), factory, cid
+    # generous timeout: only the mixed-message test calls the model, and it must not time out
+    return agent_env(llm, sqlite_db, tmp_path, LLM_TIMEOUT_S=10.0)
 
 
 def respond(agent, factory, cid, *inbound):
