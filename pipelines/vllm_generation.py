@@ -1,7 +1,7 @@
 """Greedy completions from a vLLM server: a model, and optionally its LoRA adapters (evaluate).
 
 The server is the serving engine (serve/core/engine.py: the same command line as `make serve`),
-each adapter a LoRA module requested by its name in the `model` field; requests go out at most
+an adapter served as a LoRA module is requested by its name in the `model` field; requests go out at most
 `concurrency` at a time, and vLLM batches them.
 
 Prompts go out as token ids rendered by the training tokenizer, so the model sees exactly the
@@ -15,55 +15,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 
-from serve.core.engine import free_port, start_vllm, stop, wait_http
-
-LOG_TAIL_CHARS = 3000  # of vLLM's log, shown when it fails to start
 REQUEST_TIMEOUT_S = 3600  # a request may queue behind all the others on a 2-core machine
-
-
-@contextmanager
-def served(
-    base: str | Path,
-    adapters: dict[str, str | Path],
-    *,
-    base_name: str,
-    max_model_len: int,
-    log_path: Path,
-    start_timeout_s: float = 600,
-    frontend_core: bool = False,
-) -> Iterator[str]:
-    """vLLM on `base` (served as `base_name`) plus `adapters` (name → adapter dir); yields its URL.
-    By default the engine takes every CPU core: the client of a batch job only waits."""
-    port = free_port()
-    started = time.perf_counter()
-    proc = start_vllm(
-        base,
-        port,
-        base_name,
-        log_path=log_path,
-        max_model_len=max_model_len,
-        lora_modules=adapters or None,
-        frontend_core=frontend_core,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        try:
-            wait_http(f"{url}/health", start_timeout_s, proc, "vLLM")
-        except (RuntimeError, TimeoutError) as exc:
-            log = log_path.read_text(encoding="utf-8", errors="replace")[-LOG_TAIL_CHARS:] if log_path.is_file() else ""
-            raise SystemExit(f"{exc}\n--- {log_path} (tail) ---\n{log}") from None
-        names = [base_name, *adapters]
-        print(f"vLLM: {', '.join(names)} ready in {time.perf_counter() - started:.0f} s", flush=True)
-        yield url
-    finally:
-        stop(proc)
 
 
 def completion_request(model: str, prompt: list[int], max_new_tokens: int, eos_id: int) -> dict:

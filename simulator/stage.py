@@ -6,9 +6,10 @@
 
 Models (params `simulate.models`), each on the same goals and trials:
   router  the server's intent router and rules with no model at all (LLM_BASE_URL answers nothing)
-  base    models/base on vLLM;  sft  the SFT adapter merged into the base (simulator/merged.py)
+  base    models/base on vLLM;  sft  the SFT adapter merged into the base (pipelines/merge.py)
   dpo     the exported candidate (models/export, merged), the model `make serve` would serve
-Before a model's conversations, the served chat template must tokenise exactly as training did
+Every model's vLLM server starts at once, while the router's conversations run. Before a
+model's conversations, the served chat template must tokenise exactly as training did
 (pipelines/template_parity.py): a difference fails the stage. Writes metrics/simulate.json, the
 plots (success by scenario, pass^k), reports/simulate/<model>.jsonl transcripts, one MLflow run
 nested under the training pipeline's, and prints the comparison table.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -31,15 +31,15 @@ from pathlib import Path
 import yaml
 
 from pipelines import tracking
+from pipelines.merge import merge_adapter
 from pipelines.report import simulate_table
 from pipelines.template_parity import check_parity
 from pipelines.train_utils import write_json
 from serve.core.catalog import Catalogue
-from serve.core.engine import free_port, keep_off_engine_cores, start_vllm, stop, wait_http
+from serve.core.engine import free_port, keep_off_engine_cores, stop, vllm_servers
 from serve.settings import Settings
 from simulator.failures import markdown as failure_report
 from simulator.goals import draw_goals
-from simulator.merged import merge_adapter
 from simulator.runner import run_conversations
 from simulator.stats import summarise
 
@@ -60,24 +60,6 @@ def settings_for(model: str, base_url: str, db_path: Path, args) -> Settings:
         AGENT_PREFILL_BETWEEN_TURNS=model != "router",
         LOG_LEVEL="ERROR" if model == "router" else "WARNING",  # router: every model call fails by design
     )
-
-
-@contextlib.contextmanager
-def served(model_dir: str, name: str, log_path: Path, timeout_s: float):
-    """vLLM on `model_dir`, parity-checked; yields its /v1 base URL."""
-    port = free_port()
-    cores = os.sched_getaffinity(0)
-    proc = start_vllm(model_dir, port, name, log_path=log_path)
-    keep_off_engine_cores()  # the bot's turns run here: off the core vLLM's engine computes on
-    try:
-        waited = wait_http(f"http://127.0.0.1:{port}/v1/models", timeout_s, proc, "vLLM")
-        print(f"simulate: vLLM on {model_dir} ready after {waited:.0f} s", flush=True)
-        parity = check_parity(f"http://127.0.0.1:{port}", name, model_dir)
-        print(f"simulate: chat-template parity ok ({parity})", flush=True)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        stop(proc)
-        os.sched_setaffinity(0, cores)  # the next server (started from here) gets every core again
 
 
 def simulate(model: str, base_url: str, goals, cfg: dict, args, work: Path) -> list[dict]:
@@ -104,22 +86,31 @@ def simulate(model: str, base_url: str, goals, cfg: dict, args, work: Path) -> l
 
 
 def run_all(cfg: dict, args, goals, out: Path) -> dict[str, list[dict]]:
+    """The router first, while every model's vLLM server starts (all at once); then each model in
+    turn, once its server answers and its chat template passes the parity gate."""
     wanted = [m for m in MODELS if m in cfg["models"]]
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="simulate-") as tmp:
         work = Path(tmp)
-        if "router" in wanted:  # nothing listens on this port: every model call fails at once
-            results["router"] = simulate("router", f"http://127.0.0.1:{free_port()}/v1", goals, cfg, args, work)
-        if "base" in wanted:
-            with served(args.base, "base", out / "vllm-base.log", cfg["start_timeout_s"]) as url:
-                results["base"] = simulate("base", url, goals, cfg, args, work)
+        models = {"base": args.base, "sft": None, "dpo": args.candidate}
         if "sft" in wanted:
-            sft = merge_adapter(args.base, args.sft, work / "sft-merged")
-            with served(str(sft), "sft", out / "vllm-sft.log", cfg["start_timeout_s"]) as url:
-                results["sft"] = simulate("sft", url, goals, cfg, args, work)
-        if "dpo" in wanted:
-            with served(args.candidate, "dpo", out / "vllm-dpo.log", cfg["start_timeout_s"]) as url:
-                results["dpo"] = simulate("dpo", url, goals, cfg, args, work)
+            models["sft"] = merge_adapter(args.base, args.sft, work / "sft-merged")
+        models = {m: models[m] for m in wanted if m != "router"}
+        cores = os.sched_getaffinity(0)
+        with vllm_servers(models, out) as servers:
+            keep_off_engine_cores()  # the bot's turns run here: off the core vLLM's engines compute on
+            try:
+                if "router" in wanted:  # nothing listens on this port: every model call fails at once
+                    results["router"] = simulate("router", f"http://127.0.0.1:{free_port()}/v1", goals, cfg, args, work)
+                for name, server in servers.items():
+                    waited = server.ready(cfg["start_timeout_s"])
+                    print(f"simulate: vLLM on {models[name]} ready after {waited:.0f} s more", flush=True)
+                    parity = check_parity(server.url, name, models[name])
+                    print(f"simulate: chat-template parity ok ({parity})", flush=True)
+                    results[name] = simulate(name, f"{server.url}/v1", goals, cfg, args, work)
+                    stop(server.proc)  # its memory back before the next model's conversations
+            finally:
+                os.sched_setaffinity(0, cores)
     return results
 
 

@@ -15,6 +15,7 @@ keeps for its front end (`keep_off_engine_cores`), never on the engine's cores.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -23,6 +24,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -59,9 +62,17 @@ def cpu_has_native_bf16() -> bool:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` different TCP ports on 127.0.0.1 that nothing listens on right now (all held open while
+    choosing, so the kernel cannot hand out the same one twice)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
 
 
 def lora_rank(adapter_dirs: list[str | Path]) -> int:
@@ -206,3 +217,45 @@ def stop(proc: subprocess.Popen | None, timeout_s: float = 20) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+LOG_TAIL_CHARS = 3000  # of a vLLM log, shown when the server fails to start
+
+
+@dataclass
+class Launched:
+    """One vLLM server process that may still be starting."""
+
+    name: str
+    proc: subprocess.Popen
+    port: int
+    log_path: Path | None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ready(self, timeout_s: float) -> float:
+        """Wait until it serves; seconds waited. A failed start exits with the log's tail."""
+        try:
+            return wait_http(f"{self.url}/health", timeout_s, self.proc, f"vLLM ({self.name})")
+        except (RuntimeError, TimeoutError) as exc:
+            log = self.log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:] if self.log_path else ""
+            raise SystemExit(f"{exc}\n--- {self.log_path} (tail) ---\n{log}") from None
+
+
+@contextlib.contextmanager
+def vllm_servers(models: dict[str, str | Path], log_dir: Path, **start_kwargs) -> Iterator[dict[str, Launched]]:
+    """One vLLM server per served name (name → model directory), all started at once; every one is
+    stopped on exit. A start is mostly three processes importing torch and vLLM one after another,
+    each on one core: started together, the starts share the machine's cores instead of queueing
+    (bench/RESULTS.md). The caller waits for each with `Launched.ready` when it needs it."""
+    launched: dict[str, Launched] = {}
+    try:
+        for (name, model), port in zip(models.items(), free_ports(len(models)), strict=True):
+            log = Path(log_dir) / f"vllm-{name}.log"
+            launched[name] = Launched(name, start_vllm(model, port, name, log_path=log, **start_kwargs), port, log)
+        yield launched
+    finally:
+        for server in launched.values():
+            stop(server.proc)

