@@ -11,8 +11,10 @@ Rules, as a person follows them:
   card button, or by text ("o segundo", its name);
 - states its objection once a fitting product is shown, and buys only when the answer carries
   real data (a cheaper fitting product; the product's rating or a review; its freight amount);
+  once answered, it does not ask again, and to "which one?" it taps the product it wants;
 - asks for the quantity it wants, checks out, chooses its payment method and pays the link;
-- after a reply that does not help, says it again in other words; after MAX_MISSES such replies
+- after a reply that does not help, says it again in other words (with its budget, when what was
+  shown was the right kind but too dear); after MAX_MISSES such replies
   it asks for a person, and it gives up when its patience (messages sent) runs out.
 `cart` is what the bot's cart messages show: {product_id: quantity} of the open cart.
 """
@@ -47,6 +49,7 @@ class Customer:
     chosen: Product | None = None  # the fitting product the customer wants
     first_seen: Product | None = None  # the product the objection was about
     objected: int = 0  # times the objection was stated
+    objection_answered: bool = False  # once answered with data, it is not asked again
     added: bool = False
     asked_qty: bool = False
     extra: Product | None = None  # cart_edit: the product added then removed
@@ -116,6 +119,10 @@ class Customer:
             return self.tap(screen, human) if human else self.say("ask_human")
         if self.request is not None and self.request[0] == "ask_product" and self.phase == "extra":
             return self.ask(self.request[0], **self.request[1])  # the second product, in other words
+        g = self.goal
+        too_dear = [p for p in screen.products if fits(p, g.category, None) and not fits(p, g.category, g.budget_cents)]
+        if too_dear and self.phase == "shop" and (self.request or ("",))[0] != "ask_product_budget":
+            return self.ask("ask_product_budget", product=g.query, budget=self.budget_words())  # "até 150"
         return self.opening()
 
     def describe(self, screen: Screen) -> str:
@@ -183,14 +190,19 @@ class Customer:
             self.first_seen = max(carded or self.fitting(screen.listed), key=lambda p: p.price_cents)
             self.objected += 1
             return self.say(f"object_{g.objection}")
-        if g.objection and self.first_seen is not None and not self.answered(screen):
-            if self.objected >= 2:
+        if g.objection and self.first_seen is not None and not self.objection_answered:
+            self.objection_answered = self.answered(screen)
+            if not self.objection_answered and self.objected >= 2:
                 return Done("objection_unanswered")
-            self.objected += 1
-            return self.say(f"object_{g.objection}")
+            if not self.objection_answered:
+                self.objected += 1
+                return self.say(f"object_{g.objection}")
         if g.objection in ("quality", "shipping") and self.first_seen is not None and self.chosen is None:
             self.chosen = self.first_seen  # the objection was answered about this product
             carded = carded or [self.first_seen]
+        adds = [cid for cid in screen.choices if cid.startswith("add_to_cart:")]
+        if self.chosen is not None and g.buy and len(adds) > 1 and f"add_to_cart:{self.chosen.ref}" in adds:
+            return self.tap(screen, f"add_to_cart:{self.chosen.ref}")  # "qual deles?": the one it wants
         if carded:
             self.chosen = self.chosen or carded[0]
             if not g.buy:

@@ -36,6 +36,13 @@ BUDGET_STEPS = (1000, 5000, 10000)
 SEARCH_DEPTH = 10  # a goal is feasible only if a fitting product is among this many search hits
 
 
+# Customer messages before giving up: the 6 of a purchase's shortest path (ask, pick, add, quantity,
+# checkout, payment method) and 3 more. A cart edit takes 4 more on its shortest path (ask for a
+# second product, pick it, add it, take it out), so its customer waits that much longer.
+PATIENCE = 9
+CART_EDIT_STEPS = 4
+
+
 @dataclass(frozen=True)
 class Goal:
     """One hidden goal. `expect` says how success is judged: "order", "fact" or "handoff"."""
@@ -55,7 +62,7 @@ class Goal:
     extra_query: str = ""  # cart_edit: a second product added, then removed
     past_items: tuple[tuple[str, int], ...] = ()  # recurring: (product_id, qty) of the order seeded before
     order_status: str | None = None  # order_status: status of the order seeded before
-    patience: int = 9  # customer messages before giving up
+    patience: int = PATIENCE  # customer messages before giving up
     anchor: str = field(default="", compare=False)  # the product the goal was drawn from (for reports)
 
 
@@ -128,7 +135,8 @@ def draw_goal(catalogue: Catalogue, scenario: str, goal_id: str, rng: random.Ran
     if scenario == "cart_edit":
         other = _product_goal(catalogue, [p for p in pool if p.category != product.category] or pool, rng)
         extra = other[1] if other else query
-        return Goal(expect="order", quantity=2, payment="pix", extra_query=extra, **shopping, **base)
+        patience = PATIENCE + CART_EDIT_STEPS
+        return Goal(expect="order", quantity=2, payment="pix", extra_query=extra, patience=patience, **shopping, **base)
     if scenario == "recurring":
         past = rng.sample(pool, k=min(len(pool), rng.choice((1, 2))))
         items = tuple((p.product_id, rng.choice((1, 1, 2))) for p in past)

@@ -38,6 +38,12 @@ SHIPPING = re.compile(
     r"\b(?:frete|demora\w*|chega\w*|prazo\w*|entrega\w*|envio|shipping|delivery|deliver|arrive\w*|how long|"
     r"postage)"
 )
+# How soon, in words that product names also use ("Carregador Rápido", "Entrega Hoje"): part of a
+# shipping question, never a product asked about
+SOON = re.compile(
+    r"\b(?:rapid\w*|logo|depressa|hoje|amanha|antes|semana|dias?|uteis|quando|fast|quick\w*|soon|today|tomorrow|"
+    r"week\w*|days?|before)\b"
+)
 # A question about something else that shares the words ("meu pedido demora", "chegou quebrado")
 NOT_ABOUT_SHOWN = re.compile(r"\b(?:pedido|comprei|chegou|veio|order|bought|arrived|devolv|troc|return)")
 CHEAPER_BY_CENTS = 1  # "mais barato" than the dearest shown: strictly below its price
@@ -56,7 +62,8 @@ def _objection(text: str) -> tuple[str | None, str]:
         return None, folded
     for kind, pattern in (("price", PRICE), ("quality", QUALITY), ("shipping", SHIPPING)):
         if pattern.search(folded):
-            return kind, pattern.sub(" ", folded)
+            rest = pattern.sub(" ", folded)
+            return kind, SOON.sub(" ", rest) if kind == "shipping" else rest
     return None, folded
 
 

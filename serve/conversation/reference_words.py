@@ -56,7 +56,8 @@ REMOVE = _set(
 LET_GO = _set("esquece esquecer cancela cancelar desisti desistir forget cancel drop ditch scratch lose pull")
 ADD = _set(
     "quero qro kero queria querer levo leva levar poe coloca colocar coloque bota botar adiciona adicionar adicione "
-    "acrescenta acrescentar inclui incluir comprar compro fico escolho pega pegar separa add take want buy get "
+    "acrescenta acrescentar inclui incluir comprar compro fico escolho pega pegar separa manda mandar add take want "
+    "buy get "
     "put grab need preciso"
 )
 DETAILS = _set(
@@ -94,7 +95,7 @@ FILLER = _set(
     "fechou fechado yes thanks cool great nice then hmm ah opa entao ser mais more another quero bem em conta "
     "barato barata baratinho caro cara avaliado avaliada avaliacao avaliacoes preco melhor nota cheapest expensive priciest "
     "most least lowest price best top highest rated reviewed dela dele deles lista list esse essa que qual custa "
-    "costs check out rid longer total eram seriam real vez instead actually pro pros pras num numa tbm dar dou daria give desses dessas destes destas daqueles daquelas nesses nessas esses essas estes estas can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other"
+    "costs check out rid longer total eram seriam real vez instead actually pro pros pras num numa tbm dar dou daria give desses dessas destes destas daqueles daquelas nesses nessas esses essas estes estas can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other into onto pedido"
 )
 # Who a product is for ("vou dar pra prima dela", "for my sister"): after pra/para/for they say
 # nothing about which product, so they are no name words.
@@ -114,6 +115,9 @@ KNOWN = KNOWN.union(
     REMOVE, LET_GO, ADD, DETAILS, CHANGE, CHECKOUT, METHODS, SHIPPING, NEGATION, DEMONSTRATIVES, POSSESSIVES, QUESTION
 )
 TYPO_TARGETS = sorted(w for w in ORDINALS if len(w) >= 5)
+# Two neighbouring letters swapped ("queor", "manad", "tira" as "tria") is the commonest slip of a
+# thumb; an unknown word that is such a swap of an action word is that word.
+SWAP_TARGETS = frozenset(w for w in ADD | CHANGE | REMOVE | CHECKOUT if len(w) >= 4)
 _ARTS = "(?:o|a|os|as|do|da|no|na|pelo|pela|esse|essa|the)"
 SUPERLATIVES = (
     ("cheapest", rf"\b{_ARTS} (?:mais barat|mais em conta|de menor preco|menor preco)|\b(?:cheapest|least expensive)"),
@@ -137,8 +141,19 @@ def words_of(text: str) -> list[str]:
     out = []
     for m in TOKEN.finditer(text):
         token = f"#{m.group(1)}" if m.group(1) else m.group(0)
+        if token.isalpha() and len(token) >= 4 and token not in KNOWN and token not in NOT_TYPOS:
+            token = _swapped(token) or token
         if token.isalpha() and len(token) >= 5 and token not in KNOWN and token not in NOT_TYPOS:
             close = difflib.get_close_matches(token, TYPO_TARGETS, n=1, cutoff=0.86)  # "tercero", "ultmo"
             token = close[0] if close else token
         out.append(token)
     return out
+
+
+def _swapped(token: str) -> str | None:
+    """The action word `token` is with two neighbouring letters swapped back, if any."""
+    for i in range(len(token) - 1):
+        swapped = token[:i] + token[i + 1] + token[i] + token[i + 2 :]
+        if swapped in SWAP_TARGETS:
+            return swapped
+    return None

@@ -42,6 +42,7 @@ def resolve_reference(text: str, messages: list[dict], cart: dict | None = None)
         or said.bare_number
         or said.accept
         or said.method
+        or said.checkout
         or said.name_words
         or said.action in ("add", "remove")
     ):
@@ -77,8 +78,10 @@ def _plan(said: Said, shown: Shown) -> Command | None:
             action = "name"  # a shown product's name said back: its card ("no more X" is no pick)
     if action == "add" and not (refs or said.name_words or quantity) and _a_list_was_shown(shown):
         return _which(shown)  # "põe no carrinho" under a list of several: ask which, never "cart empty"
-    if said.method and shown.asked_payment and not refs and not quantity and action in ("add", "name"):
-        action = None  # "pode ser no boleto", "boleto bancário": the answer to "como prefere pagar?"
+    if said.method and not refs and not quantity and action in ("add", "name"):
+        if shown.asked_payment or shown.cart and action == "add":
+            action = None  # "pode ser no boleto" to "como prefere pagar?"; "quero boleto" with a cart
+            said.checkout = said.checkout or not shown.asked_payment
     calls: list[tuple[str, dict]] = []
     if action is not None:
         targets = _targets(said, refs, action, shown, quantity)
@@ -134,7 +137,7 @@ def _targets(said: Said, refs: list[Ref], action: str, shown: Shown, quantity: i
     if action == "add" and (not shown.focus_added or quantity):
         if shown.focus:
             return [shown.focus]  # "põe no carrinho" under its card
-        if quantity and len(shown.cart) == 1 and not _a_list_is_on_screen(shown):
+        if quantity and len(shown.cart) == 1 and (shown.cart_last or not _a_list_is_on_screen(shown)):
             return list(shown.cart)  # "2 unidades" with one product in the cart and none in view: that one
     return None
 
@@ -252,10 +255,15 @@ def _calls(action: str, targets: list[Item], quantity: int | None, said: Said, s
 def _with_checkout(calls: list[tuple[str, dict]], said: Said, shown: Shown) -> Command | None:
     """The calls, then the order: checkout with the method named ("no pix"), else the payment choice."""
     topic = "shipping" if said.shipping else "details"
-    if said.method and (said.checkout or shown.asked_payment) and not said.question:
+    # "pode ser boleto?" right after "como prefere pagar?" is the choice ("aceita boleto?" asks)
+    if (
+        said.method
+        and (said.checkout or shown.asked_payment)
+        and (not said.question or shown.asked_payment and not said.asks)
+    ):
         if not calls and not shown.cart:
             return None  # nothing to pay for: the model explains
         return Command(calls=(*calls, ("checkout", {"payment_method": said.method})), topic=topic)
-    if not calls:
-        return None
+    if not calls:  # "finaliza aí", "pode fechar o pedido" with a cart: the payment choice
+        return Command(navigation="checkout") if said.checkout and shown.cart and not said.question else None
     return Command(calls=tuple(calls), navigation="checkout" if said.checkout else None, topic=topic)

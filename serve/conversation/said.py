@@ -80,6 +80,7 @@ class Said:
     method: str | None = None  # pix | card | boleto
     shipping: bool = False
     question: bool = False
+    asks: bool = False  # a question word ("aceita", "tem", "quanto"), not only a "?"
     named: bool = False  # "a de café", "aquela com tampa": a shown product by a word of its name
     definite: bool = False  # the name words follow "o"/"a"/"esse"/"the": a product already seen
     negated: bool = False  # a "não" that is no refusal of a product: "não, o outro", "no, the first one"
@@ -168,7 +169,17 @@ def _read_number(w: list[str], i: int, n: int | None, said: Said, used: set[int]
         return  # "mais um pouco"
     elif prev in ("mais", "+") or nxt == "more":
         said.quantity, said.more = n, True
-    elif nxt in QTY_AFTER or prev in QTY_BEFORE or prev in ADD or prev in CHANGE or prev in REMOVE or cada:
+    elif (
+        nxt in QTY_AFTER
+        or prev in QTY_BEFORE
+        or prev in ADD
+        or prev in CHANGE
+        or prev in REMOVE
+        or cada
+        or (
+            prev == "de" and before in ADD  # "preciso de 2"
+        )
+    ):
         said.quantity = n
     elif prev in ARTICLES and prev not in ("this", "that") or prev in POSITION_NOUNS or prev == "#":
         said.refs.append(Ref("position", n))  # "o 2", "opção 2", not "make that 3"
@@ -181,7 +192,8 @@ def _read_number(w: list[str], i: int, n: int | None, said: Said, used: set[int]
 def _read_words(w: list[str], said: Said) -> None:
     """The action asked for, checkout, the payment method, and whether it is a refusal or a correction."""
     joined = " ".join(w)
-    said.question = "?" in w or any(t in QUESTION for t in w)
+    said.asks = any(t in QUESTION for t in w)
+    said.question = "?" in w or said.asks
     for i, t in enumerate(w):
         prev, nxt = w[i - 1] if i else "", w[i + 1] if i + 1 < len(w) else ""
         if t in REMOVE or t == "take" and re.search(r"\btake\b.*\b(out|off)\b", joined) or f"{t} {nxt}" == "get rid":
@@ -206,7 +218,12 @@ def _read_words(w: list[str], said: Said) -> None:
     else:  # "não, o outro", "nao era o segundo", "no, the first one": a correction
         said.negated = bool(re.match(r"(nao|n|no|nope)( ,)? (o|a|the|era|i meant|quis dizer)\b", joined))
     said.negative = bool(re.search(r"\b(nao|n|not|dont|don|never|nunca|nem|sem|without|none)\b|^no\b", joined))
-    if said.action is None and re.search(r"\b(pro|ao|para o|to|to my|to the) (carrinho|cart)\b", joined):
+    getting = r"\b(tira|tirar|tire|emite|emitir|gera|gerar)( o| um| a| uma)? (boleto|pix)\b"
+    if said.action == "remove" and re.search(getting, joined):
+        said.action = None  # "tem como tirar um boleto?": getting one, not taking a product out
+    if said.action is None and re.search(
+        r"\b(pro|ao|para o|to|to my|to the|into|into my|into the) (carrinho|cart)\b", joined
+    ):
         said.action = "add"  # "manda pro carrinho"
     if said.quantity and said.action == "add" and re.search(r"\b(adiciona|acrescenta|add)", joined):
         said.more = True  # "adiciona 2": two more
@@ -232,6 +249,6 @@ def _read_names(w: list[str], said: Said, used: set[int]) -> None:
         if t in said.name_words and i not in used:
             said.name_groups[-1].append(t)
     said.name_groups = [g for g in said.name_groups if g]
-    if said.name_words or said.action == "details":
+    if (said.name_words or said.action == "details") and said.action != "change":
         said.bare_number = None  # "parcela em 3 vezes", "preciso de 3 toalhas": not a number said alone
     said.accept = 0 < len(content) <= 4 and all(t in ACCEPT for t in content) and len(said.refs) <= 1

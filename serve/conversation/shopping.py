@@ -11,9 +11,9 @@ max_price (the lower one wins), the customer's categories replace a model catego
 none of them, and a sort the customer asked for replaces "relevance".
 
 "vcs tem utensílio de cozinha?", "procuro um presente pra minha afilhada de 6 anos", "quais os
-perfumes mais vendidos?" are searched by the server too (`asked_search`): the words ask for
-products (a question, "tem", "procuro", "queria", a gift) of a category this catalogue has, and
-for nothing else. Whatever a classifier makes of them, a request like that is a search; the words
+perfumes mais vendidos?", "tem blocos de montar?" are searched by the server too (`asked_search`):
+the words ask for products (a question, "tem", "procuro", "queria", a gift) of a category this
+catalogue has, or of a kind its product names start with, and for nothing else. Whatever a classifier makes of them, a request like that is a search; the words
 of other requests (a return, an order, the cart, paying, a person, a complaint) keep a text out,
 so "o relógio que comprei chegou trincado" still reaches a person.
 """
@@ -21,11 +21,12 @@ so "o relógio que comprei chegou trincado" still reaches a person.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from serve.contract.tools import SearchProducts
 from serve.conversation.said import read_said
 from serve.core.budget import fold
-from serve.core.catalog import Catalogue, UnknownCategoryError
+from serve.core.catalog import Catalogue, UnknownCategoryError, stem, tokens
 from serve.core.shopping_request import AGE, ShoppingRequest, category_slugs, parse_request
 
 # Intents whose text may be a search the server can run itself (the nlu stage's labels).
@@ -49,10 +50,12 @@ OTHER_REQUEST = re.compile(
 # The words ask for products: a question, "tem", "procuro", "queria", "me mostra", "any", a gift...
 ASKS = re.compile(
     r"\?|\b(?:tem|tens|teria|tiver|ver|olhar|quais|qual|opcao|opcoes|algum|alguma|algo|me ve|comprar|compro|"
-    r"levar|have|got|sell|which|any|show|want|need|buy|ideas?|looking)\b"
+    r"levar|have|got|sell|which|any|show|want|need|buy|ideas?|looking|i'?\s?m after)\b"
     r"|\b(?:vend|trabalh|procur|busc|precis|quer|gostari|atras d|mostr|indic|sugest|suger|recomend|ideia|"
     r"recommend|suggest)"
 )
+MIN_KIND_LETTERS = 4  # shorter words ("kit", "par") name no kind of product on their own
+KIND_PROBE = 5  # products read to tell whether a word starts product names
 # A recipient alone chooses categories only for a gift: "um presente pra minha mãe", "mimo pra sogra".
 GIFT = re.compile(r"\b(?:presente|presentear|mimo|lembrancinha|gift|present\b|presents\b|surpresa|surprise)")
 
@@ -85,9 +88,25 @@ def asked_search(text: str, catalogue: Catalogue) -> tuple[str, dict] | None:
     if read_said(text).quantity:  # "quero 2 lençóis": a purchase of some product; a list would drop the 2
         return None
     request = parse_request(text)
-    if not _known(catalogue, request) or request.by_hints and not (GIFT.search(folded) or AGE.search(folded)):
+    if not _known(catalogue, request):
+        named = product_kinds(request.words, catalogue)  # "tem blocos?": no aisle word, but a kind of product
+        return ("search_products", search_arguments(replace(request, words=named))) if named else None
+    if request.by_hints and not (GIFT.search(folded) or AGE.search(folded)):
         return None
     return ("search_products", search_arguments(request))
+
+
+def product_kinds(words: tuple[str, ...], catalogue: Catalogue) -> tuple[str, ...]:
+    """The words that name a kind of product this catalogue sells: the first word of some product's
+    name ("Blocos de Montar ...", "Cadeirinha para Auto ..."), plural or singular."""
+    kinds = []
+    for word in words:
+        if len(word) < MIN_KIND_LETTERS:
+            continue
+        head = stem(word)
+        if any(tokens(p.name)[:1] == [head] for p in catalogue.search(word, limit=KIND_PROBE)):
+            kinds.append(word)
+    return tuple(kinds)
 
 
 def search_call(text: str, catalogue: Catalogue) -> tuple[str, dict] | None:

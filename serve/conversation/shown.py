@@ -45,6 +45,7 @@ class Shown:
     fresh: bool = False  # no customer message since the latest product result: "sim", "2" answer it
     cart: list[Item] = field(default_factory=list)
     asked_payment: bool = False  # the bot's last words asked how to pay
+    cart_last: bool = False  # the latest tool result changed or showed the cart (a list shown before is stale)
     asked_which: bool = False  # ... or which of the listed products to add ("o segundo" then adds it)
 
     def in_cart(self, item: Item) -> Item | None:
@@ -87,6 +88,7 @@ def read_shown(messages: list[dict], cart: dict | None = None) -> Shown:
         if m.get("role") != "tool" or (r := _result(m)) is None or "error" in r:
             continue
         shown.fresh = True
+        shown.cart_last = "added" in r or "removed" in r or "units" in r
         if "added" in r or "removed" in r:
             key = "added" if "added" in r else "removed"
             item = _item(r[key], known)

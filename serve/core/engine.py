@@ -247,9 +247,10 @@ class Launched:
 @contextlib.contextmanager
 def vllm_servers(models: dict[str, str | Path], log_dir: Path, **start_kwargs) -> Iterator[dict[str, Launched]]:
     """One vLLM server per served name (name → model directory), all started at once; every one is
-    stopped on exit. A start is mostly three processes importing torch and vLLM one after another,
-    each on one core: started together, the starts share the machine's cores instead of queueing
-    (bench/RESULTS.md). The caller waits for each with `Launched.ready` when it needs it."""
+    stopped on exit. The caller waits for each with `Launched.ready` when it needs it, and works
+    meanwhile (the simulate stage runs its router-only customers). On 2 CPU cores a start already
+    keeps both cores busy, so three together take about as long as three in turn (bench/RESULTS.md):
+    what is gained is the caller's own work done while they start."""
     launched: dict[str, Launched] = {}
     try:
         for (name, model), port in zip(models.items(), free_ports(len(models)), strict=True):

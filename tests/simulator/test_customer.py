@@ -65,6 +65,15 @@ def test_products_outside_the_goal_are_not_picked(catalogue):
     assert isinstance(act, Say) and c.misses == 1  # says it again instead of taking a capinha
 
 
+def test_products_of_the_kind_but_too_dear_make_the_customer_say_its_budget(catalogue):
+    lencol = catalogue.get(LENCOL)
+    c = customer(catalogue, goal(budget_cents=lencol.price_cents - 100), seed=3)
+    while c.request[0] == "ask_product_budget":  # an opening that did not say the budget yet
+        c = customer(catalogue, goal(budget_cents=lencol.price_cents - 100), seed=c.rng.randrange(1000))
+    act = c.react(read_screen(product_list(catalogue, LENCOL), catalogue), {})
+    assert act.act == "ask_product_budget" and c.misses == 1
+
+
 def test_objection_is_stated_and_purchase_waits_for_an_answer_with_data(catalogue):
     c = customer(catalogue, goal(objection="shipping"))
     act = c.react(read_screen(card(catalogue, LENCOL), catalogue), {})
@@ -74,6 +83,20 @@ def test_objection_is_stated_and_purchase_waits_for_an_answer_with_data(catalogu
     answered = [TextReply("O frete do Jogo de Lençol sai por R$ 15,90."), *card(catalogue, LENCOL)[1:]]
     act = c.react(read_screen(answered, catalogue), {})
     assert (isinstance(act, Tap) and act.choice_id.startswith("add_to_cart:")) or act.act == "add_this"
+
+
+def test_an_answered_objection_is_not_asked_again_and_which_one_gets_a_tap(catalogue):
+    """Freight answered about a list, then "adiciona aí": to the bot's "qual deles?" buttons the
+    customer taps the product its objection was about, without objecting again."""
+    c = customer(catalogue, goal(objection="shipping"))
+    lencol, capinha = catalogue.get(LENCOL), catalogue.get(CAPINHA)
+    assert c.react(read_screen(card(catalogue, LENCOL), catalogue), {}).act == "object_shipping"
+    freights = [TextReply(f"Frete de cada um:\n• {lencol.name} — R$ 15,90\n• {capinha.name} — R$ 8,90")]
+    act = c.react(read_screen(freights, catalogue), {})
+    assert act.act == "add_this" and c.objection_answered
+    which = [ButtonsReply("Qual deles?", ((f"add_to_cart:{capinha.ref}", "1."), (f"add_to_cart:{lencol.ref}", "2.")))]
+    assert c.react(read_screen(which, catalogue), {}) == Tap(f"add_to_cart:{lencol.ref}", "2.")
+    assert c.objected == 1
 
 
 def test_unanswered_objection_ends_without_buying(catalogue):

@@ -4,6 +4,7 @@ page and database; the model is a scripted local server speaking vLLM's OpenAI A
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from serve.settings import Settings
 from serve.storage.db import make_engine, make_session_factory, session_scope
 from serve.storage.tables import Handoff, Order
-from simulator.goals import Goal
+from simulator.goals import CART_EDIT_STEPS, PATIENCE, Goal
 from simulator.runner import run_conversations
 from tests.fakes.fake_llm import FakeLLM
 from tests.serve.factories import write_catalogue_dir
@@ -80,3 +81,15 @@ def test_conversations_reach_the_database_and_are_judged_by_it(settings):
         assert r["transcript"] and len(r["latency_ms"]) == len([t for t in r["transcript"] if t["bot"]])
         assert not r["limit_violations"] and not r["fake_scarcity"]
     json.dumps(rows)  # the stage writes them as JSON lines
+
+
+def test_a_cart_edit_is_winnable_within_the_customers_patience(settings):
+    """Its shortest path may take 10 messages (ask, pick, add, a second product asked, picked,
+    added, taken out, the quantity, checkout, payment method): more than a purchase's patience."""
+    edit = dataclasses.replace(
+        LENCOL_GOAL, scenario="cart_edit", quantity=2, extra_query="capinha", patience=PATIENCE + CART_EDIT_STEPS
+    )
+    rows = asyncio.run(run_conversations(settings, [edit], trials=2, seed=3, noise=0.0, concurrency=2))
+    won = [r for r in rows if r["success"]]
+    assert won, [r["transcript"] for r in rows]
+    assert all(r["order_units"] == 2 for r in won)

@@ -39,6 +39,24 @@ def test_a_request_for_products_of_this_catalogue_is_searched(catalogue, text, c
     assert "max_price" not in args  # no budget needed
 
 
+@pytest.mark.parametrize(
+    "text, query, extra",
+    [
+        ("vcs tem garrafas?", "garrafas", {}),  # no aisle word: the kind its product names start with
+        ("qual garrafa mais em conta? tenho 60 pra gastar", "garrafa", {"max_price": 60.0, "sort": "price_asc"}),
+        ("i'm after a garrafa", "garrafa", {}),
+    ],
+)
+def test_a_kind_of_product_the_catalogue_names_is_searched_without_an_aisle_word(catalogue, text, query, extra):
+    command = shopping_command(text, catalogue)
+    assert command is not None and command.calls[0][1] == {"query": query} | extra
+
+
+@pytest.mark.parametrize("text", ["tem garantia?", "tenho uma duvida", "quero saber uma coisa", "o que vcs vendem?"])
+def test_words_that_start_no_product_name_are_no_search(catalogue, text):
+    assert shopping_command(text, catalogue) is None
+
+
 def test_the_request_keeps_its_order_and_budget(catalogue):
     ((_, args),) = shopping_command("preciso de um relogio barato pro meu marido", catalogue).calls
     assert args["sort"] == "price_asc" and "relogio" in args["category"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from serve.conversation.objections import objection_command, objection_kind
@@ -64,6 +66,20 @@ def test_for_a_list_every_shown_product_gets_its_rating_or_freight(catalogue):
     assert "⭐ 4.4 (16 avaliações)" in quality.answer and "ainda sem avaliações" in quality.answer
     shipping = objection_command("how long to arrive?", shown, catalogue, "en")
     assert "R$ 14,90" in shipping.answer and "R$ 22,90" in shipping.answer and shipping.answer.startswith("Shipping")
+
+
+def test_how_soon_is_part_of_a_shipping_question_even_in_words_product_names_use(catalogue, monkeypatch):
+    """ "chega rápido?" about a list is its freights, though a "Carregador Rápido" exists."""
+    shown = Shown(listed=items(catalogue, RELOGIO_M, EDREDOM))
+    fast = SimpleNamespace(name="Carregador Rapido Hoje 20W")
+    search = catalogue.search
+    monkeypatch.setattr(
+        catalogue, "search", lambda q, limit=3: [fast] if q in ("rapido", "hoje") else search(q, limit=limit)
+    )
+    for text in ("chega rapido?", "da pra receber hoje? demora?"):
+        command = objection_command(text, shown, catalogue, "pt")
+        assert command is not None and "R$ 14,90" in command.answer and "R$ 22,90" in command.answer
+    assert objection_command("e o frete do carregador rapido?", shown, catalogue, "pt") is None  # another product
 
 
 def test_nothing_shown_or_the_cart_shown_is_left_to_the_rest_of_the_turn(catalogue):

@@ -43,6 +43,10 @@ def added(item, qty: int = 1) -> list[dict]:
     return [tool("add_to_cart", {"added": {"id": item["id"], "name": item["name"], "qty": qty}, "units": qty})]
 
 
+def removed(item, qty: int = 1) -> list[dict]:
+    return [tool("remove_from_cart", {"removed": {"id": item["id"], "name": item["name"], "qty": qty}, "units": qty})]
+
+
 def cart(*lines) -> dict:
     """A view_cart result: (item, qty) lines."""
     items = [{"id": i["id"], "name": i["name"], "qty": q, "price": i["price"]} for i, q in lines]
@@ -108,6 +112,8 @@ def calls(said: str, history: list[dict], in_cart: dict | None = None):
         ("manda o de 89,90 pra mim, vou levar", [add(LENCOL)]),
         ("adiciona o primeiro e o terceiro", [add(LENCOL), add(TRAVESSEIRO)]),
         ("põe o tercero no carrinho", [add(TRAVESSEIRO)]),
+        ("qeuro o segundo", [add(TOALHA)]),  # two letters swapped in the verb
+        ("queor 2 do primeiro", [add(LENCOL, 2)]),
         ("poe o travesseiro no carrinho", [add(TRAVESSEIRO)]),
         ("quero o lencol", [add(LENCOL)]),
         ("add the cheapest", [add(TOALHA)]),
@@ -240,6 +246,26 @@ def test_the_topic_follows_the_question():
         (THREE + added(TOALHA, 3), cart((TOALHA, 3)), "na verdade só 1", [remove(TOALHA, 2)]),
         (THREE + added(TOALHA, 3), cart((TOALHA, 3)), "muda pra 2", [remove(TOALHA, 1)]),
         (THREE + added(TOALHA), cart((TOALHA, 1)), "quero o segundo, 3 unidades", [add(TOALHA, 2)]),
+        # after the other product was taken out, a bare quantity is for the one line left, not the old list
+        (
+            THREE + added(TOALHA) + added(LENCOL) + removed(LENCOL),
+            cart((TOALHA, 1)),
+            "bota 2 unidades ai",
+            [add(TOALHA)],
+        ),
+        (
+            THREE + added(TOALHA) + added(LENCOL) + removed(LENCOL),
+            cart((TOALHA, 1)),
+            "duas unidades pfv",
+            [add(TOALHA)],
+        ),
+        (THREE + added(TOALHA) + added(LENCOL) + removed(LENCOL), cart((TOALHA, 1)), "preciso de 2", [add(TOALHA)]),
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "make toalha 3 instead", [add(TOALHA, 2)]),
+        (THREE + card(TOALHA), None, "into the cart please", [add(TOALHA)]),
+        # a cart line named with its new quantity after other talk, typos included ("manad", "queor")
+        (THREE + added(TOALHA) + QA, cart((TOALHA, 1)), "troca a quantidade da toalha pra 3", [add(TOALHA, 2)]),
+        (THREE + added(TOALHA) + QA, cart((TOALHA, 1)), "na vdd queor 2 de toalha", [add(TOALHA, 1)]),
+        (THREE + added(TOALHA), cart((TOALHA, 1)), "manad 2", [add(TOALHA, 1)]),  # 2 in all
         (THREE + added(TOALHA), cart((TOALHA, 1)), "põe no carrinho", None),  # already did: which one?
         # "não, o outro": two shown, one in focus
         (TWO + card(CAFE), None, "não, o outro", [details(ESPORTE)]),
@@ -319,7 +345,15 @@ def test_checkout_after_the_calls_or_with_the_method_named():
     assert calls("boleto", THREE + added(TOALHA), cart((TOALHA, 1))) is None  # nobody asked
     assert calls("fecha no pix", THREE + added(TOALHA), cart((TOALHA, 1))) == [pix]
     assert calls("aceita cartão?", asked, cart((TOALHA, 1))) is None  # a question, not a choice
+    assert calls("pode ser boleto? vence em quantos dias?", asked, cart((TOALHA, 1))) == boleto  # the choice, asked
     assert calls("fecha no pix", THREE, cart()) is None  # nothing in the cart
+    in_cart = THREE + added(TOALHA)
+    assert calls("quero boleto", in_cart, cart((TOALHA, 1))) == boleto  # with a cart: paying, not "which one?"
+    assert calls("tem como tirar um boleto?", in_cart, cart((TOALHA, 1))) is None  # a question, no removal
+    for done in ("tá tudo certo, finaliza aí", "é só isso, pode fechar o pedido"):
+        command = resolve_reference(done, in_cart, cart((TOALHA, 1)))
+        assert command.navigation == "checkout" and not command.calls, done  # the payment choice
+    assert resolve_reference("finaliza aí", THREE, cart()) is None  # an empty cart: nothing to close
 
 
 def test_put_in_the_cart_under_a_list_of_several_asks_which_one():
