@@ -19,7 +19,7 @@ from serve.contract import format_brl
 from serve.conversation.routing import Command
 from serve.conversation.shown import Item, Shown
 from serve.conversation.texts import say
-from serve.core.budget import fold
+from serve.core.budget import budget_cents, fold
 from serve.core.catalog import Catalogue, tokens
 
 # Written from the language: accents folded, so "tá caro" and "ta caro" read the same.
@@ -90,22 +90,26 @@ def objection_command(
     if kind == "shipping" and len(items) == 1:
         return None  # one product: store knowledge answers its freight with the delivery times
     if kind == "price":
-        return Command(calls=(("search_products", cheaper_search(items, catalogue, last_search)),), topic="price")
+        args = cheaper_search(items, catalogue, last_search, budget_cents(text))
+        return Command(calls=(("search_products", args),), topic="price")
     if len(items) == 1:  # quality
         return Command(calls=(("get_product", {"product_id": items[0].id}),), topic="details")
     body = ratings(items, catalogue, lang) if kind == "quality" else freights(items, catalogue, lang)
     return Command(navigation="answer", topic=f"objection_{kind}", answer=body)
 
 
-def cheaper_search(items: list[Item], catalogue: Catalogue, last_search: dict | None) -> dict:
-    """search_products arguments for products cheaper than the dearest shown, cheapest first."""
+def cheaper_search(
+    items: list[Item], catalogue: Catalogue, last_search: dict | None, budget: int | None = None
+) -> dict:
+    """search_products arguments for products cheaper than the dearest shown, cheapest first, and
+    within the `budget` (cents) the customer says with it ("mais barato, até 50")."""
     products = [catalogue.get(i.id) for i in items]
     dearest = max(products, key=lambda p: p.price_cents)
     args = {k: v for k, v in (last_search or {}).items() if k in ("query", "category")}
     args.setdefault("query", dearest.category_pt)
     if "category" not in args:
         args["category"] = dearest.category
-    cap = dearest.price_cents - CHEAPER_BY_CENTS
+    cap = min(dearest.price_cents - CHEAPER_BY_CENTS, budget or dearest.price_cents)
     return args | {"max_price": cap / 100, "sort": "price_asc"}
 
 

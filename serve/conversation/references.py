@@ -26,6 +26,7 @@ from serve.contract import format_brl
 from serve.conversation.routing import Command
 from serve.conversation.said import Ref, Said, read_said
 from serve.conversation.shown import Item, Shown, read_shown
+from serve.core.budget import budget_cents
 from serve.core.catalog import normalize, stem
 
 MAX_TARGETS = 5  # "todos" on a long list: a handful of tool calls at most
@@ -47,7 +48,19 @@ def resolve_reference(text: str, messages: list[dict], cart: dict | None = None)
         or said.action in ("add", "remove")
     ):
         return None
-    return _plan(said, read_shown(messages, cart))
+    shown = read_shown(messages, cart)
+    command = _plan(said, shown)
+    cap = budget_cents(text)
+    if command is not None and cap is not None and _above(command, shown, cap):
+        return None  # "the cheapest one? max 50" under a list dearer than that: a new search, not that one
+    return command
+
+
+def _above(command: Command, shown: Shown, cap: int) -> bool:
+    """Whether a product the command adds or opens costs more than the customer's budget `cap`."""
+    prices = {i.id: i.price_cents for i in [*shown.listed, *shown.cart, shown.focus] if i is not None}
+    picked = [args.get("product_id") for tool, args in command.calls if tool in ("add_to_cart", "get_product")]
+    return any((prices.get(pid) or 0) > cap for pid in picked)
 
 
 def _plan(said: Said, shown: Shown) -> Command | None:

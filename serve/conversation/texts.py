@@ -20,7 +20,8 @@ PT_WORDS = frozenset(
 )
 EN_WORDS = frozenset(
     "the you your i my me is are do does have has want would like to of for with this that it what "
-    "where when how much many please thanks thank hi hello hey yes order cart buy need looking sell".split()
+    "where when how much many please thanks thank hi hello hey yes order cart buy need looking sell any got "
+    "some can could get show see there just".split()
 )
 
 

@@ -47,6 +47,12 @@ def test_too_dear_searches_the_same_words_below_the_dearest_price_cheapest_first
     assert args["category"] == "relogios_presentes"
 
 
+def test_a_budget_said_with_too_dear_caps_the_cheaper_search(catalogue):
+    shown = Shown(listed=items(catalogue, RELOGIO_M, RELOGIO_F))
+    command = objection_command("tem mais barato? até 50 reais", shown, catalogue, "pt", {"query": "relogio"})
+    assert command.calls[0][1]["max_price"] == 50.0
+
+
 def test_the_quality_of_one_product_in_focus_is_its_card_and_its_freight_is_left_to_store_knowledge(catalogue):
     shown = Shown(focus=items(catalogue, TOALHA)[0])
     quality = objection_command("e a qualidade?", shown, catalogue, "pt")

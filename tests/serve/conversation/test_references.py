@@ -290,6 +290,14 @@ def test_quantities_and_corrections(history, in_cart, said, expected):
     assert calls(said, history, in_cart) == expected
 
 
+def test_a_pick_above_a_budget_said_with_it_is_left_to_a_new_search():
+    """ "o mais barato? até 30" under a list whose cheapest is R$ 34,90: not that product (a search
+    with the budget answers)."""
+    assert calls("quero o mais barato", THREE) == [add(TOALHA)]
+    assert calls("qual a toalha mais barata? no máximo 30 reais", THREE) is None
+    assert calls("cheapest toalha you have? max 30", THREE) is None
+
+
 IN_CART = cart((LENCOL, 1), (TOALHA, 2))
 
 

@@ -29,6 +29,8 @@ def test_both_languages_have_every_text_and_buttons_fit_whatsapp():
         ("hi! do you sell running shoes?", "en"),
         ("where is my order", "en"),
         ("thanks, that's all", "en"),
+        ("got 😍\nany caedirinha?", "en"),  # a Portuguese product word in an English question
+        ("can I get a relógio?", "en"),
         ("R$ 150", None),
         ("ok 👍", None),
         ("", None),
