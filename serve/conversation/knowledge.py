@@ -44,6 +44,7 @@ WORDED_KINDS = frozenset({"text", "button_reply", "list_reply", "image", "video"
 # Answers that tell the customer to tap "Falar com atendente" (present.py shows that button with them).
 HUMAN_TOPICS = frozenset({"returns", "privacy", "contact", "bot", "document"})
 LGPD_REASON = "pedido de exclusão de dados pessoais (LGPD)"
+PERSON_REASON = "cliente pediu atendimento humano"
 SECTIONS = {"answers": "categories payment shipping delivery returns privacy hours contact",
             "chitchat": "how_are_you bot joke off_topic ack ack_handoff", "media": " ".join(MEDIA_KINDS)}  # fmt: skip
 
@@ -107,6 +108,8 @@ class StoreKnowledge:
             return Command(calls=(("get_product", {"product_id": focus}),), topic="shipping", answer=delivery)
         if cart and topics == ["payment"]:
             return Command(navigation="checkout", topic="payment", answer=self.text("payment", lang))
+        if "person" in topics:  # "chama o responsável", "real human please": a person is called
+            return Command(calls=(("handoff_to_human", {"reason": PERSON_REASON}),), topic="person")
         if topics == ["privacy_delete"]:
             return Command(calls=(("handoff_to_human", {"reason": LGPD_REASON}),), topic="privacy_delete")
         if topics == ["ack"]:  # a short note, no menu: the customer only said they understood

@@ -115,9 +115,10 @@ KNOWN = KNOWN.union(
     REMOVE, LET_GO, ADD, DETAILS, CHANGE, CHECKOUT, METHODS, SHIPPING, NEGATION, DEMONSTRATIVES, POSSESSIVES, QUESTION
 )
 TYPO_TARGETS = sorted(w for w in ORDINALS if len(w) >= 5)
-# Two neighbouring letters swapped ("queor", "manad", "tira" as "tria") is the commonest slip of a
-# thumb; an unknown word that is such a swap of an action word is that word.
-SWAP_TARGETS = frozenset(w for w in ADD | CHANGE | REMOVE | CHECKOUT if len(w) >= 4)
+# Two neighbouring letters swapped ("queor", "manad") or one letter doubled ("bboleto", "maiis")
+# are the commonest slips of a thumb; an unknown word one such slip away from an action word, a
+# payment method or "mais" is that word.
+SLIP_TARGETS = frozenset(w for w in ADD | CHANGE | REMOVE | CHECKOUT | set(METHODS) | {"mais"} if len(w) >= 3)
 _ARTS = "(?:o|a|os|as|do|da|no|na|pelo|pela|esse|essa|the)"
 SUPERLATIVES = (
     ("cheapest", rf"\b{_ARTS} (?:mais barat|mais em conta|de menor preco|menor preco)|\b(?:cheapest|least expensive)"),
@@ -142,7 +143,7 @@ def words_of(text: str) -> list[str]:
     for m in TOKEN.finditer(text):
         token = f"#{m.group(1)}" if m.group(1) else m.group(0)
         if token.isalpha() and len(token) >= 4 and token not in KNOWN and token not in NOT_TYPOS:
-            token = _swapped(token) or token
+            token = _slipped(token) or token
         if token.isalpha() and len(token) >= 5 and token not in KNOWN and token not in NOT_TYPOS:
             close = difflib.get_close_matches(token, TYPO_TARGETS, n=1, cutoff=0.86)  # "tercero", "ultmo"
             token = close[0] if close else token
@@ -150,10 +151,13 @@ def words_of(text: str) -> list[str]:
     return out
 
 
-def _swapped(token: str) -> str | None:
-    """The action word `token` is with two neighbouring letters swapped back, if any."""
+def _slipped(token: str) -> str | None:
+    """The SLIP_TARGETS word `token` is with a swap of neighbouring letters or a doubled letter
+    undone, if any."""
     for i in range(len(token) - 1):
         swapped = token[:i] + token[i + 1] + token[i] + token[i + 2 :]
-        if swapped in SWAP_TARGETS:
-            return swapped
+        single = token[:i] + token[i + 1 :] if token[i] == token[i + 1] else ""
+        for fixed in (swapped, single):
+            if fixed in SLIP_TARGETS:
+                return fixed
     return None

@@ -89,8 +89,8 @@ def _plan(said: Said, shown: Shown) -> Command | None:
             action = "details"
         elif said.name_words and not said.question and not refs and not said.negative:
             action = "name"  # a shown product's name said back: its card ("no more X" is no pick)
-    if action == "add" and not (refs or said.name_words or quantity) and _a_list_was_shown(shown):
-        return _which(shown)  # "põe no carrinho" under a list of several: ask which, never "cart empty"
+    if action == "add" and not (pointed or said.name_words or quantity) and _a_list_was_shown(shown):
+        return _which(shown)  # "põe no carrinho", "vou querer esse" under a list of several: ask which
     if said.method and not refs and not quantity and action in ("add", "name"):
         if shown.asked_payment or shown.cart and action == "add":
             action = None  # "pode ser no boleto" to "como prefere pagar?"; "quero boleto" with a cart

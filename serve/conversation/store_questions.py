@@ -106,11 +106,13 @@ TOPICS = (
         r"pagamento|transferencia)\b|\b(formas?|meios?|opc\w+|metodos?|tipos?|como funciona o) (de )?pagamentos?\b"
         r"|\b(posso|para|consigo|como|tem como) (eu )?(pagar|pago|parcelar)\b|\bparcel\w*\b.*\?|\bquantas vezes\b"
         r"|\btem (pix|boleto)\b|\b(pix|boleto|cartao|credito|debito)\b.*\b(pode|aceita|aceitam|serve|vale|rola)\b \?"
+        r"|\b(tem como|da pra|da para|posso|consigo) (tirar|gerar|emitir|pagar com|pagar no|pagar por) (um |o )?(boleto|pix)\b"
         r"|\b(payment|pay) (methods?|options?)\b|\b(accept|take)s? (pix|cards?|credit|debit|boleto|payments?|cash)\b"
         r"|\b(can|how do|how can) i pay\b|\binstallments?\b.*\?",
         "pagar pago paga pagamento pagamentos pix boleto cartao cartoes credito debito parcela parcelas parcelado "
         "parcelada parcelar parcelamento vezes juros forma formas meio meios metodo metodos opcoes opcao aceita "
-        "aceitam aceitar aceito recebe recebem dinheiro transferencia usar tipo tipos serve vale rola "
+        "aceitam aceitar aceito recebe recebem dinheiro transferencia usar tipo tipos serve vale rola tirar gerar "
+        "emitir "
         "pay payment payments method methods option options accept accepted take cards card credit debit boleto "
         "pix installments installment cash transfer",
     ),
@@ -164,6 +166,20 @@ TOPICS = (
         "departamentos departamento tipos tipo coisas coisa catalogo disponivel disponiveis oferecem oferece "
         "sell sells selling products product categories category kind kinds type types stuff things catalog "
         "catalogue offer have has",
+    ),
+    _topic(  # a request for a person of the team, and nothing else: the handoff (knowledge.py)
+        "person",
+        r"\b(falar|fala|conversar|chama|chamar|chame|chamem|quero|queria|preciso|passa|transfere|transferir|cade)\b"
+        r".*\b(atendente|vendedor|vendedora|responsavel|gerente|humano|humana|pessoa|alguem|supervisor|dono|dona|"
+        r"funcionario|funcionaria)\b|^(um |uma |o |a )?(atendente|humano|vendedor|gerente|responsavel)\b"
+        r"|\b(talk|speak|chat|transfer|connect|get|want|need|put)\b.*\b(human|person|agent|representative|someone|"
+        r"somebody|manager|staff)\b|\breal (human|person)\b|^(a )?(human|agent|person)\b",
+        "falar fala conversar chama chamar chame chamem quero queria preciso passa passar transfere transferir cade "
+        "posso pode poderia alguem verdade loja atendente vendedor vendedora responsavel gerente humano humana pessoa "
+        "supervisor dono dona funcionario funcionaria real agora "
+        "talk speak chat transfer connect get want need put human person agent representative someone somebody "
+        "manager staff real now can could i you me to with",
+        r"\b(am i (talking|chatting)|are you|is this|falando com|(voce|vc|isso) (e|eh|esta))\b",  # asks "bot?"
     ),
     _topic(
         "bot",

@@ -19,7 +19,7 @@ PT_WORDS = frozenset(
     "dia tarde noite cadê cade qual quanto quando onde como mais por favor sim tudo pedido carrinho".split()
 )
 EN_WORDS = frozenset(
-    "the you your i my me is are do does have has want would like to of for with this that it what "
+    "the you your i my is are do does have has want would like to of for with this that it what "
     "where when how much many please thanks thank hi hello hey yes order cart buy need looking sell any got "
     "some can could get show see there just".split()
 )

@@ -72,11 +72,11 @@ def test_conversations_reach_the_database_and_are_judged_by_it(settings):
         assert r["ended"] == "paid" and r["order_total_cents"] > 0 and r["order_units"] == 1
     assert len(paid) == len([r for r in rows if r["ended"] == "paid"])  # the complaints' seeded orders are delivered
     assert all(len(lines) == 1 and lines[0][1] == 1 for lines in paid)
-    # this model answers a complaint with a product search: the customer asks for a person in vain,
-    # and without a handoff row the goal is not reached, whatever was said
+    # this model answers a complaint with a product search; a customer who then asks for a person in
+    # words the server knows gets one whatever the model does: success is the handoff row, nothing said
     complaints = [r for r in rows if r["goal_id"] == "g2"]
-    assert not handoffs and not any(r["success"] for r in complaints)
-    assert {r["reason"] for r in complaints} == {"no handoff"}
+    assert handoffs and len(handoffs) == sum(r["success"] for r in complaints)
+    assert {r["reason"] for r in complaints if not r["success"]} <= {"no handoff"}
     for r in rows:
         assert r["transcript"] and len(r["latency_ms"]) == len([t for t in r["transcript"] if t["bot"]])
         assert not r["limit_violations"] and not r["fake_scarcity"]

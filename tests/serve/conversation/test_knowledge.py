@@ -14,7 +14,7 @@ import yaml
 from serve.contract import format_brl
 from serve.contract.tools import Checkout
 from serve.conversation.grounding import amounts_in
-from serve.conversation.knowledge import LGPD_REASON, StoreConfigError, StoreKnowledge
+from serve.conversation.knowledge import LGPD_REASON, PERSON_REASON, StoreConfigError, StoreKnowledge
 from serve.conversation.messages import ButtonsReply, Inbound
 from serve.conversation.present import navigation_replies
 from serve.conversation.store_questions import asked, canonical
@@ -26,6 +26,8 @@ STORE_YAML = REPO_ROOT / "configs" / "store.yaml"
 ASKED = {
     "payment": [
         "vcs aceitam pix?",
+        "tem como tirar um bboleto",  # getting one, a doubled letter
+        "da pra gerar um pix?",
         "aceitam cartão de débito?",
         "quais formas de pagamento tem ai?",
         "da pra pagar no boleto?",
@@ -129,7 +131,6 @@ NOT_ASKED = [
     "brigada!!",
     "põe no carrinho",
     "quero o segundo",
-    "me passa pra um atendente humano",
     "tem presente pra dia dos pais?",
     "quero um quadro verde pro quarto",
     "vcs vendem toalha de banho?",
@@ -248,6 +249,23 @@ def test_answers_that_point_to_a_person_carry_that_button(knowledge):
         command = knowledge.answer(text)
         replies = navigation_replies(command.navigation, answer=command.answer, topic=command.topic)
         assert "botão abaixo" in command.answer and ("human", "Falar com atendente") in replies[-1].buttons
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["chama o responsavel 😍😍", "posso falar com o vendedor?", "quero falar com uma pessoa de verdade", "atendente pfv",
+     "real human please", "transfer me to someone", "me passa pra um atendente humano"],
+)  # fmt: skip
+def test_a_request_for_a_person_and_nothing_else_calls_one(knowledge, text):
+    command = knowledge.answer(text)
+    assert command.calls == (("handoff_to_human", {"reason": PERSON_REASON}),) and command.topic == "person"
+
+
+@pytest.mark.parametrize(
+    "text", ["quero falar com alguém sobre meu pedido atrasado", "tem vendedor pra me ajudar a escolher um relogio?"]
+)
+def test_a_person_asked_for_with_more_to_say_is_left_to_the_normal_flow(knowledge, text):
+    assert knowledge.answer(text) is None  # the complaint or the search reads the rest
 
 
 def test_a_deletion_request_is_a_handoff_and_how_are_you_is_a_greeting(knowledge):

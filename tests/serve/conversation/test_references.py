@@ -114,6 +114,7 @@ def calls(said: str, history: list[dict], in_cart: dict | None = None):
         ("põe o tercero no carrinho", [add(TRAVESSEIRO)]),
         ("qeuro o segundo", [add(TOALHA)]),  # two letters swapped in the verb
         ("queor 2 do primeiro", [add(LENCOL, 2)]),
+        ("quero o segunddo", [add(TOALHA)]),  # a doubled letter
         ("poe o travesseiro no carrinho", [add(TRAVESSEIRO)]),
         ("quero o lencol", [add(LENCOL)]),
         ("add the cheapest", [add(TOALHA)]),
@@ -267,6 +268,7 @@ def test_the_topic_follows_the_question():
         (THREE + added(TOALHA) + QA, cart((TOALHA, 1)), "na vdd queor 2 de toalha", [add(TOALHA, 1)]),
         (THREE + added(TOALHA), cart((TOALHA, 1)), "manad 2", [add(TOALHA, 1)]),  # 2 in all
         (THREE + added(TOALHA), cart((TOALHA, 1)), "põe no carrinho", None),  # already did: which one?
+        (THREE, None, "vou querer esse", []),  # "esse" under a list of three: which one? (asked, no calls)
         # "não, o outro": two shown, one in focus
         (TWO + card(CAFE), None, "não, o outro", [details(ESPORTE)]),
         (TWO + added(CAFE), cart((CAFE, 1)), "não, o outro", [remove(CAFE, 1), add(ESPORTE)]),
@@ -357,6 +359,7 @@ def test_checkout_after_the_calls_or_with_the_method_named():
     assert calls("fecha no pix", THREE, cart()) is None  # nothing in the cart
     in_cart = THREE + added(TOALHA)
     assert calls("quero boleto", in_cart, cart((TOALHA, 1))) == boleto  # with a cart: paying, not "which one?"
+    assert calls("quero bboleto", in_cart, cart((TOALHA, 1))) == boleto  # a doubled letter
     assert calls("tem como tirar um boleto?", in_cart, cart((TOALHA, 1))) is None  # a question, no removal
     for done in ("tá tudo certo, finaliza aí", "é só isso, pode fechar o pedido"):
         command = resolve_reference(done, in_cart, cart((TOALHA, 1)))
@@ -507,9 +510,11 @@ def test_put_it_in_the_cart_right_after_its_card(env, llm):
 def test_text_that_points_at_nothing_goes_on_to_the_model(env, llm):
     agent, factory, cid, _ = env
     shown_bestsellers(agent, factory, cid)
-    llm.push(FakeLLM.text("Qual deles você quer?"))
-    assert run(agent, factory, cid, text("quero esse"))[0].body == "Qual deles você quer?"
+    llm.push(FakeLLM.text("O perfume é o mais vendido."))
+    assert run(agent, factory, cid, text("qual a diferença entre eles?"))[0].body == "O perfume é o mais vendido."
     assert len(llm.requests) == 1 and events(factory, cid, "reference_resolved") == []
+    which = run(agent, factory, cid, text("quero esse"))  # under a list of three: the server asks which
+    assert which[0].body.startswith("Qual deles você quer?") and len(llm.requests) == 1
 
 
 def test_a_quantity_with_one_product_in_the_cart_and_none_in_view_is_about_that_product():
