@@ -29,6 +29,7 @@ MODELS = ("base", "sft", "dpo")
 DEFAULT_NEW_TOKENS = 96
 DEFAULT_CONCURRENCY = 32  # requests in flight; vLLM batches them
 PROGRESS_EVERY = 8  # cases between progress lines
+START_TIMEOUT_S = 600  # s; starts on a busy 2-core machine have taken minutes (bench/RESULTS.md)
 
 
 def choose_engine(wanted: str) -> str:
@@ -54,7 +55,6 @@ def vllm_outputs(args, prompts, eos, settings, out: Path) -> tuple[dict, dict]:
     mode = settings.get("adapters") or "lora"
     if mode not in ("lora", "merged"):
         raise SystemExit(f"evaluate.adapters: {mode!r} is not one of lora, merged")
-    start_timeout_s = settings.get("start_timeout_s") or 600
     # the client of a batch job only waits: the engines take every core
     servers = partial(vllm_servers, max_model_len=max(len(p) for p in prompts) + max_new, frontend_core=False)
     tokens, seconds, parity = {}, {}, {}
@@ -73,14 +73,14 @@ def vllm_outputs(args, prompts, eos, settings, out: Path) -> tuple[dict, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         if mode == "lora":
             with servers({"base": args.base}, Path(tmp), lora_modules=adapters) as launched:
-                _ready(launched["base"], start_timeout_s)
+                _ready(launched["base"])
                 for name in MODELS:
                     run(launched["base"].url, name)
         else:
             models = {"base": args.base} | {n: merge_adapter(args.base, a, Path(tmp) / n) for n, a in adapters.items()}
             with servers(models, Path(tmp)) as launched:
                 for name in MODELS:
-                    _ready(launched[name], start_timeout_s)
+                    _ready(launched[name])
                     run(launched[name].url, name)
                     stop(launched[name].proc)  # its memory back before the next model decodes
     write_json(out / "template_parity.json", parity)
@@ -88,8 +88,8 @@ def vllm_outputs(args, prompts, eos, settings, out: Path) -> tuple[dict, dict]:
     return tokens, seconds
 
 
-def _ready(server: Launched, timeout_s: float) -> None:
-    print(f"vLLM: {server.name} ready after {server.ready(timeout_s):.0f} s more", flush=True)
+def _ready(server: Launched) -> None:
+    print(f"vLLM: {server.name} ready after {server.ready(START_TIMEOUT_S):.0f} s more", flush=True)
 
 
 def transformers_outputs(args, prompts, eos, settings) -> tuple[dict, dict]:

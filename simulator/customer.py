@@ -191,12 +191,12 @@ class Customer:
             self.objected += 1
             return self.say(f"object_{g.objection}")
         if g.objection and self.first_seen is not None and not self.objection_answered:
-            self.objection_answered = self.answered(screen)
-            if not self.objection_answered and self.objected >= 2:
-                return Done("objection_unanswered")
-            if not self.objection_answered:
+            if not self.answered(screen):
+                if self.objected >= 2:
+                    return Done("objection_unanswered")
                 self.objected += 1
                 return self.say(f"object_{g.objection}")
+            self.objection_answered = True
         if g.objection in ("quality", "shipping") and self.first_seen is not None and self.chosen is None:
             self.chosen = self.first_seen  # the objection was answered about this product
             carded = carded or [self.first_seen]

@@ -21,6 +21,7 @@ many in total, so with one already in the cart the server adds two (or removes t
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 
 from serve.contract import format_brl
 from serve.conversation.routing import Command
@@ -94,7 +95,7 @@ def _plan(said: Said, shown: Shown) -> Command | None:
     if said.method and not refs and not quantity and action in ("add", "name"):
         if shown.asked_payment or shown.cart and action == "add":
             action = None  # "pode ser no boleto" to "como prefere pagar?"; "quero boleto" with a cart
-            said.checkout = said.checkout or not shown.asked_payment
+            said = replace(said, checkout=said.checkout or not shown.asked_payment)
     calls: list[tuple[str, dict]] = []
     if action is not None:
         targets = _targets(said, refs, action, shown, quantity)

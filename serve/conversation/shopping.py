@@ -26,7 +26,7 @@ from dataclasses import replace
 from serve.contract.tools import SearchProducts
 from serve.conversation.said import read_said
 from serve.core.budget import fold
-from serve.core.catalog import Catalogue, UnknownCategoryError, stem, tokens
+from serve.core.catalog import Catalogue, UnknownCategoryError
 from serve.core.shopping_request import AGE, ShoppingRequest, category_slugs, parse_request
 
 # Intents whose text may be a search the server can run itself (the nlu stage's labels).
@@ -55,7 +55,6 @@ ASKS = re.compile(
     r"recommend|suggest)"
 )
 MIN_KIND_LETTERS = 4  # shorter words ("kit", "par") name no kind of product on their own
-KIND_PROBE = 5  # products read to tell whether a word starts product names
 # A recipient alone chooses categories only for a gift: "um presente pra minha mãe", "mimo pra sogra".
 GIFT = re.compile(r"\b(?:presente|presentear|mimo|lembrancinha|gift|present\b|presents\b|surpresa|surprise)")
 
@@ -99,14 +98,7 @@ def asked_search(text: str, catalogue: Catalogue) -> tuple[str, dict] | None:
 def product_kinds(words: tuple[str, ...], catalogue: Catalogue) -> tuple[str, ...]:
     """The words that name a kind of product this catalogue sells: the first word of some product's
     name ("Blocos de Montar ...", "Cadeirinha para Auto ..."), plural or singular."""
-    kinds = []
-    for word in words:
-        if len(word) < MIN_KIND_LETTERS:
-            continue
-        head = stem(word)
-        if any(tokens(p.name)[:1] == [head] for p in catalogue.search(word, limit=KIND_PROBE)):
-            kinds.append(word)
-    return tuple(kinds)
+    return tuple(w for w in words if len(w) >= MIN_KIND_LETTERS and catalogue.names_a_kind(w))
 
 
 def search_call(text: str, catalogue: Catalogue) -> tuple[str, dict] | None:

@@ -255,6 +255,8 @@ class Catalogue:
         for t in sorted(index):
             self._vocab_by_first[t[0]].append(t)
         self._typo_cache: dict[str, list[str]] = {}
+        # the kinds of product: the first meaningful word of a name ("Blocos de Montar ..." → bloc)
+        self._kinds = {head for p in self.products for head in tokens(p.name)[:1]}
 
     def _build_categories(self) -> None:
         counts, sales, names = Counter(), Counter(), {}
@@ -316,6 +318,10 @@ class Catalogue:
     def exact_category(self, text: str | None) -> str | None:
         """The slug whose slug, pt or en name is `text` (case, accents and punctuation aside); else None."""
         return self._category_keys.get(normalize(text)) if text else None
+
+    def names_a_kind(self, word: str) -> bool:
+        """Whether `word` (plural or singular) starts some product's name: a kind of product sold here."""
+        return stem(normalize(word)) in self._kinds
 
     def resolve_category(self, text: str | None) -> str | None:
         """Category slug for a slug, pt or en name, loosely typed ('Cama mesa e banho', 'bed_bath'); else None."""
