@@ -21,7 +21,7 @@ no answer at all (navigation "silent": the turn is recorded, nothing is sent).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import get_args
 
@@ -30,7 +30,7 @@ import yaml
 from serve.contract import format_brl
 from serve.contract.tools import Checkout
 from serve.conversation.messages import Inbound
-from serve.conversation.routing import Command
+from serve.conversation.routing import INTENT_COMMANDS, Command
 from serve.conversation.store_questions import asked
 from serve.conversation.texts import LANGUAGES, word
 from serve.core.cart_math import FREIGHT_RULE, FreightRule
@@ -44,7 +44,6 @@ WORDED_KINDS = frozenset({"text", "button_reply", "list_reply", "image", "video"
 # Answers that tell the customer to tap "Falar com atendente" (present.py shows that button with them).
 HUMAN_TOPICS = frozenset({"returns", "privacy", "contact", "bot", "document"})
 LGPD_REASON = "pedido de exclusão de dados pessoais (LGPD)"
-PERSON_REASON = "cliente pediu atendimento humano"
 SECTIONS = {"answers": "categories payment shipping delivery returns privacy hours contact",
             "chitchat": "how_are_you bot joke off_topic ack ack_handoff", "media": " ".join(MEDIA_KINDS)}  # fmt: skip
 
@@ -109,7 +108,7 @@ class StoreKnowledge:
         if cart and topics == ["payment"]:
             return Command(navigation="checkout", topic="payment", answer=self.text("payment", lang))
         if "person" in topics:  # "chama o responsável", "real human please": a person is called
-            return Command(calls=(("handoff_to_human", {"reason": PERSON_REASON}),), topic="person")
+            return replace(INTENT_COMMANDS["human_request"], topic="person")
         if topics == ["privacy_delete"]:
             return Command(calls=(("handoff_to_human", {"reason": LGPD_REASON}),), topic="privacy_delete")
         if topics == ["ack"]:  # a short note, no menu: the customer only said they understood

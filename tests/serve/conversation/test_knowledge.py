@@ -14,9 +14,10 @@ import yaml
 from serve.contract import format_brl
 from serve.contract.tools import Checkout
 from serve.conversation.grounding import amounts_in
-from serve.conversation.knowledge import LGPD_REASON, PERSON_REASON, StoreConfigError, StoreKnowledge
+from serve.conversation.knowledge import LGPD_REASON, StoreConfigError, StoreKnowledge
 from serve.conversation.messages import ButtonsReply, Inbound
 from serve.conversation.present import navigation_replies
+from serve.conversation.routing import INTENT_COMMANDS
 from serve.conversation.store_questions import asked, canonical
 from serve.conversation.texts import word
 from serve.core.cart_math import FREIGHT_RULE, CartLine, FreightRule, price_cart
@@ -258,7 +259,7 @@ def test_answers_that_point_to_a_person_carry_that_button(knowledge):
 )  # fmt: skip
 def test_a_request_for_a_person_and_nothing_else_calls_one(knowledge, text):
     command = knowledge.answer(text)
-    assert command.calls == (("handoff_to_human", {"reason": PERSON_REASON}),) and command.topic == "person"
+    assert command.calls == INTENT_COMMANDS["human_request"].calls and command.topic == "person"
 
 
 @pytest.mark.parametrize(
