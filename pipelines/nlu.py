@@ -30,11 +30,11 @@ import yaml
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, classification_report, f1_score
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from serve.core.intents import LABELS_FILE, MODEL_FILE
+from pipelines.nlu_calibration import calibrate, load_handwritten, split_stratified
+from serve.core.intents import LABELS_FILE, MODEL_FILE, IntentClassifier
 
 SUPPORT_COLUMNS = ("text", "intent", "language")
 
@@ -81,12 +81,7 @@ def load_support(path: str | Path, labels: set[str], languages: list[str]) -> pd
 
 def split_support(support: pd.DataFrame, eval_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(fit, holdout): seeded, stratified by (intent, source) where every stratum has 2+ rows."""
-    if support.empty or not eval_share:
-        return support, support.iloc[:0]
-    strata = support["intent"] + "/" + support["source"] if "source" in support else support["intent"]
-    stratify = strata if strata.value_counts().min() >= 2 else None
-    fit, holdout = train_test_split(support, test_size=eval_share, random_state=seed, stratify=stratify)
-    return fit.reset_index(drop=True), holdout.reset_index(drop=True)
+    return split_stratified(support, eval_share, seed)
 
 
 def build_model(params: dict) -> Pipeline:
@@ -150,6 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--support", help="support stage output directory or examples.parquet")
     ap.add_argument("--out", required=True, help="model directory to write")
     ap.add_argument("--metrics", required=True, help="DVC metrics JSON to write")
+    ap.add_argument("--calibration", help="hand-written real-style texts (YAML) for the confidence temperature")
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
     params = yaml.safe_load(Path(args.params).read_text(encoding="utf-8"))["nlu"]
@@ -179,6 +175,12 @@ def main(argv: list[str] | None = None) -> dict:
         "n_labels": len(labels),
         "train_seconds": round(train_s, 2),
     }
+    temperature = 1.0
+    if args.calibration:  # the confidence temperature, from hand-written customer messages
+        checks = {"support_holdout": holdout, "test": test}
+        temperature, metrics["calibration"] = calibrate(
+            IntentClassifier(model, labels), load_handwritten(args.calibration), checks, params
+        )
     if len(holdout):
         held = evaluate(model, holdout, labels)
         metrics["support_holdout"] = {k: v for k, v in held.items() if k != "f1"} | {"n": len(holdout)}
@@ -188,7 +190,13 @@ def main(argv: list[str] | None = None) -> dict:
     joblib.dump(model, out / MODEL_FILE)
     (out / LABELS_FILE).write_text(
         json.dumps(
-            {"labels": labels, "label_field": label_field, "classifier": params.get("classifier", "logreg")}, indent=2
+            {
+                "labels": labels,
+                "label_field": label_field,
+                "classifier": params.get("classifier", "logreg"),
+                "temperature": temperature,
+            },
+            indent=2,
         )
     )
     Path(args.metrics).parent.mkdir(parents=True, exist_ok=True)

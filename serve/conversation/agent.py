@@ -80,6 +80,7 @@ from serve.conversation.routing import (
     focus_command,
     focus_product,
     intent_command,
+    order_code_command,
     parse_command,
     search_command,
     shopping_command,
@@ -313,7 +314,7 @@ class Agent:
             turn.events.append((EventName.SEARCH_ASKED, {"args": sorted(command.calls[0][1])}))
             return command
         if self.intents is None or not text.strip():
-            return None
+            return order_code_command("", text)
         try:
             ((intent, confidence),) = self.intents.predict_with_confidence([text])
         except Exception:  # a broken classifier must not cost the customer an answer
@@ -324,6 +325,7 @@ class Agent:
             command = intent_command(intent, text) or focus_command(intent, text, turn.messages)
             if command is None and self.settings.AGENT_TOOL_FROM_INTENT:
                 turn.tool = INTENT_TOOLS.get(intent)
+        command = command or order_code_command(intent, text)
         command = command or search_command(intent, text, self.catalogue)  # category + budget: no model
         turn.events.append(
             (EventName.INTENT, {"intent": intent, "p": round(confidence, 3), "routed": command is not None})

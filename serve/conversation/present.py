@@ -75,7 +75,10 @@ def server_text(outcome, lang: str = "pt", topic: str | None = None) -> str:
     if name in ("add_to_cart", "remove_from_cart", "view_cart"):
         head = ""
         if "added" in r:
-            head = say(lang, "added", qty=r["added"]["qty"], name=r["added"]["name"]) + "\n"
+            added = r["added"]
+            now = added.get("in_cart", added["qty"])
+            key = "added_more" if now > added["qty"] else "added"  # "mais 1x: agora são 2": the total asked for
+            head = say(lang, key, qty=added["qty"], name=added["name"], now=now) + "\n"
         elif "removed" in r:
             head = say(lang, "removed", qty=r["removed"]["qty"], name=r["removed"]["name"]) + "\n"
         if not r.get("items") and not r.get("units"):

@@ -68,7 +68,7 @@ CHANGE = _set(
     "muda mudar altera alterar deixa deixar aumenta aumentar diminui diminuir corrige corrigir atualiza atualizar "
     "troca trocar ajusta ajustar make change update set"
 )
-CHECKOUT = _set("fecha fechar feche finaliza finalizar finalize conclui concluir checkout pagar pago pay")
+CHECKOUT = _set("fecha fechar feche finaliza finalizar finalize conclui concluir checkout pagar pago pay gerar gera")
 METHODS = {
     "pix": "pix",
     "cartao": "card",
@@ -95,7 +95,9 @@ FILLER = _set(
     "fechou fechado yes thanks cool great nice then hmm ah opa entao ser mais more another quero bem em conta "
     "barato barata baratinho caro cara avaliado avaliada avaliacao avaliacoes preco melhor nota cheapest expensive priciest "
     "most least lowest price best top highest rated reviewed dela dele deles lista list esse essa que qual custa "
-    "costs check out rid longer total eram seriam real vez instead actually pro pros pras num numa tbm dar dou daria give desses dessas destes destas daqueles daquelas nesses nessas esses essas estes estas can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other into onto pedido"
+    "costs check out rid longer total eram seriam real vez instead actually pro pros pras num numa tbm dar dou daria give desses dessas destes destas daqueles daquelas nesses nessas esses essas estes estas can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other into onto pedido "
+    "enganei engano errei errado interessei interessou escolhi escolho escolher decidi prefiro precisar precisaria "
+    "chose picked pick choose mistake wrong"
 )
 # Who a product is for ("vou dar pra prima dela", "for my sister"): after pra/para/for they say
 # nothing about which product, so they are no name words.

@@ -21,6 +21,7 @@ many in total, so with one already in the cart the server adds two (or removes t
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import replace
 
 from serve.contract import format_brl
@@ -51,10 +52,23 @@ def resolve_reference(text: str, messages: list[dict], cart: dict | None = None)
         return None
     shown = read_shown(messages, cart)
     command = _plan(said, shown)
+    if command is not None and command.navigation == "which" and said.name_words:
+        command = _numbered(text, command)
     cap = budget_cents(text)
     if command is not None and cap is not None and _above(command, shown, cap):
         return None  # "the cheapest one? max 50" under a list dearer than that: a new search, not that one
     return command
+
+
+def _numbered(text: str, which: Command) -> Command:
+    """Of the products a name fits ("barraca camping 4 pessoas" under three barracas), the one whose
+        name also holds the number with the word after it ("4 pessoas"): its card; the question narrowed
+    to those names when several hold it, else as it was."""
+    pairs = set(re.findall(r"\b(\d+ ?[a-z]+)", normalize(text)))
+    hits = [cid for cid, name, _ in which.options if any(p in normalize(name) for p in pairs)]
+    if len(hits) == 1:
+        return Command(calls=(("get_product", {"product_id": hits[0].partition(":")[2]}),))
+    return replace(which, options=tuple(o for o in which.options if o[0] in hits)) if hits else which
 
 
 def _above(command: Command, shown: Shown, cap: int) -> bool:
@@ -91,7 +105,7 @@ def _plan(said: Said, shown: Shown) -> Command | None:
         elif said.name_words and not said.question and not refs and not said.negative:
             action = "name"  # a shown product's name said back: its card ("no more X" is no pick)
     if action == "add" and not (pointed or said.name_words or quantity) and _a_list_was_shown(shown):
-        return _which(shown)  # "põe no carrinho", "vou querer esse" under a list of several: ask which
+        return _which(shown.listed)  # "põe no carrinho", "vou querer esse" under a list of several: ask which
     if said.method and not refs and not quantity and action in ("add", "name"):
         if shown.asked_payment or shown.cart and action == "add":
             action = None  # "pode ser no boleto" to "como prefere pagar?"; "quero boleto" with a cart
@@ -99,6 +113,10 @@ def _plan(said: Said, shown: Shown) -> Command | None:
     calls: list[tuple[str, dict]] = []
     if action is not None:
         targets = _targets(said, refs, action, shown, quantity)
+        if targets is None and action in ("name", "add") and said.name_words and not refs and not said.question:
+            tied = [i for i in shown.listed if _matched(said.name_words, i) == len(said.name_words)]
+            if len(tied) > 1 and not shown.listed_is_cart:  # "escolhi barraca camping" under three barracas
+                return _which(tied)
         if targets is None and action == "name":
             targets = []  # no product named after all; maybe "prefiro pagar com boleto"
         if targets is None:
@@ -119,10 +137,8 @@ def _a_list_was_shown(shown: Shown) -> bool:
     return shown.focus is None and len(shown.listed) > 1 and not shown.listed_is_cart
 
 
-def _which(shown: Shown) -> Command:
-    options = tuple(
-        (f"add_to_cart:{i.id}", i.name, format_brl(i.price_cents) if i.price_cents else "") for i in shown.listed
-    )
+def _which(items: list[Item]) -> Command:
+    options = tuple((f"add_to_cart:{i.id}", i.name, format_brl(i.price_cents) if i.price_cents else "") for i in items)
     return Command(navigation="which", options=options)
 
 

@@ -111,6 +111,15 @@ def intent_command(intent: str, text: str) -> Command | None:
     return command
 
 
+def order_code_command(intent: str, text: str) -> Command | None:
+    """order_status for the order code the customer quotes ("rastreio do ZV56240 pfv"), whatever
+    the classifier's confidence: a code names one order. A complaint or a request for a person
+    about that order goes to a person instead (None here)."""
+    if intent in ("complaint", "human_request") or not (code := ORDER_CODE.search(text)):
+        return None
+    return Command(calls=(("order_status", {"order_id": code.group(1)}),))
+
+
 # Intents whose answer is one tool with arguments only the model can read from the customer's words
 # (a query, a budget, which product): with AGENT_TOOL_FROM_INTENT the server names the tool and the
 # model writes the arguments. The pairs are the ones the training dialogues show (pipelines/synth_*.py).
@@ -131,8 +140,11 @@ FOCUS_TOPICS = {"product_details": "details", "objection_quality": "details", "o
 
 
 def listed(result: dict) -> list[dict]:
-    """The products a search/recommend result lists: the reorder offer ("again") first."""
-    return list(result.get("again", [])) + list(result.get("items", []))
+    """The products a search/recommend result lists: the reorder offer ("again") first. An order's
+    "items" are names (order_status), not products shown: none."""
+    if "order" in result:
+        return []
+    return [i for i in [*result.get("again", []), *result.get("items", [])] if isinstance(i, dict)]
 
 
 def focus_product(messages: list[dict]) -> str | None:

@@ -173,10 +173,11 @@ TOPICS = (
         r".*\b(atendente|vendedor|vendedora|responsavel|gerente|humano|humana|pessoa|alguem|supervisor|dono|dona|"
         r"funcionario|funcionaria)\b|^(um |uma |o |a )?(atendente|humano|vendedor|gerente|responsavel)\b"
         r"|\b(talk|speak|chat|transfer|connect|get|want|need|put)\b.*\b(human|person|agent|representative|someone|"
-        r"somebody|manager|staff)\b|\breal (human|person)\b|^(a )?(human|agent|person)\b",
+        r"somebody|manager|staff)\b|\breal (human|person)\b|^(a )?(human|agent|person)\b"
+        r"|\b(quero|queria|preciso|falar com|fala com) (uma |um )?(gente|ser humano)\b|\bcansei (do|de|desse|dessa) (robo|bot)",
         "falar fala conversar chama chamar chame chamem quero queria preciso passa passar transfere transferir cade "
         "posso pode poderia alguem verdade loja atendente vendedor vendedora responsavel gerente humano humana pessoa "
-        "supervisor dono dona funcionario funcionaria real agora "
+        "supervisor dono dona funcionario funcionaria real agora gente ser cansei cansado robo bot maquina do desse "
         "talk speak chat transfer connect get want need put human person agent representative someone somebody "
         "manager staff real now can could i you me to with",
         r"\b(am i (talking|chatting)|are you|is this|falando com|(voce|vc|isso) (e|eh|esta))\b",  # asks "bot?"

@@ -72,6 +72,10 @@ STOPWORDS = frozenset(
 )
 
 
+def _ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
 class CatalogueError(ValueError):
     """A catalogue directory that cannot be loaded; the message names the file and column."""
 
@@ -353,6 +357,8 @@ class Catalogue:
             # difflib ratio >= 0.8 among stems with the same first letter, else stems extending it
             vocab = self._vocab_by_first.get(t[0], [])
             close = difflib.get_close_matches(t, vocab, n=2, cutoff=0.8)
+            if len(close) == 2 and _ratio(t, close[1]) < _ratio(t, close[0]):
+                close = close[:1]  # "barac": "barrac" only, not also "branc", a colour in many names
             if not close and len(t) >= 5:
                 close = [v for v in vocab if v.startswith(t)][:2]
             self._typo_cache[t] = close

@@ -19,7 +19,7 @@ Shapes (keys always in this order):
   search/recommend {"items": [summary...]} (+ "cats" / "again" for recommend without a product)
   cart totals      {"units", "subtotal", "freight", "discount"?, "coupon"?, "total", "free_shipping"?}
   view_cart        {"items": [{"id","name","qty","price"}]} + cart totals
-  add / remove     {"added" | "removed": {"id","name","qty"}} + cart totals
+  add / remove     {"added" | "removed": {"id","name","qty"(, "in_cart": the line's quantity now)}} + cart totals
   checkout         {"order", "total", "pay", "link"}
   order status     {"order", "status", "bought", "eta"?, "delivered"?, "items"}
   handoff          {"ok": true}
@@ -201,7 +201,9 @@ def add_to_cart(
         lines = add_line(lines, line, p.stock)
     except CartError as exc:
         return lines, error(str(exc))
-    return lines, {"added": {"id": p.ref, "name": p.name, "qty": args.quantity}} | cart_totals(lines, rule, coupon)
+    in_cart = sum(x.quantity for x in lines if x.product_id == p.product_id)  # this line now, "qty" added to it
+    added = {"id": p.ref, "name": p.name, "qty": args.quantity, "in_cart": in_cart}
+    return lines, {"added": added} | cart_totals(lines, rule, coupon)
 
 
 def remove_from_cart(

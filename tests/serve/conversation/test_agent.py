@@ -113,7 +113,7 @@ def test_valid_call_runs_for_the_verified_customer_with_catalogue_price(env, llm
     replies = run(agent, factory, cid, text("quero 2 lençóis"))
     assert cart_lines(factory, cid, agent) == [(LENCOL, 2)] and cart_lines(factory, other, agent) == []
     result = json.loads(tool_messages(llm.requests[1])[-1]["content"])
-    assert result["added"] == {"id": LENCOL, "name": "Jogo de Lençol Casal 4 Peças Algodão", "qty": 2}
+    assert result["added"] == {"id": LENCOL, "name": "Jogo de Lençol Casal 4 Peças Algodão", "qty": 2, "in_cart": 2}
     assert (result["subtotal"], result["total"]) == ("R$ 179,80", "R$ 199,68")  # + freight 15,90 + 25 % of 15,90
     assert (
         len(replies) == 1

@@ -255,7 +255,7 @@ def test_answers_that_point_to_a_person_carry_that_button(knowledge):
 @pytest.mark.parametrize(
     "text",
     ["chama o responsavel 😍😍", "posso falar com o vendedor?", "quero falar com uma pessoa de verdade", "atendente pfv",
-     "real human please", "transfer me to someone", "me passa pra um atendente humano"],
+     "real human please", "transfer me to someone", "me passa pra um atendente humano", "cansei do robô, quero gente"],
 )  # fmt: skip
 def test_a_request_for_a_person_and_nothing_else_calls_one(knowledge, text):
     command = knowledge.answer(text)
@@ -263,7 +263,12 @@ def test_a_request_for_a_person_and_nothing_else_calls_one(knowledge, text):
 
 
 @pytest.mark.parametrize(
-    "text", ["quero falar com alguém sobre meu pedido atrasado", "tem vendedor pra me ajudar a escolher um relogio?"]
+    "text",
+    [
+        "quero falar com alguém sobre meu pedido atrasado",
+        "tem vendedor pra me ajudar a escolher um relogio?",
+        "oi gente, queria ver uns relógios",
+    ],
 )
 def test_a_person_asked_for_with_more_to_say_is_left_to_the_normal_flow(knowledge, text):
     assert knowledge.answer(text) is None  # the complaint or the search reads the rest

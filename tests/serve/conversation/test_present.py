@@ -73,3 +73,12 @@ def test_shipping_answer_states_the_freight_and_the_cart_rule():
     )
     assert server_text(paid, "en", "shipping").startswith("Shipping for *Panela* is R$ 18,50.\nOrders of R$ 199,00")
     assert server_text(free, "pt", "shipping") == "O frete de *Panela* é grátis! 🎉"
+
+
+def test_an_add_to_a_line_already_in_the_cart_states_how_many_it_holds_now():
+    totals = {"subtotal": "R$ 100,00", "freight": "R$ 10,00", "total": "R$ 110,00", "units": 2}
+    more = ToolOutcome("add_to_cart", {"added": {"id": "x", "name": "Barraca", "qty": 1, "in_cart": 2}} | totals)
+    assert server_text(more, "pt").startswith("Adicionei mais 1x Barraca: agora são 2 no carrinho. ✅\nSubtotal")
+    assert server_text(more, "en").startswith("Added 1 more Barraca: 2 in your cart now. ✅")
+    first = ToolOutcome("add_to_cart", {"added": {"id": "x", "name": "Barraca", "qty": 2, "in_cart": 2}} | totals)
+    assert server_text(first, "pt").startswith("Adicionei 2x Barraca ao carrinho. ✅")

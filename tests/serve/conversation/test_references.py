@@ -284,7 +284,6 @@ def test_the_topic_follows_the_question():
         (TWO, None, "quero as duas", [add(CAFE), add(ESPORTE)]),
         (TWO, None, "add both", [add(CAFE), add(ESPORTE)]),
         (TWO, None, "a de café", [details(CAFE)]),
-        (TWO, None, "quero a garrafa", None),  # both are garrafas
         (TWO, None, "quero a esportiva", [add(ESPORTE)]),
     ],
 )
@@ -361,7 +360,7 @@ def test_checkout_after_the_calls_or_with_the_method_named():
     assert calls("quero boleto", in_cart, cart((TOALHA, 1))) == boleto  # with a cart: paying, not "which one?"
     assert calls("quero bboleto", in_cart, cart((TOALHA, 1))) == boleto  # a doubled letter
     assert calls("tem como tirar um boleto?", in_cart, cart((TOALHA, 1))) is None  # a question, no removal
-    for done in ("tá tudo certo, finaliza aí", "é só isso, pode fechar o pedido"):
+    for done in ("tá tudo certo, finaliza aí", "é só isso, pode fechar o pedido", "já podr gerar o pedido"):
         command = resolve_reference(done, in_cart, cart((TOALHA, 1)))
         assert command.navigation == "checkout" and not command.calls, done  # the payment choice
     assert resolve_reference("finaliza aí", THREE, cart()) is None  # an empty cart: nothing to close
@@ -526,3 +525,19 @@ def test_a_quantity_with_one_product_in_the_cart_and_none_in_view_is_about_that_
     ]
     command = resolve_reference("deixa 3 unidades entao", messages, cart)
     assert command is not None and command.calls == (("add_to_cart", {"product_id": "6c960ba6", "quantity": 2}),)
+
+
+def test_an_order_status_on_screen_lists_nothing_to_point_at():
+    status = [tool("order_status", {"order": "ZV1", "status": "shipped", "items": ["Jogo de Lençol Casal"]})]
+    shown = read_shown(status)
+    assert shown.listed == [] and shown.focus is None  # its items are names: this raised before
+    assert resolve_reference("cansei do robô, quero gente", status) is None  # the person's request goes on
+
+
+def test_a_name_that_fits_several_shown_products_asks_which_and_a_number_in_it_narrows():
+    """ "quero a garrafa" under two garrafas: which one (buttons of those two); "a garrafa 750 ml": that one."""
+    which = resolve_reference("quero a garrafa", TWO)
+    assert which.navigation == "which" and [o[0] for o in which.options] == ["add_to_cart:dd44", "add_to_cart:ee55"]
+    assert calls("escolhi garrafa termica", TWO) == []  # the question, no call
+    assert calls("a garrafa termica 750 ml", TWO) == [details(ESPORTE)]
+    assert calls("tem garrafa maior?", TWO) is None  # a question: the search or the model answers

@@ -2,7 +2,7 @@
 
 import json
 
-from serve.conversation.routing import Command, focus_command, focus_product, parse_command
+from serve.conversation.routing import Command, focus_command, focus_product, listed, order_code_command, parse_command
 
 
 def test_button_ids_map_to_contract_tool_calls():
@@ -42,3 +42,21 @@ def test_focus_product_is_the_one_product_of_the_latest_tool_result():
     assert focus_command("objection_shipping", "qual o frete da panela de pressão?", [tool(shown)]) is None
     assert focus_command("objection_shipping", "e o frete?", [said]) is None
     assert focus_command("search_product", "e esse?", [tool(shown)]) is None
+
+
+def test_a_quoted_order_code_asks_for_that_order_unless_it_is_a_complaint():
+    status = (("order_status", {"order_id": "ZV56240"}),)
+    for intent in ("search_product", "order_status", "greeting"):  # whatever the classifier guessed
+        assert order_code_command(intent, "rastreio do ZV56240 pfv").calls == status
+    assert order_code_command("complaint", "o ZV56240 veio quebrado") is None  # a person answers that
+    assert order_code_command("order_status", "cadê meu pedido?") is None  # no code: the normal flow
+
+
+def test_an_order_status_lists_no_products_and_puts_none_in_focus():
+    status = {"order": "ZV1", "status": "shipped", "items": ["Jogo de Lençol Casal"]}  # names, not products
+    message = {"role": "tool", "name": "order_status", "tool_call_id": "c", "content": json.dumps(status)}
+    assert focus_product([message]) is None
+    assert listed(status) == [] and listed({"items": [{"id": "a"}], "again": [{"id": "b"}]}) == [
+        {"id": "b"},
+        {"id": "a"},
+    ]

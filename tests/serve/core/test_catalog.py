@@ -156,3 +156,14 @@ def test_review_snippets_and_low_stock(cat):
     assert cat.is_low_stock(fone)  # 5 units, threshold 5
     assert not cat.is_low_stock(perfume)  # 30 units
     assert not cat.is_low_stock(cat.search("tapete yoga")[0])  # 0 units: sold out, not "low"
+
+
+def test_a_misspelt_word_stands_for_its_closest_spelling_only(frames):
+    """ "barac" (baraca) is close to "barrac" and, less, to "branc": only the closest counts, or every
+    white product would match the misspelt tent."""
+    products = frames["products"].head(2).copy()
+    products["name"] = ["Barraca de Camping 4 Pessoas", "Toalha Branca"]
+    products["description"] = ["Barraca.", "Toalha."]
+    cat = Catalogue(products)
+    assert cat._expand("barac") == [("barrac", 0.8)]
+    assert names(cat.search("baraca", sort="price_asc")) == ["Barraca de Camping 4 Pessoas"]

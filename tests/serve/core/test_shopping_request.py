@@ -113,6 +113,7 @@ def test_product_words_stay_and_recipients_sorts_and_filler_go():
     assert r.words == ("relogios",) and r.sort == "best_selling"
     assert parse_request("coisas de cozinha").words == ()  # an aisle word only chooses the aisle
     assert parse_request("cheap garden hose").words == ("garden", "mangueira")  # English → catalogue word
+    assert parse_request("qual baraca mais em conta? tenho 50 pra gastar").words == ("baraca",)  # budget talk goes
 
 
 def test_category_text_reads_back_to_the_same_categories():

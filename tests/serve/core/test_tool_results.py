@@ -94,12 +94,14 @@ def test_recommend_modes(cat):
 def test_cart_flow_prices_from_catalogue(cat):
     cart, out = tr.add_to_cart(cat, (), AddToCart(product_id=TOALHA, quantity=2))
     assert out == {
-        "added": {"id": TOALHA, "name": "Toalha de Banho Felpuda Azul", "qty": 2},
+        "added": {"id": TOALHA, "name": "Toalha de Banho Felpuda Azul", "qty": 2, "in_cart": 2},
         "units": 2,
         "subtotal": "R$ 69,80",
         "freight": "R$ 16,13",
         "total": "R$ 85,93",
     }
+    _, one_more = tr.add_to_cart(cat, cart, AddToCart(product_id=TOALHA, quantity=1))
+    assert one_more["added"] == {"id": TOALHA, "name": "Toalha de Banho Felpuda Azul", "qty": 1, "in_cart": 3}
     cart, out = tr.add_to_cart(cat, cart, AddToCart(product_id=TOALHA, quantity=2))
     assert out == {"error": "só temos 3 unidades de Toalha de Banho Felpuda Azul (já tem 2 no carrinho)"}
     cart, _ = tr.add_to_cart(cat, cart, AddToCart(product_id="6c960ba6", quantity=2))  # 2 lençóis: 249,60 → free
