@@ -70,7 +70,7 @@ from serve.conversation.knowledge import StoreKnowledge
 from serve.conversation.messages import Inbound, Reply, TextReply
 from serve.conversation.model_text import STOP, customer_language, looks_like_garbage, tidy
 from serve.conversation.objections import objection_command
-from serve.conversation.present import Presenter, fallback_replies, server_text
+from serve.conversation.present import Presenter, fallback_replies, outcomes_text, server_text
 from serve.conversation.references import resolve_reference
 from serve.conversation.routing import (
     INTENT_TOOLS,
@@ -423,7 +423,7 @@ class Agent:
             outcomes.append(await self._execute(session_factory, turn, f"cmd_{len(turn.messages)}", name, arguments))
         if not all(o.ok for o in outcomes):  # no payment choice after a refused step
             command = replace(command, navigation=None)
-        text = "\n".join(server_text(o, turn.lang, command.topic) for o in outcomes)
+        text = outcomes_text(outcomes, turn.lang, command.topic)
         text += f"\n{command.answer}" if command.answer else ""  # a store answer to the same question
         replies = self.presenter.replies(outcomes, text=text, command=command, worded_by_server=True, lang=turn.lang)
         turn.add({"role": "assistant", "content": replies[-1].body if command.navigation else text})

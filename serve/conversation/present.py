@@ -44,9 +44,23 @@ def shipping_text(r: dict, lang: str) -> str:
     )
 
 
-def server_text(outcome, lang: str = "pt", topic: str | None = None) -> str:
+CART_TOOLS = ("add_to_cart", "remove_from_cart", "view_cart")
+
+
+def outcomes_text(outcomes, lang: str = "pt", topic: str | None = None) -> str:
+    """server_text of each outcome of one turn, the cart's totals only once, after its last change
+    ("Repetir pedido" adds two products: two lines, then one total, not a total in between)."""
+    last_cart = max((i for i, o in enumerate(outcomes) if o.name in CART_TOOLS and o.ok), default=-1)
+    return "\n".join(
+        server_text(o, lang, topic, totals=not (o.name in CART_TOOLS and o.ok and i < last_cart))
+        for i, o in enumerate(outcomes)
+    )
+
+
+def server_text(outcome, lang: str = "pt", topic: str | None = None, totals: bool = True) -> str:
     """A short text for one tool outcome, from its result only, in the customer's language;
-    `topic` (Command.topic) picks what a product answer is about."""
+    `topic` (Command.topic) picks what a product answer is about; without `totals` a cart change
+    is only its line ("Adicionei 2x ...")."""
     r, name = outcome.result, outcome.name
     if "error" in r:
         return (
@@ -81,6 +95,8 @@ def server_text(outcome, lang: str = "pt", topic: str | None = None) -> str:
             head = say(lang, key, qty=added["qty"], name=added["name"], now=now) + "\n"
         elif "removed" in r:
             head = say(lang, "removed", qty=r["removed"]["qty"], name=r["removed"]["name"]) + "\n"
+        if head and not totals:
+            return head.strip()
         if not r.get("items") and not r.get("units"):
             return head + say(lang, "cart_empty")
         lines = "".join(f"• {i['qty']}x {i['name']} — {i['price']}\n" for i in r.get("items", []))

@@ -2,7 +2,7 @@
 
 from serve.conversation.executor import ToolOutcome
 from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TextReply
-from serve.conversation.present import BODY_MAX_CHARS, Presenter, fold_text, product_list, server_text
+from serve.conversation.present import BODY_MAX_CHARS, Presenter, fold_text, outcomes_text, product_list, server_text
 from tests.serve.factories import fixture_catalogue
 
 
@@ -82,3 +82,13 @@ def test_an_add_to_a_line_already_in_the_cart_states_how_many_it_holds_now():
     assert server_text(more, "en").startswith("Added 1 more Barraca: 2 in your cart now. ✅")
     first = ToolOutcome("add_to_cart", {"added": {"id": "x", "name": "Barraca", "qty": 2, "in_cart": 2}} | totals)
     assert server_text(first, "pt").startswith("Adicionei 2x Barraca ao carrinho. ✅")
+
+
+def test_several_cart_changes_in_one_turn_state_the_totals_once_after_the_last():
+    first = {"added": {"id": "a", "name": "Perfume", "qty": 2, "in_cart": 2}, "units": 2}
+    first |= {"subtotal": "R$ 163,80", "freight": "R$ 13,49", "total": "R$ 177,29"}
+    second = {"added": {"id": "b", "name": "Porta-Retrato", "qty": 2, "in_cart": 2}, "units": 4}
+    second |= {"subtotal": "R$ 479,80", "freight": "R$ 0,00", "free_shipping": True, "total": "R$ 479,80"}
+    text = outcomes_text([ToolOutcome("add_to_cart", first), ToolOutcome("add_to_cart", second)], "pt")
+    assert text.startswith("Adicionei 2x Perfume ao carrinho. ✅\nAdicionei 2x Porta-Retrato ao carrinho. ✅\n")
+    assert "R$ 177,29" not in text and text.count("Total:") == 1 and text.endswith("*Total: R$ 479,80*")
