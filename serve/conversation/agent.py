@@ -75,6 +75,7 @@ from serve.conversation.references import resolve_reference
 from serve.conversation.routing import (
     INTENT_TOOLS,
     Command,
+    asks_about_orders,
     cart_total_command,
     fallback_command,
     focus_command,
@@ -448,6 +449,9 @@ class Agent:
             if not calls:
                 final = tidy(content, truncated=choice.finish_reason == "length")
                 break
+            if any(c["function"]["name"] == "order_status" for c in calls) and not asks_about_orders(text):
+                turn.events.append((EventName.TOOL_REFUSED, {"tool": "order_status", "reason": "no order words"}))
+                break  # the classifier's guess (a search of the customer's words) or the apology answers
             turn.add({"role": "assistant", "content": content or None, "tool_calls": calls})
             ran = [
                 await self._execute(session_factory, turn, c["id"], c["function"]["name"], c["function"]["arguments"])

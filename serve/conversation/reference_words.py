@@ -121,6 +121,7 @@ TYPO_TARGETS = sorted(w for w in ORDINALS if len(w) >= 5)
 # are the commonest slips of a thumb; an unknown word one such slip away from an action word, a
 # payment method or "mais" is that word.
 SLIP_TARGETS = frozenset(w for w in ADD | CHANGE | REMOVE | CHECKOUT | set(METHODS) | {"mais"} if len(w) >= 3)
+DROP_TARGETS = sorted(w for w in METHODS if len(w) >= 5)  # "boleo", "crtao": a letter the thumb missed
 _ARTS = "(?:o|a|os|as|do|da|no|na|pelo|pela|esse|essa|the)"
 SUPERLATIVES = (
     ("cheapest", rf"\b{_ARTS} (?:mais barat|mais em conta|de menor preco|menor preco)|\b(?:cheapest|least expensive)"),
@@ -155,11 +156,15 @@ def words_of(text: str) -> list[str]:
 
 def _slipped(token: str) -> str | None:
     """The SLIP_TARGETS word `token` is with a swap of neighbouring letters or a doubled letter
-    undone, if any."""
+    undone, or a payment method it is with one letter dropped ("boleo"), if any."""
     for i in range(len(token) - 1):
         swapped = token[:i] + token[i + 1] + token[i] + token[i + 2 :]
         single = token[:i] + token[i + 1 :] if token[i] == token[i + 1] else ""
         for fixed in (swapped, single):
             if fixed in SLIP_TARGETS:
                 return fixed
-    return None
+    return next((w for w in DROP_TARGETS if len(w) == len(token) + 1 and _drops(w, token)), None)
+
+
+def _drops(word: str, token: str) -> bool:
+    return any(word[:i] + word[i + 1 :] == token for i in range(len(word)))

@@ -101,6 +101,16 @@ INTENT_COMMANDS = {
     "complaint": Command(calls=(("handoff_to_human", {"reason": "reclamação do cliente"}),)),
 }
 ORDER_CODE = re.compile(r"\b(ZV\d{4,}|[0-9a-f]{32})\b", re.IGNORECASE)
+# Words of a message about an order already placed; without one (or a code) an order_status call
+# by the model answers something nobody asked ("qual barraca mais em conta?" → "no orders found").
+ORDER_WORDS = re.compile(
+    r"\b(pedidos?|encomendas?|entreg\w*|rastre\w*|cheg\w*|envi\w*|compr\w*|status|codigo|nota fiscal|correios|"
+    r"orders?|package|parcel|deliver\w*|track\w*|ship\w*|arriv\w*|bought|purchase\w*)\b"
+)
+
+
+def asks_about_orders(text: str) -> bool:
+    return bool(ORDER_CODE.search(text) or ORDER_WORDS.search(fold(text)))
 
 
 def intent_command(intent: str, text: str) -> Command | None:
@@ -220,12 +230,17 @@ def cart_total_command(text: str, has_cart: bool) -> Command | None:
     return Command(calls=(("view_cart", {}),)) if SUM.search(folded) and AMOUNT.search(folded) else None
 
 
+# The classifier's guesses answered, when the model gives nothing usable, with a search of the
+# customer's own words: no product in focus was found for them before the model was asked.
+FALLBACK_SEARCH_INTENTS = ("search_product", "objection_price", "add_to_cart")
+
+
 def fallback_command(intent: str, text: str) -> Command | None:
     """What to do with the classifier's guess when the model gave no usable answer: the intent's
     command, or for a product search the customer's own words as the query, with the budget and
     the order they state as arguments (the search reads category words from the query itself;
     a plain search beats an apology)."""
-    if intent == "search_product" and text.strip():
+    if intent in FALLBACK_SEARCH_INTENTS and text.strip():
         args = search_arguments(parse_request(text), category=False) | {"query": text.strip()[:120]}
         return Command(calls=(("search_products", args),))
     if intent == "recommendation":

@@ -345,6 +345,19 @@ def test_a_search_guess_runs_the_customers_words_when_the_model_gives_nothing(en
     assert [r[0] for r in replies[-1].rows] == ["product:27668894", "product:831f33a1"]
 
 
+def test_an_order_status_call_for_words_about_no_order_is_refused_and_the_guess_searches(env, llm):
+    agent, factory, cid, _ = env
+    agent.settings.AGENT_SERVER_SEARCH = False
+    agent.intents = FixedIntents("objection_price", 0.6)  # unsure: the model answers
+    llm.push(FakeLLM.call("order_status", {}))
+    replies = run(agent, factory, cid, text("qual garrafa mais em conta? tenho 50 pra gastar"))
+    assert events(factory, cid, "tool_refused")[0]["tool"] == "order_status"
+    assert "Garrafa" in replies[0].body and "pedido" not in replies[0].body, replies  # a search, not "no orders"
+    llm.push(FakeLLM.call("order_status", {}), FakeLLM.text("Seu pedido ainda não existe."))
+    run(agent, factory, cid, text("e o meu pedido, já saiu?"))  # an order question: the call runs
+    assert not events(factory, cid, "tool_refused")[1:]
+
+
 def test_a_follow_up_about_the_product_shown_is_answered_for_that_product(env, llm):
     agent, factory, cid, _ = env
     run(agent, factory, cid, text("Jogo de Lençol", choice_id=f"product:{LENCOL}"))  # its card was shown

@@ -359,6 +359,7 @@ def test_checkout_after_the_calls_or_with_the_method_named():
     in_cart = THREE + added(TOALHA)
     assert calls("quero boleto", in_cart, cart((TOALHA, 1))) == boleto  # with a cart: paying, not "which one?"
     assert calls("quero bboleto", in_cart, cart((TOALHA, 1))) == boleto  # a doubled letter
+    assert calls("quero boleo", in_cart, cart((TOALHA, 1))) == boleto  # a dropped letter
     assert calls("tem como tirar um boleto?", in_cart, cart((TOALHA, 1))) is None  # a question, no removal
     for done in ("tá tudo certo, finaliza aí", "é só isso, pode fechar o pedido", "já podr gerar o pedido"):
         command = resolve_reference(done, in_cart, cart((TOALHA, 1)))

@@ -2,7 +2,16 @@
 
 import json
 
-from serve.conversation.routing import Command, focus_command, focus_product, listed, order_code_command, parse_command
+from serve.conversation.routing import (
+    Command,
+    asks_about_orders,
+    fallback_command,
+    focus_command,
+    focus_product,
+    listed,
+    order_code_command,
+    parse_command,
+)
 
 
 def test_button_ids_map_to_contract_tool_calls():
@@ -60,3 +69,11 @@ def test_an_order_status_lists_no_products_and_puts_none_in_focus():
         {"id": "b"},
         {"id": "a"},
     ]
+
+
+def test_order_words_and_a_price_objection_guess_that_searches():
+    assert [asks_about_orders(t) for t in ("cadê minha encomenda", "where is my package", "ZV12345?")] == [True] * 3
+    assert not asks_about_orders("qual barraca mais em conta? tenho 50 pra gastar")
+    (call,) = fallback_command("objection_price", "qual barraca mais em conta? tenho 50 pra gastar").calls
+    assert call == ("search_products", {"query": "qual barraca mais em conta? tenho 50 pra gastar", "max_price": 50.0,
+                                        "sort": "price_asc"})  # fmt: skip
