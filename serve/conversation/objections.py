@@ -31,8 +31,9 @@ PRICE = re.compile(
 )
 QUALITY = re.compile(
     r"\b(?:qualidade|presta\b|(?:e|eh|sao|seria) (?:bo[mn]s?|boas?)\b|bo[mn]s? mesmo|boas? mesmo|confiavel|"
-    r"durav\w*|avaliac\w*|opinia\w*|(?:quem|que) comprou|gostaram|vale a pena|any good|good quality|quality|reviews?|ratings?|is it good|worth it|"
-    r"reliable|last long)"
+    r"durav\w*|avaliac\w*|opinia\w*|(?:quem|que) comprou|gostaram|val e? ?a pena|vale a pena|original|falsific\w*|"
+    r"quebra facil|estraga\w*|any good|good quality|quality|reviews?|ratings?|is it good|worth it|reliable|last long|"
+    r"genuine|fake)"
 )
 SHIPPING = re.compile(
     r"\b(?:frete|demora\w*|chega\w*|prazo\w*|entrega\w*|envio|shipping|delivery|deliver|arrive\w*|how long|"
@@ -67,11 +68,15 @@ def _objection(text: str) -> tuple[str | None, str]:
     return None, folded
 
 
+# Words said about a product's worth that product names also hold ("Quebra-Cabeça", "Marca-Texto")
+WORTH_WORDS = frozenset(tokens("quebra quebrar facil marca marcas dura durar aguenta resiste original brand"))
+
+
 def names_another_product(rest: str, items: list[Item], catalogue: Catalogue) -> bool:
     """Whether the words left name a product other than those shown ("e o frete da toalha?" while
     a lençol is shown): a word found in a catalogue product's name and in none of the shown names."""
     shown_words = set(tokens(" ".join(i.name for i in items)))
-    for word in set(tokens(rest)) - shown_words:
+    for word in set(tokens(rest)) - shown_words - WORTH_WORDS:
         if any(word in tokens(p.name) for p in catalogue.search(word, limit=3)):
             return True
     return False
@@ -92,6 +97,8 @@ def objection_command(
     if kind == "price":
         args = cheaper_search(items, catalogue, last_search, budget_cents(text))
         return Command(calls=(("search_products", args),), topic="price")
+    if all(catalogue.get(i.id).review_score is None for i in items):  # nobody rated these: the best rated alike
+        return Command(calls=(("search_products", rated_search(items, catalogue, last_search)),), topic="quality")
     if len(items) == 1:  # quality
         return Command(calls=(("get_product", {"product_id": items[0].id}),), topic="details")
     body = ratings(items, catalogue, lang) if kind == "quality" else freights(items, catalogue, lang)
@@ -111,6 +118,15 @@ def cheaper_search(
         args["category"] = dearest.category
     cap = min(dearest.price_cents - CHEAPER_BY_CENTS, budget or dearest.price_cents)
     return args | {"max_price": cap / 100, "sort": "price_asc"}
+
+
+def rated_search(items: list[Item], catalogue: Catalogue, last_search: dict | None) -> dict:
+    """search_products arguments for the best rated products like those shown (the search that
+    listed them: its words, category and budget), for a quality doubt about products nobody rated."""
+    first = catalogue.get(items[0].id)
+    args = {k: v for k, v in (last_search or {}).items() if k in ("query", "category", "max_price")}
+    args.setdefault("query", first.category_pt)
+    return args | {"sort": "rating"}
 
 
 def ratings(items: list[Item], catalogue: Catalogue, lang: str) -> str:

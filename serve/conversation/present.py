@@ -85,7 +85,8 @@ def server_text(outcome, lang: str = "pt", topic: str | None = None, totals: boo
         items = listed(r)
         if not items:
             return say(lang, "no_results")
-        return say(lang, "options") + "\n" + "\n".join(f"• {i['name']} — {_money_line(i)}" for i in items)
+        head = say(lang, "rated_alike" if topic == "quality" else "options")  # nobody rated those shown
+        return head + "\n" + "\n".join(f"• {i['name']} — {_money_line(i)}" for i in items)
     if name in ("add_to_cart", "remove_from_cart", "view_cart"):
         head = ""
         if "added" in r:

@@ -68,7 +68,9 @@ CHANGE = _set(
     "muda mudar altera alterar deixa deixar aumenta aumentar diminui diminuir corrige corrigir atualiza atualizar "
     "troca trocar ajusta ajustar make change update set"
 )
-CHECKOUT = _set("fecha fechar feche finaliza finalizar finalize conclui concluir checkout pagar pago pay gerar gera")
+CHECKOUT = _set(
+    "fecha fechar feche finaliza finalizar finalize conclui concluir checkout pagar pago pay gerar gera link"
+)
 METHODS = {
     "pix": "pix",
     "cartao": "card",

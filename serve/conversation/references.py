@@ -117,11 +117,11 @@ def _plan(said: Said, shown: Shown) -> Command | None:
             tied = [i for i in shown.listed if _matched(said.name_words, i) == len(said.name_words)]
             if len(tied) > 1 and not shown.listed_is_cart:  # "escolhi barraca camping" under three barracas
                 return _which(tied)
-        if targets is None and action == "name":
-            targets = []  # no product named after all; maybe "prefiro pagar com boleto"
+        if targets is None and (action == "name" or action == "add" and said.checkout and not quantity):
+            targets = []  # no product named after all; maybe "prefiro pagar com boleto", "manda o link pra pagar"
         if targets is None:
             return None
-        calls = _calls(action, targets, quantity, said, shown)
+        calls = _calls(action, targets, quantity, said, shown) if targets else []
         if calls is None:
             return None
     return _with_checkout(calls, said, shown)

@@ -399,6 +399,8 @@ class Catalogue:
         if matched is not None:
             if (slug is None and categories is None) or (mask & (matched > 0)).any():
                 mask &= matched > 0
+            if sort != "relevance" and mask.any():  # "cheapest câmera guará": cameras of Guará, not any Guará
+                mask &= matched >= matched[mask].max()
         cand = np.flatnonzero(mask)  # ascending index = ascending sales_rank (products are sorted by it)
         if sort == "price_asc":
             order = cand[np.lexsort((cand, self._price[cand]))]

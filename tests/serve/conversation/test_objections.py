@@ -99,3 +99,19 @@ def test_the_latest_search_arguments_are_read_from_the_tool_calls():
     messages = [{"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "tool", "content": "{}"}]
     assert last_search_arguments(messages) == {"query": "toalha", "max_price": 50}
     assert last_search_arguments([]) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["é original?", "val a pena", "é de qualidade ou quebra fácil", "é confiável essa marca"]
+)
+def test_doubts_about_worth_are_quality_objections_about_what_is_shown(catalogue, text):
+    shown = Shown(listed=items(catalogue, RELOGIO_M, RELOGIO_F))
+    command = objection_command(text, shown, catalogue, "pt")
+    assert command is not None and command.topic == "objection_quality"  # "quebra", "marca": no other product
+
+
+def test_a_quality_doubt_about_products_nobody_rated_gets_the_best_rated_alike(catalogue):
+    for shown in (Shown(focus=items(catalogue, EDREDOM)[0]), Shown(listed=items(catalogue, EDREDOM))):
+        command = objection_command("presta?", shown, catalogue, "pt", {"query": "edredom", "max_price": 300})
+        assert command.calls == (("search_products", {"query": "edredom", "max_price": 300, "sort": "rating"}),)
+        assert command.topic == "quality"

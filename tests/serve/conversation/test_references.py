@@ -542,3 +542,10 @@ def test_a_name_that_fits_several_shown_products_asks_which_and_a_number_in_it_n
     assert calls("escolhi garrafa termica", TWO) == []  # the question, no call
     assert calls("a garrafa termica 750 ml", TWO) == [details(ESPORTE)]
     assert calls("tem garrafa maior?", TWO) is None  # a question: the search or the model answers
+
+
+def test_asking_for_the_payment_link_with_a_cart_is_the_payment_choice():
+    in_cart = THREE + added(TOALHA)
+    for said in ("send me the payment link", "me manda o link pra pagar"):
+        command = resolve_reference(said, in_cart, cart((TOALHA, 1)))
+        assert command.navigation == "checkout" and not command.calls, said

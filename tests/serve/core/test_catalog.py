@@ -167,3 +167,10 @@ def test_a_misspelt_word_stands_for_its_closest_spelling_only(frames):
     cat = Catalogue(products)
     assert cat._expand("barac") == [("barrac", 0.8)]
     assert names(cat.search("baraca", sort="price_asc")) == ["Barraca de Camping 4 Pessoas"]
+
+
+def test_a_price_order_ranks_the_products_that_have_the_most_of_the_words(cat):
+    """ "cheapest relogio feminino": the women's watch, though a cheaper men's one has one of the words."""
+    both = names(cat.search("relogio feminino", sort="price_asc"))
+    assert both == ["Relógio Feminino Dourado"]
+    assert len(cat.search("relogio", sort="price_asc")) == 2
