@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from serve.contract.money import format_brl
 from serve.conversation.texts import say
+from serve.core.budget import fold
 from serve.core.catalog import Catalogue, Product
 from simulator.actions import Action, Done, Pay, Say, Tap, spoken_name
 from simulator.goals import Goal, fits
@@ -179,7 +180,7 @@ class Customer:
                 return self.say("want_quantity", qty=str(g.quantity))
             if cart[self.chosen.product_id] < g.quantity and screen.choice(f"add_to_cart:{self.chosen.ref}"):
                 return self.tap(screen, f"add_to_cart:{self.chosen.ref}")
-            return self.say("change_quantity", qty=str(g.quantity), product=g.query)
+            return self.say("change_quantity", qty=str(g.quantity), product=self.named(self.chosen))
         return self.choose(screen)
 
     def choose(self, screen: Screen) -> Action:
@@ -225,14 +226,26 @@ class Customer:
             return self.say("pick_name", name=spoken_name(pick, 3))
         return self.miss(screen)
 
+    def named(self, product: Product) -> str:
+        """How it names the product in its cart: its goal's words when they are in the name ("faqueiro
+        bege"), else the product's own first words (it took a pink one for a "faqueiro bege" goal)."""
+        words = fold(self.goal.query).split()
+        return self.goal.query if all(w in fold(product.name) for w in words) else spoken_name(product, 2)
+
     def answered(self, screen: Screen) -> bool:
-        """Was the objection answered with real data about the product?"""
+        """Was the objection answered with real data about the product? For a quality doubt about a
+        product nobody rated: being told so, or shown a rated product that fits (it takes that one)."""
         p, kind = self.first_seen, self.goal.objection
         if kind == "price":
             return bool(self.fitting(screen.products))
+        if kind == "quality" and p.review_score is None:
+            rated = [q for q in self.fitting(screen.products) if q.review_score is not None and _says_score(screen, q)]
+            if rated:
+                self.first_seen = rated[0]
+                return True
+            return any(w in fold(screen.text) for w in UNRATED_WORDS)
         if kind == "quality":
-            score = f"{p.review_score:.1f}" if p.review_score is not None else None
-            return score is not None and (score in screen.text or score.replace(".", ",") in screen.text)
+            return _says_score(screen, p)
         return format_brl(p.freight_cents) in screen.text or (p.freight_cents == 0 and "grát" in screen.text)
 
     def edit(self, screen: Screen, cart: dict[str, int]) -> Action | None:
@@ -280,3 +293,11 @@ class Customer:
         if "checkout" in screen.choices and (typed_before or self.rng.random() < TAP_SHARE):
             return self.tap(screen, "checkout")
         return self.say("checkout")
+
+
+UNRATED_WORDS = ("sem avaliac", "nao tem avaliac", "no ratings", "no reviews", "not rated", "nobody has rated")
+
+
+def _says_score(screen: Screen, product: Product) -> bool:
+    score = f"{product.review_score:.1f}"
+    return score in screen.text or score.replace(".", ",") in screen.text

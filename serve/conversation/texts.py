@@ -21,7 +21,8 @@ PT_WORDS = frozenset(
 EN_WORDS = frozenset(
     "the you your i my is are do does have has want would like to of for with this that it what "
     "where when how much many please thanks thank hi hello hey yes order cart buy need looking sell any got "
-    "some can could get show see there just".split()
+    "some can could get show see there just cheapest cheaper below under instead carry guys make update change "
+    "send link payment installments if possible".split()
 )
 
 
@@ -72,7 +73,7 @@ def detect_language(text: str) -> str | None:
     """ "pt" or "en" from function words (accents count for pt); None when the text tells nothing
     (a price, an emoji, "ok"), so the caller keeps the language it had."""
     found = words(text)
-    pt = sum(w in PT_WORDS for w in found) + 2 * bool(re.search(r"[ãõçáéíóúâêô]", text.lower()))
+    pt = sum(w in PT_WORDS for w in found) + bool(re.search(r"[ãõçáéíóúâêô]", text.lower()))  # "câmera" in English
     en = sum(w in EN_WORDS for w in found)
     if pt == en:
         return None

@@ -166,3 +166,28 @@ def test_quality_objection_is_answered_by_the_products_real_rating(catalogue, sh
         read_screen([TextReply(f"O {lencol.name} tem {shown}."), *card(catalogue, LENCOL)[1:]], catalogue), {}
     )
     assert (isinstance(act, Tap) and act.choice_id.startswith("add_to_cart:")) or act.act == "add_this"
+
+
+def test_a_quality_doubt_about_an_unrated_product_is_answered_by_saying_so_or_by_a_rated_one(catalogue):
+    edredom = next(p for p in catalogue.products if p.name.startswith("Edredom"))
+    toalha = next(p for p in catalogue.products if p.name.startswith("Toalha"))
+    wanted = goal(objection="quality", query="edredom", budget_cents=20000, anchor=edredom.product_id)
+    told = customer(catalogue, wanted)
+    told.react(read_screen(card(catalogue, edredom.product_id), catalogue), {})  # "presta?"
+    act = told.react(read_screen([TextReply(f"O {edredom.name} ainda está sem avaliações.")], catalogue), {})
+    assert told.objection_answered and told.chosen == edredom and act != Done("objection_unanswered")
+    shown = customer(catalogue, wanted)
+    shown.react(read_screen(card(catalogue, edredom.product_id), catalogue), {})
+    rated = [TextReply(f"Os mais bem avaliados parecidos:\n• {toalha.name} — R$ 34,90 · ⭐ 4.1")]
+    shown.react(read_screen(rated + product_list(catalogue, toalha.product_id), catalogue), {})
+    assert shown.objection_answered and shown.chosen == toalha  # it takes the rated one
+    silent = customer(catalogue, wanted)
+    silent.react(read_screen(card(catalogue, edredom.product_id), catalogue), {})
+    silent.react(read_screen([TextReply("É ótimo!")], catalogue), {})
+    assert silent.react(read_screen([TextReply("Confia!")], catalogue), {}) == Done("objection_unanswered")
+
+
+def test_a_cart_line_is_named_by_the_goals_words_only_when_the_product_has_them(catalogue):
+    c = customer(catalogue)  # the lençol goal
+    toalha = next(p for p in catalogue.products if p.name.startswith("Toalha"))
+    assert c.named(catalogue.get(LENCOL)) == "lençol" and c.named(toalha) == "toalha banho"
