@@ -57,6 +57,7 @@ class Customer:
     phase: str = "shop"  # shop → extra → remove → checkout → pay; declined; done
     history: list[str] = field(default_factory=list)
     request: tuple[str, dict] | None = None  # what the customer is asking for, said again after a miss
+    query: str = ""  # how it names what it wants: the goal's words, made precise after a wrong kind is shown
     # (index of the customer's message, "<what it did> → <what came back>") for each unhelpful reply
     misunderstood: list[tuple[int, str]] = field(default_factory=list)
 
@@ -88,10 +89,10 @@ class Customer:
             return self.say("complaint")
         if g.quantity > 1 and self.rng.random() < 0.5:
             self.asked_qty = True
-            return self.ask("ask_quantity", qty=str(g.quantity), product=g.query)
+            return self.ask("ask_quantity", qty=str(g.quantity), product=self.query or g.query)
         if g.budget_cents and self.rng.random() < 0.7:
-            return self.ask("ask_product_budget", product=g.query, budget=self.budget_words())
-        return self.ask("ask_product", product=g.query)
+            return self.ask("ask_product_budget", product=self.query or g.query, budget=self.budget_words())
+        return self.ask("ask_product", product=self.query or g.query)
 
     # ------------------------------------------------------------------ reacting
     def react(self, screen: Screen, cart: dict[str, int]) -> Action:
@@ -121,9 +122,11 @@ class Customer:
         if self.request is not None and self.request[0] == "ask_product" and self.phase == "extra":
             return self.ask(self.request[0], **self.request[1])  # the second product, in other words
         g = self.goal
+        if screen.products and not any(p.category == g.category for p in screen.products) and not self.query:
+            self.query = self.precise()  # "relógio" showed watches; it wanted a wall clock: "relógio de parede"
         too_dear = [p for p in screen.products if fits(p, g.category, None) and not fits(p, g.category, g.budget_cents)]
         if too_dear and self.phase == "shop" and (self.request or ("",))[0] != "ask_product_budget":
-            return self.ask("ask_product_budget", product=g.query, budget=self.budget_words())  # "até 150"
+            return self.ask("ask_product_budget", product=self.query or g.query, budget=self.budget_words())
         return self.opening()
 
     def describe(self, screen: Screen) -> str:
@@ -225,6 +228,12 @@ class Customer:
                 return self.say("pick_ordinal", ordinal=str(position))
             return self.say("pick_name", name=spoken_name(pick, 3))
         return self.miss(screen)
+
+    def precise(self) -> str:
+        """The goal's product named the way that tells its kind: the first three words of its name."""
+        anchor = self.catalogue.get(self.goal.anchor) if self.goal.anchor else None
+        words = [w.lower() for w in anchor.name.split() if w.isalpha()][:3] if anchor else []
+        return " ".join(words) or self.goal.query
 
     def named(self, product: Product) -> str:
         """How it names the product in its cart: its goal's words when they are in the name ("faqueiro

@@ -36,7 +36,7 @@ QUALITY = re.compile(
     r"genuine|fake)"
 )
 SHIPPING = re.compile(
-    r"\b(?:frete|demora\w*|chega\w*|prazo\w*|entrega\w*|envio|shipping|delivery|deliver|arrive\w*|how long|"
+    r"\b(?:frete|frte|fete|frette|demora\w*|chega\w*|prazo\w*|entrega\w*|envio|shipping|delivery|deliver|arrive\w*|how long|"
     r"postage)"
 )
 # How soon, in words that product names also use ("Carregador Rápido", "Entrega Hoje"): part of a
@@ -97,7 +97,7 @@ def objection_command(
     if kind == "price":
         args = cheaper_search(items, catalogue, last_search, budget_cents(text))
         return Command(calls=(("search_products", args),), topic="price")
-    if all(catalogue.get(i.id).review_score is None for i in items):  # nobody rated these: the best rated alike
+    if kind == "quality" and all(catalogue.get(i.id).review_score is None for i in items):  # the best rated alike
         return Command(calls=(("search_products", rated_search(items, catalogue, last_search)),), topic="quality")
     if len(items) == 1:  # quality
         return Command(calls=(("get_product", {"product_id": items[0].id}),), topic="details")

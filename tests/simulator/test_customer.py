@@ -191,3 +191,13 @@ def test_a_cart_line_is_named_by_the_goals_words_only_when_the_product_has_them(
     c = customer(catalogue)  # the lençol goal
     toalha = next(p for p in catalogue.products if p.name.startswith("Toalha"))
     assert c.named(catalogue.get(LENCOL)) == "lençol" and c.named(toalha) == "toalha banho"
+
+
+def test_shown_the_wrong_kind_it_names_its_product_precisely_next_time(catalogue):
+    esportiva = next(p for p in catalogue.products if p.name.startswith("Garrafa Térmica Esportiva"))
+    cafe = next(p for p in catalogue.products if p.name.startswith("Garrafa Térmica Café"))
+    wanted = goal(query="garrafa", category=esportiva.category, budget_cents=6000, anchor=esportiva.product_id)
+    c = customer(catalogue, wanted)
+    assert c.query == ""
+    act = c.react(read_screen(product_list(catalogue, cafe.product_id), catalogue), {})  # a coffee flask: wrong kind
+    assert c.query == "garrafa térmica esportiva" and any("esportiva" in t.lower() for t in act.texts)

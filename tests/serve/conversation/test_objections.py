@@ -115,3 +115,10 @@ def test_a_quality_doubt_about_products_nobody_rated_gets_the_best_rated_alike(c
         command = objection_command("presta?", shown, catalogue, "pt", {"query": "edredom", "max_price": 300})
         assert command.calls == (("search_products", {"query": "edredom", "max_price": 300, "sort": "rating"}),)
         assert command.topic == "quality"
+
+
+def test_a_shipping_doubt_about_unrated_products_still_gets_their_freight(catalogue):
+    shown = Shown(listed=items(catalogue, EDREDOM, "3fe8a386"))  # the edredom and the yoga mat: nobody rated them
+    for text in ("chega rápido?", "qnto sai o frte pra cá"):
+        command = objection_command(text, shown, catalogue, "pt")
+        assert command.topic == "objection_shipping" and "R$ 22,90" in command.answer, text

@@ -549,3 +549,8 @@ def test_asking_for_the_payment_link_with_a_cart_is_the_payment_choice():
     for said in ("send me the payment link", "me manda o link pra pagar"):
         command = resolve_reference(said, in_cart, cart((TOALHA, 1)))
         assert command.navigation == "checkout" and not command.calls, said
+
+
+def test_a_yes_word_before_add_to_cart_is_no_product_name():
+    for said in ("yep, add to cart", "yeah sure, add it"):
+        assert calls(said, THREE + card(TOALHA)) == [add(TOALHA)], said
