@@ -51,15 +51,15 @@ AMOUNT = r"(?P<num>\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)(?P<mult
 CURRENCY_BEFORE = r"(?:r\s?\$|\$|rs\b\.?|brl\b)"
 CURRENCY_AFTER = r"(?:reais|real|contos?|pilas?|mangos?|pratas?|paus?|bucks|dollars?|brl|rs\b)"
 CEILING_BEFORE = (
-    r"(?:ate|no maximo|no max|maximo|max\.?|menos de|abaixo de|inferior a|nao (?:pode )?passa(?:r|ndo)? de|"
+    r"(?:ate|no ma[xcs]i?mo|no max|ma[xcs]i?mo|max\.?|menos de|abaixo de|inferior a|nao (?:pode )?passa(?:r|ndo)? de|"
     r"que nao passe de|nao passe de|por menos de|mais barat[oa]s? (?:que|do que)|teto de|limite de|orcamento de|"
     r"cerca de|em torno de|na faixa de|mais ou menos|"
     r"under|below|less than|up to|max(?:imum)?|at most|no more than|within|around|about|budget(?: of| is)?|"
     r"cheaper than|(?:posso|quero|vou|da pra|consigo|pretendo) gastar|(?:can|could|want to) spend)"
 )
 CEILING_AFTER = (
-    r"(?:no maximo|no max|ou menos|pra baixo|para baixo|max|or less|tops|at most|max(?:imum)?|"
-    r"pra gastar|para gastar|de orcamento|to spend)"
+    r"(?:no ma[xcs]i?mo|no max|ou menos|pra baixo|para baixo|max|or less|tops|at most|max(?:imum)?|"
+    r"(?:pra|para)\s+g[ast]{3,4}r\b|de orcamento|to spend)"  # "pra gastar", a slip too ("pra gatsar")
 )
 FLOOR_BEFORE = r"(?:mais de|acima de|a partir de|superior a|pelo menos|minimo|over|more than|above|at least|from)"
 # What follows a number that is a quantity or a size, not money.

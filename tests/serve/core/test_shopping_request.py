@@ -17,6 +17,10 @@ from serve.core.shopping_request import LEXICON_PATH, category_slugs, parse_requ
         ("menos de 100", 10000),
         ("abaixo de R$ 100", 10000),
         ("no máximo 50 conto", 5000),
+        ("posso gastar no macimo 100", 10000),  # a thumb slip in "máximo"
+        ("tenho 100 pra gatsar", 10000),
+        ("quero 2 pra girar", None),  # no spending word: a quantity
+        ("no maxmo 50", 5000),
         ("uns 30 reais", 3000),
         ("under $50", 5000),
         ("less than 100 reais", 10000),
