@@ -25,7 +25,8 @@ from serve.core.catalog import Catalogue, tokens
 # Written from the language: accents folded, so "tá caro" and "ta caro" read the same.
 PRICE = re.compile(
     r"\b(?:(?:ta|esta|muito|bem|meio|mt|mto|achei|mas|pouco|tao|que) (?:caro|cara|caros|caras|salgad\w*|puxad\w*)"
-    r"|caro demais|cara demais|mais barat\w*|mais em conta|sai caro|fora do (?:meu )?orcamento"
+    r"|caro demais|cara demais|mais barat\w*|mais em conta|sai caro|fora do (?:meu )?orcamento|descont\w*|"
+    r"faz por menos|melhora (?:o|esse) preco|abaixa (?:o|um pouco)|discount"
     r"|too expensive|(?:bit|so|very|quite|rather|really) (?:expensive|pricey)|cheaper|too much money"
     r"|over my budget)\b"
 )
@@ -47,6 +48,7 @@ SOON = re.compile(
 )
 # A question about something else that shares the words ("meu pedido demora", "chegou quebrado")
 NOT_ABOUT_SHOWN = re.compile(r"\b(?:pedido|comprei|chegou|veio|order|bought|arrived|devolv|troc|return)")
+PAYMENT_WORDS = re.compile(r"\b(?:pix|boleto|cartao|credito|parcel\w*|card|installments?)\b")
 CHEAPER_BY_CENTS = 1  # "mais barato" than the dearest shown: strictly below its price
 
 
@@ -62,7 +64,10 @@ def _objection(text: str) -> tuple[str | None, str]:
     if NOT_ABOUT_SHOWN.search(folded):
         return None, folded
     for kind, pattern in (("price", PRICE), ("quality", QUALITY), ("shipping", SHIPPING)):
-        if pattern.search(folded):
+        found = pattern.search(folded)
+        if found and kind == "price" and found.group(0).startswith("descont") and PAYMENT_WORDS.search(folded):
+            continue  # "tem desconto no pix?": a payment question, store knowledge answers it
+        if found:
             rest = pattern.sub(" ", folded)
             return kind, SOON.sub(" ", rest) if kind == "shipping" else rest
     return None, folded

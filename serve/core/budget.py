@@ -55,7 +55,7 @@ CEILING_BEFORE = (
     r"que nao passe de|nao passe de|por menos de|mais barat[oa]s? (?:que|do que)|teto de|limite de|orcamento de|"
     r"cerca de|em torno de|na faixa de|mais ou menos|"
     r"under|below|less than|up to|max(?:imum)?|at most|no more than|within|around|about|budget(?: of| is)?|"
-    r"cheaper than|(?:posso|quero|vou|da pra|consigo|pretendo) gastar|(?:can|could|want to) spend)"
+    r"cheaper than|(?:posso|quero|vou|da pra|consigo|pretendo) gastar(?:\s+[a-z]{1,7}){0,2}?|(?:can|could|want to) spend)"
 )
 CEILING_AFTER = (
     r"(?:no ma[xcs]i?mo|no max|ou menos|pra baixo|para baixo|max|or less|tops|at most|max(?:imum)?|"

@@ -23,6 +23,9 @@ def items(catalogue, *refs):
         ("achei caro demais pra mim", "price"),
         ("tem algum mais em conta?", "price"),
         ("hmm that's a bit pricey", "price"),
+        ("consegue um desconto?", "price"),
+        ("tem desconto no pix?", None),  # a payment question: store knowledge answers it
+        ("achei caro, parcela no cartão?", "price"),
         ("any cheaper ones?", "price"),
         ("mas presta mesmo? nao conheco essa marca", "quality"),
         ("o pessoal que comprou gostou?", "quality"),

@@ -20,6 +20,8 @@ from serve.core.shopping_request import LEXICON_PATH, category_slugs, parse_requ
         ("posso gastar no macimo 100", 10000),  # a thumb slip in "máximo"
         ("tenho 100 pra gatsar", 10000),
         ("quero 2 pra girar", None),  # no spending word: a quantity
+        ("posso gastar no \njáximo 100", 10000),  # words (and a slip) between "gastar" and the amount
+        ("posso gastar 2 horas", None),
         ("no maxmo 50", 5000),
         ("uns 30 reais", 3000),
         ("under $50", 5000),
