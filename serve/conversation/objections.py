@@ -20,13 +20,13 @@ from serve.conversation.routing import Command
 from serve.conversation.shown import Item, Shown
 from serve.conversation.texts import say
 from serve.core.budget import budget_cents, fold
-from serve.core.catalog import Catalogue, tokens
+from serve.core.catalog import Catalogue, normalize, tokens
 
 # Written from the language: accents folded, so "tá caro" and "ta caro" read the same.
 PRICE = re.compile(
     r"\b(?:(?:ta|esta|muito|bem|meio|mt|mto|achei|mas|pouco|tao|que) (?:caro|cara|caros|caras|salgad\w*|puxad\w*)"
     r"|caro demais|cara demais|mais barat\w*|mais em conta|sai caro|fora do (?:meu )?orcamento|descont\w*|"
-    r"faz por menos|melhora (?:o|esse) preco|abaixa (?:o|um pouco)|discount"
+    r"faz por menos|melhora (?:o|esse) preco|abaixa (?:o|um pouco)|discount|pagar menos|esperava menos"
     r"|too expensive|(?:bit|so|very|quite|rather|really) (?:expensive|pricey)|cheaper|too much money"
     r"|over my budget)\b"
 )
@@ -34,7 +34,7 @@ QUALITY = re.compile(
     r"\b(?:qualidade|presta\b|(?:e|eh|sao|seria) (?:bo[mn]s?|boas?)\b|bo[mn]s? mesmo|boas? mesmo|confiavel|"
     r"durav\w*|avaliac\w*|opinia\w*|(?:quem|que) comprou|gostaram|val e? ?a pena|vale a pena|original|falsific\w*|"
     r"quebra facil|estraga\w*|any good|good quality|quality|reviews?|ratings?|is it good|worth it|reliable|last long|"
-    r"genuine|fake)"
+    r"genuine|fake|dura (?:bastante|muito|quanto tempo|pouco)|duram? mesmo|aguenta)"
 )
 SHIPPING = re.compile(
     r"\b(?:frete|frte|fete|frette|demora\w*|chega\w*|prazo\w*|entrega\w*|envio|shipping|delivery|deliver|arrive\w*|how long|"
@@ -118,6 +118,9 @@ def cheaper_search(
     products = [catalogue.get(i.id) for i in items]
     dearest = max(products, key=lambda p: p.price_cents)
     args = {k: v for k, v in (last_search or {}).items() if k in ("query", "category")}
+    heads = {normalize(p.name).split()[0] for p in products}
+    if len(heads) == 1:  # all shown are "seladora ...": that word, not a noisy query ("seladora na faixa ... rola")
+        args["query"] = heads.pop()
     args.setdefault("query", dearest.category_pt)
     if "category" not in args:
         args["category"] = dearest.category

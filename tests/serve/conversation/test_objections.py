@@ -24,6 +24,8 @@ def items(catalogue, *refs):
         ("tem algum mais em conta?", "price"),
         ("hmm that's a bit pricey", "price"),
         ("consegue um desconto?", "price"),
+        ("esperava pagar menos", "price"),
+        ("dura bastante", "quality"),
         ("tem desconto no pix?", None),  # a payment question: store knowledge answers it
         ("achei caro, parcela no cartão?", "price"),
         ("any cheaper ones?", "price"),
@@ -125,3 +127,10 @@ def test_a_shipping_doubt_about_unrated_products_still_gets_their_freight(catalo
     for text in ("chega rápido?", "qnto sai o frte pra cá"):
         command = objection_command(text, shown, catalogue, "pt")
         assert command.topic == "objection_shipping" and "R$ 22,90" in command.answer, text
+
+
+def test_a_cheaper_search_names_the_kind_all_shown_products_share_not_a_noisy_query(catalogue):
+    shown = Shown(listed=items(catalogue, RELOGIO_M, RELOGIO_F))
+    noisy = {"query": "relogio na faixa de 200 reas, rola"}  # the customer's whole message, searched as it was
+    ((_, args),) = objection_command("ta caro", shown, catalogue, "pt", noisy).calls
+    assert args["query"] == "relogio"
