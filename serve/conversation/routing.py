@@ -115,10 +115,9 @@ def asks_about_orders(text: str) -> bool:
 
 def intent_command(intent: str, text: str) -> Command | None:
     """The server-side command for a confidently classified intent; None → the model answers."""
-    command = INTENT_COMMANDS.get(intent)
-    if intent == "order_status" and (code := ORDER_CODE.search(text)):
-        return Command(calls=(("order_status", {"order_id": code.group(1)}),))
-    return command
+    if intent == "order_status" and (coded := order_code_command(intent, text)) is not None:
+        return coded
+    return INTENT_COMMANDS.get(intent)
 
 
 def order_code_command(intent: str, text: str) -> Command | None:
