@@ -87,7 +87,7 @@ def server_text(outcome, lang: str = "pt", topic: str | None = None, totals: boo
             return say(lang, "no_results")
         head = say(lang, "rated_alike" if topic == "quality" else "options")  # nobody rated those shown
         return head + "\n" + "\n".join(f"• {i['name']} — {_money_line(i)}" for i in items)
-    if name in ("add_to_cart", "remove_from_cart", "view_cart"):
+    if name in CART_TOOLS:
         head = ""
         if "added" in r:
             added = r["added"]
@@ -241,7 +241,7 @@ class Presenter:
             if last.pix_code:
                 out.append(TextReply(say(lang, "pix_code", code=last.pix_code)))
             return out
-        if last.name in ("add_to_cart", "remove_from_cart", "view_cart") and (r.get("items") or r.get("units")):
+        if last.name in CART_TOOLS and (r.get("items") or r.get("units")):
             anchor = r.get("added", {}).get("id") or (r.get("items") or [{}])[-1].get("id")
             body = say(lang, "cart_next") if text and r["total"] in text else say(lang, "cart_total", total=r["total"])
             choices = buttons(

@@ -99,7 +99,7 @@ FILLER = _set(
     "most least lowest price best top highest rated reviewed dela dele deles lista list esse essa que qual custa "
     "costs check out rid longer total eram seriam real vez instead actually pro pros pras num numa tbm dar dou daria give desses dessas destes destas daqueles daquelas nesses nessas esses essas estes estas can could you would like let lets sounds good manda mandar joga quantidade qtd qtde quantity those these them sao seria anymore bora cada each verdade vdd actually limpa limpar esvazia esvaziar zera zerar clear empty era foi so isso tudo todos todas ambos ambas both all outro outra other into onto pedido "
     "enganei engano errei errado interessei interessou escolhi escolho escolher decidi prefiro precisar precisaria "
-    "chose picked pick choose mistake wrong yep yeah yup ya sure alright claro isso"
+    "chose picked pick choose mistake wrong yep yeah yup ya sure alright claro"
 )
 # Who a product is for ("vou dar pra prima dela", "for my sister"): after pra/para/for they say
 # nothing about which product, so they are no name words.
