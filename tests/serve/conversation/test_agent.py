@@ -16,10 +16,11 @@ from serve.commerce import cart as carts
 from serve.commerce.customers import get_or_create_customer
 from serve.contract import TOOLS, chat_template
 from serve.contract import system_prompt as agent_system_prompt
-from serve.conversation.agent import Agent, tool_call_prefix
+from serve.conversation.agent import Agent
 from serve.conversation.messages import ButtonsReply, ImageReply, Inbound, ListReply, TextReply
 from serve.conversation.model_text import looks_like_garbage
 from serve.conversation.present import FALLBACK_TEXT
+from serve.conversation.structured_outputs import tool_call_prefix
 from serve.settings import Settings
 from serve.storage.db import session_scope
 from serve.storage.tables import ChatTurn, Customer, Event
@@ -656,10 +657,10 @@ def test_model_calls_beyond_the_cap_queue_while_button_turns_go_on(env, llm):
 def test_a_forced_call_is_completed_from_the_continuation():
     from types import SimpleNamespace
 
-    from serve.conversation.agent import _tool_calls
+    from serve.conversation.llm_client import tool_calls
 
     def parse(tool, continuation):
-        _, calls = _tool_calls(SimpleNamespace(tool_calls=None, content=continuation), tool_call_prefix(tool))
+        _, calls = tool_calls(SimpleNamespace(tool_calls=None, content=continuation), tool_call_prefix(tool))
         return [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
 
     assert parse("recommend", " {") == [("recommend", {})]  # ' {}' + '}' stopped at "}}"
