@@ -288,7 +288,8 @@ class Agent:
 
     async def _execute(self, session_factory, turn: Turn, call_id: str, name: str, arguments) -> ToolOutcome:
         """Validate then run one call for turn.customer_id; refused calls are answered, never executed."""
-        if call_id.startswith("cmd_"):
+        by_server = call_id.startswith("cmd_")  # the server's own command: its arguments came from the words
+        if by_server:
             args_text = json.dumps(arguments, ensure_ascii=False)
             turn.add(
                 {
@@ -305,7 +306,8 @@ class Agent:
             outcome = ToolOutcome(name=name, result=error(str(exc)), refused=True)
             turn.events.append((EventName.TOOL_REFUSED, {"tool": name, "reason": str(exc)[:200]}))
         else:
-            args = grounded_arguments(turn, name, args, self.catalogue)
+            if not by_server:  # only the model's arguments are held to what the customer said
+                args = grounded_arguments(turn, name, args, self.catalogue)
             outcome = await asyncio.to_thread(self.tools.run, session_factory, turn.customer_id, name, args)
             turn.events += outcome.events
         turn.outcomes.append(outcome)

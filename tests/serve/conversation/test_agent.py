@@ -671,3 +671,15 @@ def test_a_forced_call_is_completed_from_the_continuation():
         ("add_to_cart", {"product_id": "6c960ba6"})
     ]
     assert parse("search_products", " <argumentos JSON>") == []  # not JSON: no call
+
+
+def test_the_servers_own_search_keeps_its_words_when_the_customer_says_none_of_them(env, llm):
+    """ "consegue um desconto?" after a list of relógios: the cheaper search is the server's command,
+    built from what was shown; only the model's arguments are held to the customer's words."""
+    agent, factory, cid, _ = env
+    run(agent, factory, cid, text("tem relógio?"))
+    dearest = max(agent.catalogue.search("relogio", limit=5), key=lambda p: p.price_cents)
+    replies = run(agent, factory, cid, text("consegue um desconto?"))
+    assert llm.requests == [] and not events(factory, cid, "search_query_replaced")
+    assert events(factory, cid, "objection_answered") == [{"topic": "price"}]
+    assert "Relógio" in replies[0].body and dearest.name not in replies[0].body, replies[0].body
