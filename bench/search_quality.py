@@ -3,7 +3,7 @@
 Two ways to turn a customer's text into results, on the real catalogue (the ingest stage's output):
 
     plain   catalogue.search(text): the customer's words as the query, no filters (what the bot ran
-            before serve/core/shopping_request.py: routing.fallback_command, agent._grounded's
+            before serve/core/shopping_request.py: routing.fallback_command, call_arguments.grounded_arguments'
             query replacement)
     parsed  search_request(catalogue, parse_request(text)): budget and categories as hard
             filters, sort hints, the leftover words ranked (serve/core/shopping_request.py)

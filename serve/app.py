@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
                     await asyncio.wait_for(task, SHUTDOWN_WAIT_S)
             if graph is not None:
                 await graph.aclose()
-            await agent.client.close()
+            await agent.model.client.close()
             engine.dispose()
 
     app = FastAPI(title="zapvendas", lifespan=lifespan)

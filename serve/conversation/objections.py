@@ -14,6 +14,7 @@ shown, or another product named ("e o frete da toalha?"): None, and the turn goe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from serve.contract import format_brl
 from serve.conversation.routing import Command
@@ -21,24 +22,37 @@ from serve.conversation.shown import Item, Shown
 from serve.conversation.texts import say
 from serve.core.budget import budget_cents, fold
 from serve.core.catalog import Catalogue, normalize, tokens
+from serve.core.spelling import respell
 
 # Written from the language: accents folded, so "tá caro" and "ta caro" read the same.
 PRICE = re.compile(
     r"\b(?:(?:ta|esta|muito|bem|meio|mt|mto|achei|mas|pouco|tao|que) (?:caro|cara|caros|caras|salgad\w*|puxad\w*)"
-    r"|caro demais|cara demais|mais barat\w*|mais em conta|sai caro|fora do (?:meu )?orcamento|descont\w*|"
-    r"faz por menos|melhora (?:o|esse) preco|abaixa (?:o|um pouco)|discount|pagar menos|esperava menos"
-    r"|too expensive|(?:bit|so|very|quite|rather|really) (?:expensive|pricey)|cheaper|too much money"
-    r"|over my budget)\b"
+    r"|caro demais|cara demais|mais barat\w*|mais em conta|sai caro|fora do (?:meu )?orcamento|descont\w*|precinho"
+    r"|(?:passou|passa|passando|acima|alem|estourou|estoura) d[oe] (?:meu )?orcamento|orcamento (?:nao da|apertado)"
+    r"|faz por menos|melhora (?:o|esse) preco|preco (?:melhor|menor)|abaixa (?:o|um pouco)|discount"
+    r"|(?:pagar?|pagando|gastar) menos"
+    r"|esperava menos|too expensive|(?:bit|so|very|quite|rather|really) (?:expensive|pricey)|cheaper|too much money"
+    r"|over my budget|out of my budget)\b"
 )
 QUALITY = re.compile(
-    r"\b(?:qualidade|presta\b|(?:e|eh|sao|seria) (?:bo[mn]s?|boas?)\b|bo[mn]s? mesmo|boas? mesmo|confiavel|"
-    r"durav\w*|avaliac\w*|opinia\w*|(?:quem|que) comprou|gostaram|val e? ?a pena|vale a pena|original|falsific\w*|"
-    r"quebra facil|estraga\w*|any good|good quality|quality|reviews?|ratings?|is it good|worth it|reliable|last long|"
+    r"\b(?:qualidade|presta\b|(?:e|eh|sao|seria) (?:bo[mn]s?|boas?)\b|bo[mn]s? mesmo|boas? mesmo|confiave\w*|"
+    r"durav\w*|avaliac\w*|avaliad\w*|opinia\w*|(?:quem|que|q) comprou|gost(?:ou|aram)|vale a pena|original|"
+    r"falsific\w*|quebra facil|estraga\w*|(?:qual|que) (?:e )?a nota|nota d[aeo]|estrelas|recomend\w*|"
+    r"any good|good quality|quality|reviews?|ratings?|is it good|worth it|reliable|last long|"
     r"genuine|fake|dura (?:bastante|muito|quanto tempo|pouco)|duram? mesmo|aguenta)"
 )
 SHIPPING = re.compile(
-    r"\b(?:frete|frte|fete|frette|demora\w*|chega\w*|prazo\w*|entrega\w*|envio|shipping|delivery|deliver|arrive\w*|how long|"
-    r"postage)"
+    r"\b(?:(?:cobra\w*|paga\w*|quanto (?:e|fica|sai|da) )?(?:o )?frete|frte|fete|frette|demora\w*|chega\w*|"
+    r"prazo\w*|entrega\w*|envi[ao]\w*|shipping|delivery|deliver|arrive\w*|how long|postage)"
+)
+# The words those patterns are made of, as customers misspell them ("tá crao", "cobra frte"):
+# serve/core/spelling.py reads them right first.
+KEYWORDS = frozenset(
+    "caro cara caros caras salgado puxado muito barato barata demais orcamento desconto precinho passou "
+    "pagar menos esperava qualidade dura duram presta mesmo confiavel duravel avaliacao avaliacoes opiniao comprou gostou "
+    "gostaram vale pena original falsificado quebra estraga nota estrelas recomenda bastante aguenta "
+    "frete demora chega chegar prazo entrega entregam envio cobra cobram expensive cheaper quality reviews "
+    "shipping delivery".split()
 )
 # How soon, in words that product names also use ("Carregador Rápido", "Entrega Hoje"): part of a
 # shipping question, never a product asked about
@@ -58,9 +72,10 @@ def objection_kind(text: str) -> str | None:
     return kind
 
 
-def _objection(text: str) -> tuple[str | None, str]:
-    """(kind, the words left once the objection's own are taken out)."""
-    folded = fold(text)
+def _objection(text: str, known: Callable[[str], bool] | None = None) -> tuple[str | None, str]:
+    """(kind, the words left once the objection's own are taken out); `known`: words that are no
+    misspelling (the catalogue's)."""
+    folded = respell(" ".join(fold(text).split()), KEYWORDS, known)
     if NOT_ABOUT_SHOWN.search(folded):
         return None, folded
     for kind, pattern in (("price", PRICE), ("quality", QUALITY), ("shipping", SHIPPING)):
@@ -73,15 +88,21 @@ def _objection(text: str) -> tuple[str | None, str]:
     return None, folded
 
 
-# Words said about a product's worth that product names also hold ("Quebra-Cabeça", "Marca-Texto")
-WORTH_WORDS = frozenset(tokens("quebra quebrar facil marca marcas dura durar aguenta resiste original brand"))
+# Words said about a product's worth, or about the one on screen, or where it goes, that product
+# names also hold ("Quebra-Cabeça", "Marca-Texto", "Produto Natural", "Organizador Interior")
+ASIDE_WORDS = frozenset(
+    tokens(
+        "quebra quebrar facil marca marcas dura durar aguenta resiste original brand produto produtos item modelo "
+        "isso esse essa desse dessa cobra cobram paga interior cidade capital cep regiao estado bairro endereco"
+    )
+)
 
 
 def names_another_product(rest: str, items: list[Item], catalogue: Catalogue) -> bool:
     """Whether the words left name a product other than those shown ("e o frete da toalha?" while
     a lençol is shown): a word found in a catalogue product's name and in none of the shown names."""
     shown_words = set(tokens(" ".join(i.name for i in items)))
-    for word in set(tokens(rest)) - shown_words - WORTH_WORDS:
+    for word in set(tokens(rest)) - shown_words - ASIDE_WORDS:
         if any(word in tokens(p.name) for p in catalogue.search(word, limit=3)):
             return True
     return False
@@ -92,7 +113,7 @@ def objection_command(
 ) -> Command | None:
     """The answer to an objection about what was shown; `last_search`: the arguments of the search
     that listed it (a cheaper search keeps its words and category)."""
-    kind, rest = _objection(text)
+    kind, rest = _objection(text, known=lambda w: catalogue.has_words(w))
     items = [shown.focus] if shown.focus is not None else ([] if shown.listed_is_cart else shown.listed)
     items = [i for i in items if catalogue.get(i.id) is not None]
     if kind is None or not items or names_another_product(rest, items, catalogue):

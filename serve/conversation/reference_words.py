@@ -83,16 +83,17 @@ METHODS = {
 SHIPPING = _set("frete entrega envio prazo chega shipping delivery")
 NEGATION = _set("nao n nem dont don not")
 DEMONSTRATIVES = _set(
-    "esse essa este isso isto ele ela dele dela desse dessa deste desta nesse nessa aquele aquela this that it"
+    "esse essa este isso isto ele ela dele dela desse dessa deste desta nesse nessa aquele aquela esses essas "
+    "this that it"
 )
 ACCEPT = _set(
-    "sim pode ser isso quero claro yes yep sure esse essa este esta mesmo ai por favor pfv please this that "
+    "sim pode ser isso quero claro yes yep sure esse essa este esta mesmo msm ai por favor pfv please this that "
     "one it levo vou fechado fechou bora"
 )
 QUESTION = _set("tem aceita aceitam parcela parcelar parcelado desconto quanto how accept can")
 FILLER = _set(
     "me mim eu vc voce pra para por favor pfv pls please carrinho cart no na ai la entao ok okay oi ola so apenas "
-    "just only mesmo tambem tb e and of de do da com with pode vou i ill will agora ja sim quer um uma umas uns sera "
+    "just only mesmo msm tambem tb e and of de do da com with pode vou i ill will agora ja sim quer um uma umas uns sera "
     "beleza blz otimo legal show perfeito certo bom boa gostei adorei amei top massa isso obrigado obrigada valeu "
     "fechou fechado yes thanks cool great nice then hmm ah opa entao ser mais more another quero bem em conta "
     "barato barata baratinho caro cara avaliado avaliada avaliacao avaliacoes preco melhor nota cheapest expensive priciest "
@@ -112,7 +113,7 @@ RECIPIENTS = _set(
 )
 FOR_WHOM = _set("pra para pro pros pras for to")
 POSSESSIVES = _set("minha meu minhas meus sua seu suas seus nossa nosso a o as os uma um my her his our their the")
-NOT_TYPOS = _set("quanto quanta quando quantos quantas segura seguro segue primo prima")
+NOT_TYPOS = _set("quanto quanta quando quantos quantas segura seguro segue primo prima compra compras")
 # words that are not part of a product's name
 KNOWN = frozenset().union(ORDINALS, NUMBERS, ARTICLES, POSITION_NOUNS, QTY_UNITS, QTY_BEFORE, PRICE_AFTER, FILLER)
 KNOWN = KNOWN.union(
@@ -122,8 +123,12 @@ TYPO_TARGETS = sorted(w for w in ORDINALS if len(w) >= 5)
 # Two neighbouring letters swapped ("queor", "manad") or one letter doubled ("bboleto", "maiis")
 # are the commonest slips of a thumb; an unknown word one such slip away from an action word, a
 # payment method or "mais" is that word.
-SLIP_TARGETS = frozenset(w for w in ADD | CHANGE | REMOVE | CHECKOUT | set(METHODS) | {"mais"} if len(w) >= 3)
-DROP_TARGETS = sorted(w for w in METHODS if len(w) >= 5)  # "boleo", "crtao": a letter the thumb missed
+SLIP_TARGETS = frozenset(
+    w for w in ADD | CHANGE | REMOVE | CHECKOUT | POSITION_NOUNS | set(METHODS) | {"mais"} if len(w) >= 3
+)
+# A letter the thumb missed ("boleo", "crtao", "lvar", "adicona"): long words only, where a word
+# one letter short is rarely another word (those that are, such as "compra", are NOT_TYPOS)
+DROP_TARGETS = sorted(w for w in ADD | CHANGE | REMOVE | CHECKOUT | set(METHODS) | {"esses", "essas"} if len(w) >= 5)
 _ARTS = "(?:o|a|os|as|do|da|no|na|pelo|pela|esse|essa|the)"
 SUPERLATIVES = (
     ("cheapest", rf"\b{_ARTS} (?:mais barat|mais em conta|de menor preco|menor preco)|\b(?:cheapest|least expensive)"),

@@ -4,7 +4,7 @@ budget, a category and an order the customer stated are hard filters, whatever t
     asked_search(text, catalogue)                    (tool, args) | None   routing.shopping_command: asked in words
     search_call(text, catalogue)                     (tool, args) | None   routing.search_command: no model needed
     search_arguments(request)                        dict                  search_products arguments for a request
-    with_customer_constraints(args, said, catalogue) SearchProducts        agent._grounded: the model's call, filtered
+    with_customer_constraints(args, said, catalogue) SearchProducts        call_arguments.grounded_arguments: the model's call, filtered
 
 "relógio até 150 reais" never lists a product above R$ 150: the parsed budget caps the model's
 max_price (the lower one wins), the customer's categories replace a model category that shares

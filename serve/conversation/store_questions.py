@@ -49,7 +49,8 @@ FILLER = frozenset(
 )
 SHOPPING = re.compile(
     r"\b(quero|queria|comprar|compro|procuro|procurando|preciso|vende|vendem|tem|levar|carrinho|preco|custa|"
-    r"presente|buy|want|looking|need|sell|price|cart|gift)\b"
+    r"presente|disponive\w*|existe|existem|teria|teriam|estoque|trabalh\w* com|buy|want|looking|need|sell|price|"
+    r"cart|gift|in stock|available)\b"
 )
 
 
@@ -108,7 +109,9 @@ TOPICS = (
         r"|\btem (pix|boleto)\b|\b(pix|boleto|cartao|credito|debito)\b.*\b(pode|aceita|aceitam|serve|vale|rola)\b \?"
         r"|\b(tem como|da pra|da para|posso|consigo) (tirar|gerar|emitir|pagar com|pagar no|pagar por) (um |o )?(boleto|pix)\b"
         r"|\b(payment|pay) (methods?|options?)\b|\b(accept|take)s? (pix|cards?|credit|debit|boleto|payments?|cash)\b"
-        r"|\b(can|how do|how can) i pay\b|\binstallments?\b.*\?",
+        r"|\b(can|how do|how can) i pay\b|\binstallments?\b.*\?"
+        r"|\b(como )?(eu )?(faco|faz|fazer) (o |para |pra )?(pagamento|pagar)\b",
+        "faco faz fazer "
         "pagar pago paga pagamento pagamentos pix boleto cartao cartoes credito debito parcela parcelas parcelado "
         "parcelada parcelar parcelamento vezes juros forma formas meio meios metodo metodos opcoes opcao aceita "
         "aceitam aceitar aceito recebe recebem dinheiro transferencia usar tipo tipos serve vale rola tirar gerar "

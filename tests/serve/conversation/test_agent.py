@@ -16,10 +16,11 @@ from serve.commerce import cart as carts
 from serve.commerce.customers import get_or_create_customer
 from serve.contract import TOOLS, chat_template
 from serve.contract import system_prompt as agent_system_prompt
-from serve.conversation.agent import Agent, tool_call_prefix
+from serve.conversation.agent import Agent
 from serve.conversation.messages import ButtonsReply, ImageReply, Inbound, ListReply, TextReply
 from serve.conversation.model_text import looks_like_garbage
 from serve.conversation.present import FALLBACK_TEXT
+from serve.conversation.structured_outputs import tool_call_prefix
 from serve.settings import Settings
 from serve.storage.db import session_scope
 from serve.storage.tables import ChatTurn, Customer, Event
@@ -656,10 +657,10 @@ def test_model_calls_beyond_the_cap_queue_while_button_turns_go_on(env, llm):
 def test_a_forced_call_is_completed_from_the_continuation():
     from types import SimpleNamespace
 
-    from serve.conversation.agent import _tool_calls
+    from serve.conversation.llm_client import tool_calls
 
     def parse(tool, continuation):
-        _, calls = _tool_calls(SimpleNamespace(tool_calls=None, content=continuation), tool_call_prefix(tool))
+        _, calls = tool_calls(SimpleNamespace(tool_calls=None, content=continuation), tool_call_prefix(tool))
         return [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
 
     assert parse("recommend", " {") == [("recommend", {})]  # ' {}' + '}' stopped at "}}"
@@ -670,3 +671,15 @@ def test_a_forced_call_is_completed_from_the_continuation():
         ("add_to_cart", {"product_id": "6c960ba6"})
     ]
     assert parse("search_products", " <argumentos JSON>") == []  # not JSON: no call
+
+
+def test_the_servers_own_search_keeps_its_words_when_the_customer_says_none_of_them(env, llm):
+    """ "consegue um desconto?" after a list of relógios: the cheaper search is the server's command,
+    built from what was shown; only the model's arguments are held to the customer's words."""
+    agent, factory, cid, _ = env
+    run(agent, factory, cid, text("tem relógio?"))
+    dearest = max(agent.catalogue.search("relogio", limit=5), key=lambda p: p.price_cents)
+    replies = run(agent, factory, cid, text("consegue um desconto?"))
+    assert llm.requests == [] and not events(factory, cid, "search_query_replaced")
+    assert events(factory, cid, "objection_answered") == [{"topic": "price"}]
+    assert "Relógio" in replies[0].body and dearest.name not in replies[0].body, replies[0].body

@@ -33,6 +33,7 @@ ASKED = {
         "quais formas de pagamento tem ai?",
         "da pra pagar no boleto?",
         "como eu pago?",
+        "como faço\no pagamento?",  # sent in two lines
         "tem como parcelar?",
         "parcela em quantas vezes",
         "Quais meios de pagamento vocês aceitam??",
@@ -113,6 +114,8 @@ ASKED = {
 }
 # Shopping, order, complaint and checkout messages: the normal flow answers them, whole.
 NOT_ASKED = [
+    "teria\nbola de futebol 😅\ndisponivel?",  # a product of the store, not football talk
+    "bola de futebol por ate uns 120 pila, existe?",
     "quero um relógio",
     "tem frete grátis esse relógio?",  # about a product: get_product/search shows its freight and the rule
     "aceita pix? quero um relogio",  # a knowledge part never swallows the shopping part

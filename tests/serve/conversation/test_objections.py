@@ -37,6 +37,28 @@ def items(catalogue, *refs):
         ("meu pedido ta demorando", None),  # about an order, not the products on screen
         ("chegou quebrado", None),
         ("quero um relogio", None),
+        # as people type them: everyday phrases, misspellings, a message sent in two lines
+        ("faz um precinho?", "price"),
+        ("puts, passou do meu orçamento", "price"),
+        ("esperava paga menos", "price"),
+        ("nossa, tá crao hein", "price"),
+        ("muitk caro isso aí", "price"),
+        ("tá puxao pra mim", "price"),
+        ("nao tem uma opcao mais barrata?", "price"),
+        ("cobra frete?", "shipping"),
+        ("corba frete?", "shipping"),
+        ("vcs entregm no interior?", "shipping"),
+        ("qual a nota desse produto?", "quality"),
+        ("é origial?", "quality"),
+        ("durs bastante?", "quality"),
+        ("o pessoal q comprou gostou?", "quality"),
+        ("vale\na pena?", "quality"),
+        ("é confiágel essa marca", "quality"),
+        # words one letter from a keyword that are words of their own
+        ("vou deixar pra frente", None),
+        ("tem a versão nova?", None),
+        ("quero duas", None),
+        ("prato fundo", None),
     ],
 )
 def test_the_kind_of_objection_is_read_from_the_words(text, kind):
@@ -134,3 +156,11 @@ def test_a_cheaper_search_names_the_kind_all_shown_products_share_not_a_noisy_qu
     noisy = {"query": "relogio na faixa de 200 reas, rola"}  # the customer's whole message, searched as it was
     ((_, args),) = objection_command("ta caro", shown, catalogue, "pt", noisy).calls
     assert args["query"] == "relogio"
+
+
+def test_a_shipping_or_quality_question_is_about_the_shown_products_whatever_words_it_adds(catalogue):
+    """ "cobra frete?", "qual a nota desse produto?": "cobra" and "produto" are words of product
+    names too, but here they are part of the question."""
+    shown = Shown(listed=items(catalogue, RELOGIO_M, RELOGIO_F))
+    assert objection_command("cobra frete?", shown, catalogue, "pt").topic == "objection_shipping"
+    assert objection_command("qual a nota desse produto?", shown, catalogue, "pt").topic == "objection_quality"

@@ -115,6 +115,9 @@ def calls(said: str, history: list[dict], in_cart: dict | None = None):
         ("qeuro o segundo", [add(TOALHA)]),  # two letters swapped in the verb
         ("queor 2 do primeiro", [add(LENCOL, 2)]),
         ("quero o segunddo", [add(TOALHA)]),  # a doubled letter
+        ("vou lvar o segundo", [add(TOALHA)]),  # a letter missed in the verb
+        ("adicona o primeiro", [add(LENCOL)]),
+        ("númreo 2", [details(TOALHA)]),  # two letters swapped in "número"
         ("poe o travesseiro no carrinho", [add(TRAVESSEIRO)]),
         ("quero o lencol", [add(LENCOL)]),
         ("add the cheapest", [add(TOALHA)]),
@@ -377,6 +380,8 @@ def test_put_in_the_cart_under_a_list_of_several_asks_which_one():
     assert command.options[1][1:] == ("Toalha de Banho Felpuda Azul", "R$ 34,90")
     # talk about the list may come between ("tem garantia?"): which one is still the question, not an apology
     assert resolve_reference("põe no carrinho", THREE + QA).navigation == "which"
+    for said in ("esse msm, pode adicionar", "quero eses aí sim", "vou lvar esse"):  # as typed
+        assert resolve_reference(said, THREE + QA).navigation == "which", said
 
 
 def test_that_is_all_then_checkout_adds_nothing():

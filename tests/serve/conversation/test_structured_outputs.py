@@ -131,7 +131,9 @@ def test_constrained_arguments_always_parse_on_vllm_cpu(tmp_path):
         pytest.skip("vLLM is not installed")
     if not (EXPORT / "config.json").is_file():
         pytest.skip(f"no exported model at {EXPORT} (run `make run`)")
-    from serve.conversation.agent import Agent, Turn, _tool_calls
+    from serve.conversation.agent import Agent
+    from serve.conversation.llm_client import tool_calls
+    from serve.conversation.turn import Turn
     from serve.settings import Settings
 
     port = free_port()
@@ -156,8 +158,8 @@ def test_constrained_arguments_always_parse_on_vllm_cpu(tmp_path):
             for tool, messages in asks:
                 turn = Turn(0, [{"role": "system", "content": "S"}, *messages], tool=tool)
                 prefix = tool_call_prefix(tool)
-                choice = await agent._complete(turn, asyncio.get_running_loop().time() + 60, prefix=prefix)
-                out.append((tool, _tool_calls(choice.message, prefix)[1]))
+                choice = await agent.model.complete(turn, asyncio.get_running_loop().time() + 60, prefix=prefix)
+                out.append((tool, tool_calls(choice.message, prefix)[1]))
             return out
 
         for tool, found in asyncio.run(calls()):
