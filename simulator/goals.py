@@ -13,9 +13,10 @@ catalogue's own search, an in-stock product of that category within the budget.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
-from serve.core.catalog import Catalogue, Product
+from serve.core.catalog import STOPWORDS, Catalogue, Product
 
 # Scenarios of the seed (planejamento.md): exploration, quick purchase, undecided with objections,
 # recurring customer, support (order status; complaint → human), English shopper, cart edits.
@@ -33,6 +34,7 @@ PAYMENTS = ("pix", "card", "boleto")
 OBJECTIONS = ("price", "quality", "shipping")
 # A budget is what a person would say: the fitting product's price rounded up to these steps (cents).
 BUDGET_STEPS = (1000, 5000, 10000)
+WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # a word of letters, hyphenated ones included
 SEARCH_DEPTH = 10  # a goal is feasible only if a fitting product is among this many search hits
 
 
@@ -74,11 +76,14 @@ EN_NAMES = ("Emily Clark", "John Miller", "Sarah Brown", "Mike Davis", "Laura Wi
 def customer_query(product: Product, rng: random.Random) -> str:
     """The product type as a customer names it: the name's head word, sometimes with one more
     word of the name (unlike the synthesizer, which uses the first two or three words)."""
-    words = [w.lower() for w in product.name.split() if w.isalpha() and len(w) > 2]
+    words = [w.lower() for w in product.name.split() if WORD.fullmatch(w)]
     if not words:
         return product.name.lower()
-    if len(words) > 2 and rng.random() < 0.4:
-        return f"{words[0]} {rng.choice(words[2:])}"
+    # the head word even when short or hyphenated ("HD 1 TB Azul" is an "hd", "Porta-Retrato 10x15 cm
+    # Nativa" a "porta-retrato": never an "azul" or a "nativa"), perhaps with a later word of the name
+    more = [w for w in words[2:] if len(w) > 2 and w not in STOPWORDS]
+    if more and rng.random() < 0.4:
+        return f"{words[0]} {rng.choice(more)}"
     return words[0]
 
 
@@ -126,7 +131,8 @@ def draw_goal(catalogue: Catalogue, scenario: str, goal_id: str, rng: random.Ran
     base = dict(goal_id=goal_id, scenario=scenario, lang=lang, name=_person(rng, lang), anchor=product.product_id)
     shopping = dict(query=query, category=product.category, budget_cents=budget)
     if scenario in ("quick_purchase", "english"):
-        return Goal(expect="order", quantity=rng.choice((1, 1, 2, 3)), payment=rng.choice(PAYMENTS), **shopping, **base)
+        quantity = min(rng.choice((1, 1, 2, 3)), product.stock)  # never more than the store has
+        return Goal(expect="order", quantity=quantity, payment=rng.choice(PAYMENTS), **shopping, **base)
     if scenario == "exploration":
         buy = rng.random() < 0.5
         return Goal(expect="order" if buy else "fact", buy=buy, payment="pix", **shopping, **base)

@@ -143,9 +143,12 @@ def cheaper_search(
     if len(heads) == 1:  # all shown are "seladora ...": that word, not a noisy query ("seladora na faixa ... rola")
         args["query"] = heads.pop()
     args.setdefault("query", dearest.category_pt)
-    if "category" not in args:
-        args["category"] = dearest.category
     cap = min(dearest.price_cents - CHEAPER_BY_CENTS, budget or dearest.price_cents)
+    # "tá caro" is about the dearest one: cheaper ones of its own category when there are, of the
+    # kind asked ("lâmpada" spans the car and the home aisles), else of the categories searched
+    same_kind = catalogue.search(args["query"], category=dearest.category, max_price_cents=cap, limit=1)
+    if "category" not in args or same_kind and set(tokens(args["query"])) & set(tokens(same_kind[0].name)):
+        args["category"] = dearest.category
     return args | {"max_price": cap / 100, "sort": "price_asc"}
 
 

@@ -161,12 +161,13 @@ def navigation_replies(
     if navigation == "note":  # "ok, entendi": a short acknowledgement back, no menu
         return [TextReply(answer or "")]
     if navigation == "which":  # "põe no carrinho" under a list (Command.options): which one? a tap adds it
+        ask = say(lang, "which_one_remove" if topic == "remove" else "which_one")  # or takes it out of the cart
         lines = "\n".join(f"{n}. {item} — {price}" for n, (_, item, price) in enumerate(options, 1))
         if len(options) <= 3:
             choices = tuple((cid, _cut(f"{n}. {item}", 20)) for n, (cid, item, _) in enumerate(options, 1))
-            return [ButtonsReply(f"{say(lang, 'which_one')}\n{lines}"[:BODY_MAX_CHARS], choices)]
+            return [ButtonsReply(f"{ask}\n{lines}"[:BODY_MAX_CHARS], choices)]
         rows = tuple((cid, _cut(f"{n}. {item}", 24), price) for n, (cid, item, price) in enumerate(options[:10], 1))
-        return [ListReply(say(lang, "which_one"), say(lang, "b_list"), rows)]
+        return [ListReply(ask, say(lang, "b_list"), rows)]
     if navigation == "greeting":
         hello = say(lang, "hello_name", name=name.split()[0]) if name and name.split() else say(lang, "hello")
         hello = f"{hello} {answer}" if answer else hello  # "tudo bem?": "Olá! 👋 Tudo ótimo por aqui..."

@@ -11,6 +11,8 @@ import difflib
 import re
 import unicodedata
 
+from serve.core.spelling import respell
+
 
 def _table(spec: str) -> dict[str, int]:
     return {w: int(n) for part in spec.split(";") for n, *ws in [part.split()] for w in ws}
@@ -69,7 +71,8 @@ CHANGE = _set(
     "troca trocar ajusta ajustar make change update set"
 )
 CHECKOUT = _set(
-    "fecha fechar feche finaliza finalizar finalize conclui concluir checkout pagar pago pay gerar gera link"
+    "fecha fechar feche finaliza finalizar finalize conclui concluir checkout pagar pago pagando pay paying gerar gera link "
+    "complete finish proceed"
 )
 METHODS = {
     "pix": "pix",
@@ -124,11 +127,17 @@ TYPO_TARGETS = sorted(w for w in ORDINALS if len(w) >= 5)
 # are the commonest slips of a thumb; an unknown word one such slip away from an action word, a
 # payment method or "mais" is that word.
 SLIP_TARGETS = frozenset(
-    w for w in ADD | CHANGE | REMOVE | CHECKOUT | POSITION_NOUNS | set(METHODS) | {"mais"} if len(w) >= 3
+    w
+    for w in ADD | CHANGE | REMOVE | LET_GO | CHECKOUT | POSITION_NOUNS | set(METHODS) | {"mais", "pedido"}
+    if len(w) >= 3
 )
 # A letter the thumb missed ("boleo", "crtao", "lvar", "adicona"): long words only, where a word
 # one letter short is rarely another word (those that are, such as "compra", are NOT_TYPOS)
-DROP_TARGETS = sorted(w for w in ADD | CHANGE | REMOVE | CHECKOUT | set(METHODS) | {"esses", "essas"} if len(w) >= 5)
+DROP_TARGETS = sorted(
+    w for w in ADD | CHANGE | REMOVE | LET_GO | CHECKOUT | set(METHODS) | {"esses", "essas"} if len(w) >= 5
+)
+LONG = 6  # from this length, a word one letter off an action word is that word, not another word
+LONG_TARGETS = frozenset(w for w in SLIP_TARGETS if len(w) >= LONG)
 _ARTS = "(?:o|a|os|as|do|da|no|na|pelo|pela|esse|essa|the)"
 SUPERLATIVES = (
     ("cheapest", rf"\b{_ARTS} (?:mais barat|mais em conta|de menor preco|menor preco)|\b(?:cheapest|least expensive)"),
@@ -154,6 +163,8 @@ def words_of(text: str) -> list[str]:
         token = f"#{m.group(1)}" if m.group(1) else m.group(0)
         if token.isalpha() and len(token) >= 4 and token not in KNOWN and token not in NOT_TYPOS:
             token = _slipped(token) or token
+        if token.isalpha() and len(token) >= LONG and token not in KNOWN and token not in NOT_TYPOS:
+            token = respell(token, LONG_TARGETS)  # one key hit for another in a long word: "qdiciona"
         if token.isalpha() and len(token) >= 5 and token not in KNOWN and token not in NOT_TYPOS:
             close = difflib.get_close_matches(token, TYPO_TARGETS, n=1, cutoff=0.86)  # "tercero", "ultmo"
             token = close[0] if close else token

@@ -117,6 +117,11 @@ def _plan(said: Said, shown: Shown) -> Command | None:
             tied = [i for i in shown.listed if _matched(said.name_words, i) == len(said.name_words)]
             if len(tied) > 1 and not shown.listed_is_cart:  # "escolhi barraca camping" under three barracas
                 return _which(tied)
+        if targets is None and action == "remove" and said.name_words and not refs:
+            best = max((_matched(said.name_words, i) for i in shown.cart), default=0)
+            tied = [i for i in shown.cart if best and _matched(said.name_words, i) == best]
+            if len(tied) > 1:  # "tira o tapete de yoga" with two tapetes de yoga in the cart
+                return _which(tied, "remove")
         if targets is None and (action == "name" or action == "add" and said.checkout and not quantity):
             targets = []  # no product named after all; maybe "prefiro pagar com boleto", "manda o link pra pagar"
         if targets is None:
@@ -137,9 +142,10 @@ def _a_list_was_shown(shown: Shown) -> bool:
     return shown.focus is None and len(shown.listed) > 1 and not shown.listed_is_cart
 
 
-def _which(items: list[Item]) -> Command:
-    options = tuple((f"add_to_cart:{i.id}", i.name, format_brl(i.price_cents) if i.price_cents else "") for i in items)
-    return Command(navigation="which", options=options)
+def _which(items: list[Item], action: str = "add") -> Command:
+    tool = "remove_from_cart" if action == "remove" else "add_to_cart"
+    options = tuple((f"{tool}:{i.id}", i.name, format_brl(i.price_cents) if i.price_cents else "") for i in items)
+    return Command(navigation="which", options=options, topic="remove" if action == "remove" else None)
 
 
 def _targets(said: Said, refs: list[Ref], action: str, shown: Shown, quantity: int | None) -> list[Item] | None:

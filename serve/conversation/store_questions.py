@@ -172,13 +172,14 @@ TOPICS = (
     ),
     _topic(  # a request for a person of the team, and nothing else: the handoff (knowledge.py)
         "person",
-        r"\b(falar|fala|conversar|chama|chamar|chame|chamem|quero|queria|preciso|passa|transfere|transferir|cade)\b"
+        r"\b(falar|fala|conversar|chama|chamar|chame|chamem|quero|queria|prefiro|preciso|passa|transfere|transferir|cade)\b"
         r".*\b(atendente|vendedor|vendedora|responsavel|gerente|humano|humana|pessoa|alguem|supervisor|dono|dona|"
         r"funcionario|funcionaria)\b|^(um |uma |o |a )?(atendente|humano|vendedor|gerente|responsavel)\b"
         r"|\b(talk|speak|chat|transfer|connect|get|want|need|put)\b.*\b(human|person|agent|representative|someone|"
         r"somebody|manager|staff)\b|\breal (human|person)\b|^(a )?(human|agent|person)\b"
         r"|\b(quero|queria|preciso|falar com|fala com) (uma |um )?(gente|ser humano)\b|\bcansei (do|de|desse|dessa) (robo|bot)",
-        "falar fala conversar chama chamar chame chamem quero queria preciso passa passar transfere transferir cade "
+        "falar fala conversar chama chamar chame chamem quero queria prefiro preciso passa passar transfere transferir "
+        "cade atendimento "
         "posso pode poderia alguem verdade loja atendente vendedor vendedora responsavel gerente humano humana pessoa "
         "supervisor dono dona funcionario funcionaria real agora gente ser cansei cansado robo bot maquina do desse "
         "talk speak chat transfer connect get want need put human person agent representative someone somebody "
@@ -245,7 +246,8 @@ TYPO_TARGETS = sorted(
         "parcelamento cartao credito debito boleto aceitam aceita entrega entregar demora demorar chegar prazo "
         "frete gratis gratuito transportadora correios horario horarios atendimento funcionamento privacidade "
         "dados pessoais informacoes cadastro apagar excluir categorias departamentos catalogo vendem produtos "
-        "piada charada humano inteligencia artificial contato endereco entendi entendido aguardo "
+        "piada charada humano inteligencia artificial contato endereco entendi entendido aguardo chamar "
+        "responsavel atendente gerente supervisor "
         "aguardando esperando beleza perfeito "
         "payment payments methods installments delivery shipping return refund exchange privacy personal "
         "information categories products contact address hours opening robot human joke"

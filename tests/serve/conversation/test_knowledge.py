@@ -258,7 +258,8 @@ def test_answers_that_point_to_a_person_carry_that_button(knowledge):
 @pytest.mark.parametrize(
     "text",
     ["chama o responsavel 😍😍", "posso falar com o vendedor?", "quero falar com uma pessoa de verdade", "atendente pfv",
-     "real human please", "transfer me to someone", "me passa pra um atendente humano", "cansei do robô, quero gente"],
+     "real human please", "transfer me to someone", "me passa pra um atendente humano", "cansei do robô, quero gente",
+     "cchama o responsável", "prefiro um aetndente humano", "quero atendiento humanoo"],  # as typed
 )  # fmt: skip
 def test_a_request_for_a_person_and_nothing_else_calls_one(knowledge, text):
     command = knowledge.answer(text)

@@ -117,6 +117,7 @@ def calls(said: str, history: list[dict], in_cart: dict | None = None):
         ("quero o segunddo", [add(TOALHA)]),  # a doubled letter
         ("vou lvar o segundo", [add(TOALHA)]),  # a letter missed in the verb
         ("adicona o primeiro", [add(LENCOL)]),
+        ("qdiciona o primeiro", [add(LENCOL)]),  # a neighbouring key in a long word
         ("númreo 2", [details(TOALHA)]),  # two letters swapped in "número"
         ("poe o travesseiro no carrinho", [add(TRAVESSEIRO)]),
         ("quero o lencol", [add(LENCOL)]),
@@ -353,6 +354,9 @@ def test_checkout_after_the_calls_or_with_the_method_named():
     for answer in ("boleto", "pode ser no boleto", "boleto bancário, por favor", "bank slip", "vou de boleto"):
         assert calls(answer, asked, cart((TOALHA, 1))) == boleto, answer
     assert calls("credit card", asked, cart((TOALHA, 1))) == [("checkout", {"payment_method": "card"})]
+    assert calls("paying with pix", THREE + added(TOALHA), cart((TOALHA, 1))) == [pix]
+    command = resolve_reference("complete my order please", THREE + added(TOALHA), cart((TOALHA, 1)))
+    assert command.navigation == "checkout" and not command.calls  # the payment choice, not an order lookup
     assert calls("prefiro pagar com boleto", THREE + added(TOALHA), cart((TOALHA, 1))) == boleto
     assert calls("boleto", THREE + added(TOALHA), cart((TOALHA, 1))) is None  # nobody asked
     assert calls("fecha no pix", THREE + added(TOALHA), cart((TOALHA, 1))) == [pix]
@@ -559,3 +563,13 @@ def test_asking_for_the_payment_link_with_a_cart_is_the_payment_choice():
 def test_a_yes_word_before_add_to_cart_is_no_product_name():
     for said in ("yep, add to cart", "yeah sure, add it"):
         assert calls(said, THREE + card(TOALHA)) == [add(TOALHA)], said
+
+
+def test_taking_out_a_name_that_fits_several_cart_lines_asks_which():
+    """ "tira a garrafa térmica" with both garrafas in the cart: which one, as remove buttons."""
+    in_cart = TWO + added(CAFE) + added(ESPORTE)
+    for said in ("tira a garrafa termica", "cancela garrafa termica", "garrafa termica nao quero mais", "desiti da garrafa"):
+        which = resolve_reference(said, in_cart, cart((CAFE, 1), (ESPORTE, 1)))
+        assert which.navigation == "which" and which.topic == "remove", said
+        assert [o[0] for o in which.options] == ["remove_from_cart:dd44", "remove_from_cart:ee55"]
+    assert calls("tira a garrafa de cafe", in_cart, cart((CAFE, 1), (ESPORTE, 1))) == [remove(CAFE)]
