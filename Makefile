@@ -10,7 +10,7 @@ OLIST_DIR ?=
 BITEXT ?= ../shared/data/support/bitext_customer_support.csv
 RAW_BITEXT := data/raw/support/bitext_customer_support.csv
 
-.PHONY: run data test test-all lint venv serve chat mlflow experiments bench clean-venv
+.PHONY: run data test test-all lint venv serve chat mlflow experiments bench gpu-carry clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,15 @@ mlflow: $(STAMP)
 # DVC experiments beside their MLflow runs (name, commit, params changed, headline metrics, UI link)
 experiments: $(STAMP)
 	bin/python -m pipelines.experiments --ui http://127.0.0.1:$(MLFLOW_PORT)
+
+# What bench/gpu_check.sh needs on the GPU machine (Python 3.12, no network, no trl/datasets): the
+# wheels it lacks and the contract's tokenizer, in build/ (~60 MB: within the device's 64 MiB carry).
+# Then: run `bash bench/gpu_check.sh --out "$$OUT" --tokenizer build/gpu-tokenizer` with carry [build].
+gpu-carry: $(STAMP)
+	$(BIN)/pip download -q --no-deps --only-binary :all: --python-version 3.12 --platform manylinux_2_28_x86_64 \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d build/gpu-wheels \
+	  'trl>=1.0,<2' 'datasets>=3.0,<6' dill multiprocess xxhash 'pyarrow>=15' fsspec liger-kernel
+	mkdir -p build/gpu-tokenizer && cp models/base/tokenizer.json models/base/tokenizer_config.json build/gpu-tokenizer/
 
 clean-venv:
 	rm -rf $(VENV)
