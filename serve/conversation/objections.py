@@ -113,7 +113,7 @@ def objection_command(
 ) -> Command | None:
     """The answer to an objection about what was shown; `last_search`: the arguments of the search
     that listed it (a cheaper search keeps its words and category)."""
-    kind, rest = _objection(text, known=lambda w: catalogue.has_words(w))
+    kind, rest = _objection(text, known=catalogue.has_words)
     items = [shown.focus] if shown.focus is not None else ([] if shown.listed_is_cart else shown.listed)
     items = [i for i in items if catalogue.get(i.id) is not None]
     if kind is None or not items or names_another_product(rest, items, catalogue):

@@ -39,9 +39,9 @@ def respell(folded: str, keywords: Collection[str], known: Callable[[str], bool]
         word = match.group(0)
         if len(word) < MIN_LENGTH or word in keywords or word in STOPWORDS or word in COMMON:
             return word
-        if known is not None and known(word):
-            return word
         best = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=MAX_EDITS)
-        return best[0] if best is not None else word
+        if best is None or known is not None and known(word):  # `known` only for a near miss: it costs a lookup
+            return word
+        return best[0]
 
     return WORD.sub(fix, folded)
