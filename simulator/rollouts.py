@@ -117,7 +117,7 @@ async def outcome_pairs(
     app = create_app(settings, start_workers=False)
     slots = asyncio.Semaphore(concurrency)
     pairs: list[dict] = []
-    stats = {"conversations": 0, "decisions": 0, "rollouts": 0, "pairs": 0, "no_gap": 0}
+    stats = {"conversations": 0, "decisions": 0, "rollouts": 0, "pairs": 0, "no_gap": 0, "empty": 0}
     async with app.router.lifespan_context(app):
         tap = ModelTap(app.state.agent.model)
 
@@ -149,7 +149,10 @@ async def outcome_pairs(
                     Candidate(_text(m), outcome_reward(row, weights, goal.budget_cents))
                     for m, (row, _) in zip(messages, outcomes, strict=True)
                 ]
-                pair = preference_pair(scored, min_gap)
+                # a turn with neither words nor a call teaches nothing, whatever the server made of it
+                empty = [not (m.get("content") or m.get("tool_calls")) for m in messages]
+                stats["empty"] += sum(empty)
+                pair = preference_pair([c for c, e in zip(scored, empty, strict=True) if not e], min_gap)
                 if pair is None:
                     stats["no_gap"] += 1
                     continue

@@ -55,7 +55,7 @@ def run(settings, **over):
 def test_the_candidate_that_led_to_the_sale_sooner_is_chosen(llm_settings):
     llm, settings = llm_settings
     pairs, stats = run(settings)
-    assert stats == {"conversations": 1, "decisions": 1, "rollouts": 2, "pairs": 1, "no_gap": 0}
+    assert stats == {"conversations": 1, "decisions": 1, "rollouts": 2, "pairs": 1, "no_gap": 0, "empty": 0}
     (pair,) = pairs
     assert pair["chosen"][0]["tool_calls"][0]["function"]["name"] == "search_products"
     assert pair["rejected"] == [{"role": "assistant", "content": "Hmm, não sei dizer."}]
@@ -69,3 +69,10 @@ def test_no_pair_when_the_outcomes_are_within_the_gap(llm_settings):
     _, settings = llm_settings
     pairs, stats = run(settings, min_gap=5.0)
     assert pairs == [] and stats["no_gap"] == 1 and stats["rollouts"] == 2
+
+
+def test_an_empty_candidate_is_never_part_of_a_pair(llm_settings):
+    llm, settings = llm_settings
+    llm.default = lambda r: {"choices": [SEARCH, {"content": None}]} if r.get("n", 1) > 1 else SEARCH
+    pairs, stats = run(settings)
+    assert pairs == [] and stats["empty"] == 1 and stats["no_gap"] == 1  # one candidate left: no pair
