@@ -73,11 +73,12 @@ def store_amounts(factory, customer_id: int, catalogue: Catalogue) -> set[int]:
 
 
 class Conversation:
-    def __init__(self, app, settings: Settings, goal: Goal, trial: int, seed: int, noise: float):
+    def __init__(self, app, settings: Settings, goal: Goal, trial: int, seed: int, noise: float, variant: str = ""):
+        """`variant`: another customer with the same goal, trial and words (a replay, simulator/rollouts.py)."""
         self.app, self.settings, self.goal, self.trial = app, settings, goal, trial
         self.agent, self.factory = app.state.agent, app.state.session_factory
         self.catalogue: Catalogue = self.agent.catalogue
-        self.phone = f"55119{zlib.crc32(f'{seed}:{goal.goal_id}:{trial}'.encode()) % 10**8:08d}"
+        self.phone = f"55119{zlib.crc32(f'{seed}:{goal.goal_id}:{trial}{variant}'.encode()) % 10**8:08d}"
         self.rng = random.Random(f"{seed}:{goal.goal_id}:{trial}")
         self.noise = noise
         self.sequence = 0

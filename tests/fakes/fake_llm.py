@@ -10,6 +10,7 @@ next scripted step:
     FakeLLM.raw_text('<tool_call>\\n{...}\\n</tool_call>') → text the server did NOT parse
     FakeLLM.error(500) / FakeLLM.delay(5.0, step)          → HTTP error / slow answer (timeouts)
     a callable(request_json) -> step                       → computed answers
+    {"choices": [step, step, ...]}                          → several choices (a request with `n`)
 
 When the script is empty the server answers with `default` (a plain text, or a callable like a
 script step) so a test that scripts too little fails on its assertions, not on a hang. Every
@@ -111,6 +112,26 @@ class FakeLLM:
         return app
 
     def _completion(self, body: dict, step: dict) -> dict:
+        """One choice, or one per sub-step of a {"choices": [step, ...]} step (a request with `n`)."""
+        choices = [self._choice(i, sub) for i, sub in enumerate(step.get("choices") or [step])]
+        n_prompt = sum(len(str(m.get("content") or "")) for m in body.get("messages", [])) // 4
+        n_completion = sum(
+            len(c["message"]["content"] or "") // 4 + 20 * len(c["message"]["tool_calls"] or []) for c in choices
+        )
+        return {
+            "id": f"chatcmpl-{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": n_prompt,
+                "completion_tokens": n_completion,
+                "total_tokens": n_prompt + n_completion,
+            },
+        }
+
+    def _choice(self, index: int, step: dict) -> dict:
         tool_calls = []
         for name, args in step.get("tool_calls") or []:
             arguments = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
@@ -122,27 +143,8 @@ class FakeLLM:
                 }
             )
         message = {"role": "assistant", "content": step.get("content"), "tool_calls": tool_calls or None}
-        n_prompt = sum(len(str(m.get("content") or "")) for m in body.get("messages", [])) // 4
-        n_completion = len(step.get("content") or "") // 4 + 20 * len(tool_calls)
-        return {
-            "id": f"chatcmpl-{next(self._ids)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", self.model),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "logprobs": None,
-                    "finish_reason": "tool_calls" if tool_calls else "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": n_prompt,
-                "completion_tokens": n_completion,
-                "total_tokens": n_prompt + n_completion,
-            },
-        }
+        finish = "tool_calls" if tool_calls else "stop"
+        return {"index": index, "message": message, "logprobs": None, "finish_reason": finish}
 
     def start(self) -> FakeLLM:
         self._local = LocalServer(self.app, "fake-llm").start()

@@ -1,0 +1,83 @@
+"""Stage outcome_pairs: preference pairs from what happened to simulated customers (issue 11).
+
+    python -m simulator.outcome_pairs_stage --catalogue data/processed/catalogue --nlu models/nlu \
+        --policy models/export --params params.yaml --out data/processed/outcome_pairs \
+        --metrics metrics/outcome_pairs.json
+
+Serves the policy (the DPO export) on vLLM, draws training goals from `outcome_pairs.seed` (never a
+seed the evaluation reads), and at the model's decision points of each conversation samples
+candidate turns, plays each out with the same simulated customer and keeps the best and the worst
+where their outcomes differ clearly (simulator/rollouts.py, simulator/outcomes.py). Writes the
+pairs in build_datasets' preference format (prompt, chosen, rejected; plus the rewards) to
+<out>/train.jsonl, and the counts and time to the metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import yaml
+
+from pipelines.train_utils import write_json
+from serve.contract import write_jsonl
+from serve.core.catalog import Catalogue
+from serve.core.engine import keep_off_engine_cores, vllm_servers
+from simulator.goals import draw_goals
+from simulator.rollouts import outcome_pairs
+from simulator.stage import settings_for
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name in ("--catalogue", "--nlu", "--policy", "--out", "--metrics"):
+        parser.add_argument(name, required=True)
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # dvc stops with SIGTERM: vLLM stops with it
+    cfg = (yaml.safe_load(Path(args.params).read_text(encoding="utf-8")) or {})["outcome_pairs"]
+    logging.basicConfig(level=logging.WARNING)
+    goals = draw_goals(Catalogue.load(args.catalogue), cfg["n_goals"], cfg["seed"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with (
+        tempfile.TemporaryDirectory(prefix="outcome-pairs-") as tmp,
+        vllm_servers({"policy": args.policy}, out) as servers,
+    ):
+        server = servers["policy"]
+        waited = server.ready(cfg["start_timeout_s"])
+        print(f"outcome_pairs: vLLM ready after {waited:.0f} s; {len(goals)} goals", flush=True)
+        keep_off_engine_cores()
+        paths = SimpleNamespace(catalogue=args.catalogue, nlu=args.nlu)
+        settings = settings_for("policy", f"{server.url}/v1", Path(tmp) / "pairs.db", paths)
+        settings.AGENT_PREFILL_BETWEEN_TURNS = False  # every model call of a replay is a decision
+        pairs, stats = asyncio.run(
+            outcome_pairs(
+                settings,
+                goals,
+                seed=cfg["seed"],
+                noise=cfg["noise"],
+                candidates=cfg["candidates"],
+                temperature=cfg["temperature"],
+                decisions=cfg["decisions"],
+                weights=cfg.get("reward") or {},
+                min_gap=cfg["min_gap"],
+                concurrency=cfg["concurrency"],
+            )
+        )
+    write_jsonl(out / "train.jsonl", pairs)
+    stats |= {"seconds": round(time.perf_counter() - started, 1), "goals": len(goals)}
+    write_json(args.metrics, stats)
+    print(f"outcome_pairs: {stats}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""simulator/rollouts.py on the fixture catalogue: the served conversation, candidates sampled at its
+first decision, each played out by the same customer, and the pair their outcomes make. The model is
+a scripted local server speaking vLLM's API (tests/fakes); everything else is the real bot."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from serve.settings import Settings
+from simulator.rollouts import outcome_pairs
+from tests.fakes.fake_llm import FakeLLM
+from tests.serve.factories import write_catalogue_dir
+from tests.simulator.examples import LENCOL_GOAL
+
+SEARCH = FakeLLM.call("search_products", {"query": "lençol"})
+STALL = FakeLLM.text("Hmm, não sei dizer.")
+
+
+def policy(request: dict) -> dict:
+    """Served (temperature 0): a search for lençol. Sampled with n: that search, and a stall."""
+    if request.get("n", 1) > 1:
+        return {"choices": [SEARCH, STALL][: request["n"]]}
+    return SEARCH
+
+
+@pytest.fixture
+def llm_settings(tmp_path):
+    with FakeLLM(default=policy) as llm:
+        yield (
+            llm,
+            Settings(
+                _env_file=None,
+                ENV="test",
+                DATABASE_URL=f"sqlite:///{tmp_path / 'sim.db'}",
+                LLM_BASE_URL=llm.base_url,
+                LLM_MODEL=llm.model,
+                CATALOGUE_DIR=str(write_catalogue_dir(tmp_path / "catalogue")),
+                NLU_DIR="",
+                MEDIA_DIR=str(tmp_path / "media"),
+                PUBLIC_BASE_URL="http://simulator.invalid",
+                AGENT_PREFILL_BETWEEN_TURNS=False,
+                AGENT_SERVER_SEARCH=False,  # the customer's request is the model's to answer
+                LOG_LEVEL="WARNING",
+            ),
+        )
+
+
+def run(settings, **over):
+    kwargs = dict(seed=5, noise=0.0, candidates=2, temperature=0.9, decisions=1, weights={}, min_gap=0.01) | over
+    return asyncio.run(outcome_pairs(settings, [LENCOL_GOAL], **kwargs))
+
+
+def test_the_candidate_that_led_to_the_sale_sooner_is_chosen(llm_settings):
+    llm, settings = llm_settings
+    pairs, stats = run(settings)
+    assert stats == {"conversations": 1, "decisions": 1, "rollouts": 2, "pairs": 1, "no_gap": 0, "empty": 0}
+    (pair,) = pairs
+    assert pair["chosen"][0]["tool_calls"][0]["function"]["name"] == "search_products"
+    assert pair["rejected"] == [{"role": "assistant", "content": "Hmm, não sei dizer."}]
+    assert pair["rewards"][0] > pair["rewards"][1]  # in the order sampled: the search, then the stall
+    assert pair["prompt"][0]["role"] == "system" and pair["prompt"][-1]["role"] == "user"
+    sampled = [r for r in llm.requests if r.get("n", 1) > 1]
+    assert len(sampled) == 1 and sampled[0]["temperature"] == 0.9 and sampled[0]["messages"] == pair["prompt"]
+
+
+def test_no_pair_when_the_outcomes_are_within_the_gap(llm_settings):
+    _, settings = llm_settings
+    pairs, stats = run(settings, min_gap=5.0)
+    assert pairs == [] and stats["no_gap"] == 1 and stats["rollouts"] == 2
+
+
+def test_an_empty_candidate_is_never_part_of_a_pair(llm_settings):
+    llm, settings = llm_settings
+    llm.default = lambda r: {"choices": [SEARCH, {"content": None}]} if r.get("n", 1) > 1 else SEARCH
+    pairs, stats = run(settings)
+    assert pairs == [] and stats["empty"] == 1 and stats["no_gap"] == 1  # one candidate left: no pair
