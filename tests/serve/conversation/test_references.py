@@ -568,7 +568,12 @@ def test_a_yes_word_before_add_to_cart_is_no_product_name():
 def test_taking_out_a_name_that_fits_several_cart_lines_asks_which():
     """ "tira a garrafa térmica" with both garrafas in the cart: which one, as remove buttons."""
     in_cart = TWO + added(CAFE) + added(ESPORTE)
-    for said in ("tira a garrafa termica", "cancela garrafa termica", "garrafa termica nao quero mais", "desiti da garrafa"):
+    for said in (
+        "tira a garrafa termica",
+        "cancela garrafa termica",
+        "garrafa termica nao quero mais",
+        "desiti da garrafa",
+    ):
         which = resolve_reference(said, in_cart, cart((CAFE, 1), (ESPORTE, 1)))
         assert which.navigation == "which" and which.topic == "remove", said
         assert [o[0] for o in which.options] == ["remove_from_cart:dd44", "remove_from_cart:ee55"]
