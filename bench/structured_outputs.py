@@ -6,7 +6,7 @@
 Cases: assistant turns of the SFT test split (data/processed/datasets/sft/test.jsonl, built as
 the evaluate stage builds them: the messages before the turn are the prompt) whose reference is a
 tool call, prompts within --max-prompt-tokens. Each case is sent through the agent's own request
-code (Agent._complete, then _tool_calls: the same messages, tools, stop strings and
+code (ModelClient.complete, then llm_client.tool_calls: the same messages, tools, stop strings and
 max_tokens as serving) twice, AGENT_STRUCTURED_OUTPUTS off and on, in alternating order after a
 1-token request that puts the prompt in vLLM's prefix cache (so neither arm pays the other's
 prefill). Two request kinds:
@@ -37,9 +37,11 @@ from transformers import AutoTokenizer
 
 from pipelines.evaluate import cases
 from serve.contract import TOOLS, ToolCallError, read_jsonl
-from serve.conversation.agent import Agent, Turn, _tool_calls
+from serve.conversation.agent import Agent
+from serve.conversation.llm_client import tool_calls
 from serve.conversation.routing import INTENT_TOOLS
 from serve.conversation.structured_outputs import tool_call_prefix
+from serve.conversation.turn import Turn
 from serve.core.catalog import Catalogue
 from serve.core.engine import free_port, keep_off_engine_cores, start_vllm, stop, wait_http
 from serve.settings import Settings
@@ -63,10 +65,10 @@ async def one_call(agent: Agent, case: dict, mode: str) -> dict:
     turn = Turn(customer_id=0, messages=list(case["prompt"]), tool=case["tool"] if mode == "prefix" else None)
     prefix = tool_call_prefix(case["tool"]) if mode == "prefix" else None
     started = time.monotonic()
-    choice = await agent._complete(turn, time.monotonic() + agent.settings.LLM_TIMEOUT_S, prefix=prefix)
+    choice = await agent.model.complete(turn, time.monotonic() + agent.settings.LLM_TIMEOUT_S, prefix=prefix)
     ms = (time.monotonic() - started) * 1000
     row = {"ms": round(ms, 1), "tokens": turn.completion_tokens, "error": choice is None}
-    calls = [] if choice is None else _tool_calls(choice.message, prefix)[1]
+    calls = [] if choice is None else tool_calls(choice.message, prefix)[1]
     row["output"] = None if choice is None else choice.message.content
     row["parsed"] = bool(calls)
     if not calls:
@@ -122,7 +124,7 @@ async def measure(args, base_url: str, todo: list[dict], catalogue: Catalogue) -
     agents = {flag: Agent(s, catalogue) for flag, s in settings.items()}
     rows = []
     for i, case in enumerate(todo):
-        await agents[False]._chat(case["prompt"], 1)  # prompt into the prefix cache: both arms start equal
+        await agents[False].model.chat(case["prompt"], 1)  # prompt into the prefix cache: both arms start equal
         for mode in args.modes:
             if mode == "prefix" and case["tool"] not in INTENT_TOOLS.values():
                 continue
