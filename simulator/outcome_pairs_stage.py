@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> None:
         paths = SimpleNamespace(catalogue=args.catalogue, nlu=args.nlu)
         settings = settings_for("policy", f"{server.url}/v1", Path(tmp) / "pairs.db", paths)
         settings.AGENT_PREFILL_BETWEEN_TURNS = False  # every model call of a replay is a decision
+        # the model decides the requests for products too (the server's search answers them when
+        # served): more decisions per conversation, on the turns where its arguments matter most
+        settings.AGENT_SERVER_SEARCH = cfg["server_search"]
         pairs, stats = asyncio.run(
             outcome_pairs(
                 settings,
