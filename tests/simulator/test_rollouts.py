@@ -8,10 +8,9 @@ import asyncio
 
 import pytest
 
-from serve.settings import Settings
 from simulator.rollouts import outcome_pairs
 from tests.fakes.fake_llm import FakeLLM
-from tests.serve.factories import write_catalogue_dir
+from tests.simulator.conftest import simulated_bot_settings
 from tests.simulator.examples import LENCOL_GOAL
 
 SEARCH = FakeLLM.call("search_products", {"query": "lençol"})
@@ -28,23 +27,8 @@ def policy(request: dict) -> dict:
 @pytest.fixture
 def llm_settings(tmp_path):
     with FakeLLM(default=policy) as llm:
-        yield (
-            llm,
-            Settings(
-                _env_file=None,
-                ENV="test",
-                DATABASE_URL=f"sqlite:///{tmp_path / 'sim.db'}",
-                LLM_BASE_URL=llm.base_url,
-                LLM_MODEL=llm.model,
-                CATALOGUE_DIR=str(write_catalogue_dir(tmp_path / "catalogue")),
-                NLU_DIR="",
-                MEDIA_DIR=str(tmp_path / "media"),
-                PUBLIC_BASE_URL="http://simulator.invalid",
-                AGENT_PREFILL_BETWEEN_TURNS=False,
-                AGENT_SERVER_SEARCH=False,  # the customer's request is the model's to answer
-                LOG_LEVEL="WARNING",
-            ),
-        )
+        # the customer's request is the model's to answer
+        yield llm, simulated_bot_settings(tmp_path, llm, AGENT_SERVER_SEARCH=False)
 
 
 def run(settings, **over):

@@ -10,13 +10,12 @@ import json
 import pytest
 from sqlalchemy import select
 
-from serve.settings import Settings
 from serve.storage.db import make_engine, make_session_factory, session_scope
 from serve.storage.tables import Handoff, Order
 from simulator.goals import CART_EDIT_STEPS, PATIENCE, Goal
 from simulator.runner import run_conversations
 from tests.fakes.fake_llm import FakeLLM
-from tests.serve.factories import write_catalogue_dir
+from tests.simulator.conftest import simulated_bot_settings
 from tests.simulator.examples import LENCOL_GOAL
 
 COMPLAINT = Goal(
@@ -39,19 +38,7 @@ def search_for_lencol(request: dict) -> dict:
 def settings(tmp_path):
     with FakeLLM() as llm:
         llm.push(*[search_for_lencol] * 200)
-        yield Settings(
-            _env_file=None,
-            ENV="test",
-            DATABASE_URL=f"sqlite:///{tmp_path / 'sim.db'}",
-            LLM_BASE_URL=llm.base_url,
-            LLM_MODEL=llm.model,
-            CATALOGUE_DIR=str(write_catalogue_dir(tmp_path / "catalogue")),
-            NLU_DIR="",
-            MEDIA_DIR=str(tmp_path / "media"),
-            PUBLIC_BASE_URL="http://simulator.invalid",
-            AGENT_PREFILL_BETWEEN_TURNS=False,
-            LOG_LEVEL="WARNING",
-        )
+        yield simulated_bot_settings(tmp_path, llm)
 
 
 def test_conversations_reach_the_database_and_are_judged_by_it(settings):
