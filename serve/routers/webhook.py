@@ -58,7 +58,7 @@ async def receive(
         raise HTTPException(status_code=403, detail="invalid X-Hub-Signature-256")
     try:
         payload = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         raise HTTPException(status_code=400, detail="body is not JSON") from exc
     parsed = parse_webhook(payload)
     result = await run_in_threadpool(

@@ -105,13 +105,28 @@ def _media_text(msg: dict, kind: str) -> tuple[str | None, str | None]:
     return media.get("id"), media.get("caption")
 
 
+MAX_UNIX_S = 253402300799  # 9999-12-31: beyond it no datetime holds the time
+
+
+def _unix_seconds(value) -> int:
+    """Meta's "timestamp" (a string of unix seconds); 0, meaning unknown (the store uses its own
+    clock), when it is missing or outside what a datetime can hold."""
+    seconds = int(value or 0)
+    return seconds if 0 <= seconds <= MAX_UNIX_S else 0
+
+
+def _dicts(items) -> list[dict]:
+    """The dict items of a list from the payload (anything else is not an item Meta sends)."""
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
 def parse_message(msg: dict, profile_name: str | None = None) -> Inbound:
     """One `value.messages[]` item -> `Inbound`. Unknown types become `unsupported`, never an error."""
     kind = msg.get("type", "unsupported")
     base: dict[str, Any] = dict(
         wa_message_id=msg["id"],
         phone=str(msg["from"]),
-        timestamp=int(msg.get("timestamp") or 0),
+        timestamp=_unix_seconds(msg.get("timestamp")),
         profile_name=profile_name,
     )
     if kind == "text":
@@ -160,41 +175,49 @@ def parse_webhook(payload: dict) -> ParsedWebhook:
     out = ParsedWebhook()
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         return out
-    for entry in payload.get("entry") or []:
-        for change in entry.get("changes") or []:
-            if change.get("field") != "messages":
+    for entry in _dicts(payload.get("entry")):
+        for change in _dicts(entry.get("changes")):
+            value = change.get("value")
+            if change.get("field") != "messages" or not isinstance(value, dict):
                 continue  # account_update, message_template_status_update, ...: not ours
-            value = change.get("value") or {}
-            number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
-            for contact in value.get("contacts") or []:
-                name = (contact.get("profile") or {}).get("name")
-                if contact.get("wa_id") and name:
+            metadata = value.get("metadata")
+            number_id = str((metadata if isinstance(metadata, dict) else {}).get("phone_number_id") or "")
+            for contact in _dicts(value.get("contacts")):
+                profile = contact.get("profile")
+                name = profile.get("name") if isinstance(profile, dict) else None
+                if contact.get("wa_id") and isinstance(name, str) and name:
                     out.profile_names[str(contact["wa_id"])] = name
-            for err in value.get("errors") or []:
+            for err in _dicts(value.get("errors")):
                 log.warning("webhook-level error code=%s title=%s", err.get("code"), err.get("title"))
-            for msg in value.get("messages") or []:
+            messages = value.get("messages")
+            out.skipped += sum(not isinstance(m, dict) for m in messages) if isinstance(messages, list) else 0
+            for msg in _dicts(value.get("messages")):
                 try:
                     inbound = parse_message(msg, out.profile_names.get(str(msg.get("from"))))
-                except (KeyError, TypeError, ValueError) as exc:
+                except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of the wrong shape
                     out.skipped += 1
                     log.warning("skipping malformed message type=%s: %r", msg.get("type"), exc)
                     continue
                 out.messages.append(inbound)
                 out.phone_number_ids[inbound.wa_message_id] = number_id
-            for st in value.get("statuses") or []:
+            for st in _dicts(value.get("statuses")):
                 if st.get("status") not in ("sent", "delivered", "read", "failed") or not st.get("id"):
                     out.skipped += 1
                     continue
-                out.statuses.append(
-                    StatusUpdate(
-                        wa_message_id=st["id"],
+                try:
+                    status = StatusUpdate(
+                        wa_message_id=str(st["id"]),
                         status=st["status"],
                         recipient=str(st.get("recipient_id", "")),
-                        timestamp=int(st.get("timestamp") or 0),
-                        errors=tuple(st.get("errors") or ()),
+                        timestamp=_unix_seconds(st.get("timestamp")),
+                        errors=tuple(_dicts(st.get("errors"))),
                     )
-                )
-                out.phone_number_ids[st["id"]] = number_id
+                except (TypeError, ValueError) as exc:
+                    out.skipped += 1
+                    log.warning("skipping malformed status: %r", exc)
+                    continue
+                out.statuses.append(status)
+                out.phone_number_ids[status.wa_message_id] = number_id
     return out
 
 

@@ -231,3 +231,26 @@ def test_a_greeting_is_stored_held_for_the_request_that_follows(sqlite_db):
     greeting, request = inbox_rows(factory)
     assert 1.4 <= (greeting.locked_until - greeting.received_at).total_seconds() <= 1.6
     assert request.locked_until is None
+
+
+def test_malformed_items_of_a_signed_batch_are_skipped_and_the_rest_stored(sqlite_db):
+    """Meta redelivers a batch until it gets a 200: an item of the wrong shape must never make it a
+    500, or the batch (and every good message in it) comes back forever."""
+    factory = sqlite_db.factory()
+    payload = load_asset("batch")
+    value = payload["entry"][0]["changes"][0]["value"]
+    good = sum(len(c["value"].get("messages", [])) for e in payload["entry"] for c in e["changes"])
+    value["messages"][0]["timestamp"] = str(10**20)  # beyond any datetime: the store's own clock
+    value["messages"] += ["not a message", {"id": "wamid.x", "from": ANA, "type": "text", "text": "no body dict"}]
+    value["statuses"] = [7, {"id": "wamid.s", "status": "read", "timestamp": "soon"}]
+    value["contacts"].append({"wa_id": ANA, "profile": "not a dict"})
+    payload["entry"] += ["not an entry", {"changes": ["not a change", {"field": "messages", "value": []}]}]
+    res = post_signed(TestClient(webhook_app(factory)), payload)
+    assert res.status_code == 200 and res.json()["stored"] == good, res.text
+    assert all(row.received_at is not None for row in inbox_rows(factory))
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_a_400_not_a_500(sqlite_db):
+    body = b"[" * 100_000 + b"]" * 100_000
+    res = TestClient(webhook_app(sqlite_db.factory())).post("/webhook", content=body, headers=signed_headers(body))
+    assert res.status_code == 400
