@@ -74,6 +74,12 @@ class ModelTap:
         script.recorded.append(Decision(index, list(messages), max_tokens, dict(kwargs), response))
         return response
 
+    async def sample(self, decision: Decision, n: int, temperature: float) -> list:
+        """`n` completions of the decision's request from the policy, each as a one-choice response."""
+        kwargs = {k: v for k, v in decision.kwargs.items() if k != "timeout"}
+        response = await self._chat(decision.messages, decision.max_tokens, temperature=temperature, n=n, **kwargs)
+        return [response.model_copy(update={"choices": [c.model_copy(update={"index": 0})]}) for c in response.choices]
+
 
 def assistant_message(decision: Decision, response) -> dict:
     """The whole assistant turn a response stands for (a forced call's start included), as a chat message."""
@@ -86,13 +92,6 @@ def assistant_message(decision: Decision, response) -> dict:
 def prompt_of(decision: Decision) -> list[dict]:
     messages = decision.messages
     return messages[:-1] if messages and messages[-1].get("role") == "assistant" else list(messages)
-
-
-async def sample(model_tap: ModelTap, decision: Decision, n: int, temperature: float) -> list:
-    """`n` completions of the decision's request from the policy, each as a one-choice response."""
-    kwargs = {k: v for k, v in decision.kwargs.items() if k != "timeout"}
-    response = await model_tap._chat(decision.messages, decision.max_tokens, temperature=temperature, n=n, **kwargs)
-    return [response.model_copy(update={"choices": [c.model_copy(update={"index": 0})]}) for c in response.choices]
 
 
 def _text(message: dict) -> str:
@@ -137,7 +136,7 @@ async def outcome_pairs(
             for decision in served.recorded[:decisions]:
                 stats["decisions"] += 1
                 earlier = {d.index: d.response for d in served.recorded if d.index < decision.index}
-                options = await sample(tap, decision, candidates, temperature)
+                options = await tap.sample(decision, candidates, temperature)
                 outcomes = await asyncio.gather(
                     *(
                         play(goal, f"/d{decision.index}c{i}", earlier | {decision.index: r})

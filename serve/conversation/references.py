@@ -35,9 +35,12 @@ MAX_TARGETS = 5  # "todos" on a long list: a handful of tool calls at most
 GENERAL = ("cheapest", "dearest", "best_rated", "all")  # refs also said of things not shown ("o mais barato de todos")
 
 
-def resolve_reference(text: str, messages: list[dict], cart: dict | None = None) -> Command | None:
+def resolve_reference(
+    text: str, messages: list[dict], cart: dict | None = None, shown: Shown | None = None
+) -> Command | None:
     """The command the customer's `text` asks for, given the conversation's `messages` (oldest
-    first) and the cart (a view_cart result); None when it points at nothing for sure."""
+    first) and the cart (a view_cart result), or what they showed when the caller has read it
+    (`shown`); None when it points at nothing for sure."""
     said = read_said(text)
     if not (
         said.refs
@@ -50,7 +53,7 @@ def resolve_reference(text: str, messages: list[dict], cart: dict | None = None)
         or said.action in ("add", "remove")
     ):
         return None
-    shown = read_shown(messages, cart)
+    shown = shown if shown is not None else read_shown(messages, cart)
     command = _plan(said, shown)
     if command is not None and command.navigation == "which" and said.name_words:
         command = _numbered(text, command)

@@ -54,14 +54,14 @@ def route_text(
     intents: IntentClassifier | None,
 ) -> Command | None:
     """The server's command for a customer's free text, or None (the model answers)."""
-    if (command := resolve_reference(text, turn.messages, turn.cart)) is not None:
+    shown = read_shown(turn.messages, turn.cart)  # read once: references and objections point into it
+    if (command := resolve_reference(text, turn.messages, turn.cart, shown)) is not None:
         calls = [name for name, _ in command.calls]
         turn.events.append((EventName.REFERENCE_RESOLVED, {"tools": calls, "navigation": command.navigation}))
         return command
     if (command := cart_total_command(text, turn.has_cart)) is not None:  # "quanto deu?": the cart shown
         turn.events.append((EventName.REFERENCE_RESOLVED, {"tools": ["view_cart"], "navigation": None}))
         return command
-    shown = read_shown(turn.messages, turn.cart)
     command = objection_command(text, shown, catalogue, turn.lang, last_search_arguments(turn.messages))
     if command is not None:
         turn.events.append((EventName.OBJECTION_ANSWERED, {"topic": command.topic}))

@@ -189,9 +189,9 @@ def parse_webhook(payload: dict) -> ParsedWebhook:
                     out.profile_names[str(contact["wa_id"])] = name
             for err in _dicts(value.get("errors")):
                 log.warning("webhook-level error code=%s title=%s", err.get("code"), err.get("title"))
-            messages = value.get("messages")
-            out.skipped += sum(not isinstance(m, dict) for m in messages) if isinstance(messages, list) else 0
-            for msg in _dicts(value.get("messages")):
+            messages = value.get("messages") if isinstance(value.get("messages"), list) else []
+            out.skipped += sum(not isinstance(m, dict) for m in messages)
+            for msg in _dicts(messages):
                 try:
                     inbound = parse_message(msg, out.profile_names.get(str(msg.get("from"))))
                 except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of the wrong shape
