@@ -109,6 +109,19 @@ def preference_rows(n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
+def outcome_rows(n: int, seed: int = 0) -> list[dict]:
+    """The outcome_pairs stage's rows (simulator/outcome_pairs_stage.py): preference rows with the
+    candidates' rewards."""
+    return [{**row, "kind": "outcome", "rewards": [1.1, 0.2, 0.0, -0.3]} for row in preference_rows(n, seed)]
+
+
+def write_outcome_pairs(root: Path, n: int = 6) -> Path:
+    """data/processed/outcome_pairs layout: train.jsonl only (the round has no validation split)."""
+    root.mkdir(parents=True, exist_ok=True)
+    write_jsonl(root / "train.jsonl", outcome_rows(n, seed=4))
+    return root
+
+
 def write_datasets(root: Path, n_train: int = 24, n_eval: int = 8) -> Path:
     """data/processed/datasets layout: sft/ and preference/ with train/validation/test JSONL."""
     for kind, make in (("sft", sft_rows), ("preference", preference_rows)):

@@ -1,4 +1,4 @@
-"""Stage dpo: preference tuning with TRL's DPOTrainer, starting from the SFT adapter.
+"""Stages dpo and round2: preference tuning with TRL's DPOTrainer, starting from an adapter.
 
 The SFT adapter is loaded trainable; TRL copies it into a frozen "ref" adapter and computes the
 reference log-probs with it, so the reference is the SFT policy (not the raw base). The output is
@@ -9,10 +9,17 @@ message (wrong tool, wrong arguments, invented price, pushy, fake scarcity, wron
     python -m pipelines.dpo --config configs/dpo.yaml --base models/base --adapter models/sft \
         --data data/processed/datasets/preference --out models/dpo --checkpoints models/checkpoints/dpo \
         --metrics metrics/dpo.json --plots plots/dpo.json [--beta 0.2 ...]
+
+round2 (issue 11) is the same training from the DPO adapter on the outcome pairs of simulated
+conversations (simulator/outcome_pairs_stage.py), with `--block round2` (its params and profile
+blocks) and `--mix data/processed/datasets/preference`: `mix_samples` of DPO's own pairs join the
+few outcome pairs, so that a round on a handful of pairs does not undo what DPO taught. The
+reference is then the DPO policy.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -49,7 +56,14 @@ def build_trainer(
     # TRL drops pairs whose prompt fills max_length; draw spares so that max_train_samples pairs remain
     limit = data_args.max_train_samples
     train = load_split(stage.data, "train", COLUMNS, None if limit is None else 4 * limit, args.seed)
-    evals = load_split(stage.data, "validation", COLUMNS, data_args.max_eval_samples, args.seed)
+    if stage.mix:
+        train += load_split(stage.mix, "train", COLUMNS, data_args.mix_samples, args.seed)
+        random.Random(args.seed).shuffle(train)  # max_train_samples below keeps the first rows
+    evals = (
+        load_split(stage.data, "validation", COLUMNS, data_args.max_eval_samples, args.seed)
+        if args.eval_strategy != "no"
+        else []
+    )
     trainer = DPOTrainer(
         model=policy,
         args=args,
@@ -90,8 +104,9 @@ def main(argv: list[str] | None = None) -> None:
     stage, data_args, args, model_args, recipe = parse_stage_args(
         "dpo", (StageArguments, DataArguments, DPOConfig, ModelConfig), argv
     )
+    name = recipe["block"]
     if not stage.adapter or not (Path(stage.adapter) / "adapter_config.json").is_file():
-        raise SystemExit(f"dpo needs --adapter: the SFT adapter directory (got {stage.adapter!r})")
+        raise SystemExit(f"{name} needs --adapter: the adapter to start from (got {stage.adapter!r})")
     args.output_dir = stage.checkpoints
     resolve_kernels(args, model_args)
     set_seed(args.seed)
@@ -99,12 +114,14 @@ def main(argv: list[str] | None = None) -> None:
         "recipe": recipe,
         "adapter": file_digest(Path(stage.adapter) / "adapter_model.safetensors"),
         "data": file_digest(stage.data),
+        "mix": stage.mix and file_digest(stage.mix),
     }
-    inputs = {"base": stage.base, "sft_adapter": stage.adapter, "data": stage.data}
+    # lineage: the parent adapter's and the pairs' DVC hashes land on the run as tags
+    inputs = {"base": stage.base, "parent_adapter": stage.adapter, "data": stage.data, "mix": stage.mix}
     with tracking.stage_run(
-        "dpo", inputs=inputs, params_path=stage.params, recipe=recipe, upstream=stage.adapter
+        name, inputs=inputs, params_path=stage.params, recipe=recipe, upstream=stage.adapter
     ) as run:
-        progress = ProgressCallback("dpo", tracking.step_logger())
+        progress = ProgressCallback(name, tracking.step_logger())
         trainer = build_trainer(stage, data_args, args, model_args, callbacks=[progress])
         start = time.perf_counter()
         last = resume_point(stage.checkpoints, fingerprint)
@@ -131,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         tracking.log_trained_adapter(run, summary, recipe, stage.out)
     write_json(stage.metrics, summary)
     write_json(stage.plots, rows)
-    print(f"dpo: adapter in {stage.out}; {summary}")
+    print(f"{name}: adapter in {stage.out}; {summary}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Stage export: merge the DPO adapter into the base and write the model vLLM serves.
+"""Stage export: merge the last preference round's adapter (round2) into the base and write the model vLLM serves.
 
 Output (models/export): merged safetensors, tokenizer with the contract's chat template (also as
 chat_template.jinja, the file `vllm --chat-template` takes), generation config stopping at
@@ -6,9 +6,9 @@ chat_template.jinja, the file `vllm --chat-template` takes), generation config s
 must give the same greedy tokens as base + adapter on a few fixed prompts (fp32, so that merging
 is the only difference); a mismatch fails the stage.
 
-    python -m pipelines.export --base models/base --adapter models/dpo --out models/export \
-        --card metrics/sft.json metrics/dpo.json metrics/evaluate.json --stats data/processed/datasets/stats.json \
-        --metrics metrics/export.json
+    python -m pipelines.export --base models/base --adapter models/round2 --out models/export \
+        --card metrics/sft.json metrics/dpo.json metrics/round2.json metrics/evaluate.json \
+        --stats data/processed/datasets/stats.json --metrics metrics/export.json
 """
 
 from __future__ import annotations

@@ -40,6 +40,10 @@ class StageArguments:
     out: str = field(metadata={"help": "output directory (the adapter)"})
     checkpoints: str = field(metadata={"help": "checkpoint directory, kept between runs to resume"})
     adapter: str | None = field(default=None, metadata={"help": "adapter to start from (dpo: models/sft)"})
+    mix: str | None = field(
+        default=None,
+        metadata={"help": "another dataset directory whose train rows join the data's (round2: DPO's pairs)"},
+    )
     metrics: str | None = field(default=None, metadata={"help": "DVC metrics JSON to write"})
     plots: str | None = field(default=None, metadata={"help": "DVC plots JSON (per-step curves) to write"})
     params: str = field(default="params.yaml")
@@ -54,11 +58,13 @@ class DataArguments:
         default=None, metadata={"help": "use the first N training rows (after shuffling)"}
     )
     max_eval_samples: int | None = field(default=None, metadata={"help": "use the first N validation rows"})
+    mix_samples: int | None = field(default=None, metadata={"help": "rows drawn from --mix's train split"})
     shared_prefix: bool = field(default=True, metadata={"help": "pipelines.prefix_sharing forward (single process)"})
 
 
 def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None = None):
-    """(*dataclasses, resolved recipe dict); `--config` names the recipe file."""
+    """(*dataclasses, resolved recipe dict); `--config` names the recipe file. `--block` names the
+    params.yaml and profile block when it is not the stage's own (round2 trains with dpo's code)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
         TrlParser(dataclass_types).parse_args_into_dataclasses(["--help"])  # prints every key, exits
@@ -66,7 +72,9 @@ def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None 
     pre.add_argument("--config", required=True)
     pre.add_argument("--params", default="params.yaml")
     pre.add_argument("--profiles", default="configs/profiles")
+    pre.add_argument("--block", default=stage)
     known, rest = pre.parse_known_args(argv)
+    stage = known.block
     recipe = _yaml(known.config)
     params = _yaml(known.params)
     profile = params.get("profile", "cpu")
@@ -89,7 +97,7 @@ def parse_stage_args(stage: str, dataclass_types: tuple, argv: list[str] | None 
             if hasattr(obj, flag):
                 resolved[flag] = getattr(obj, flag)
                 break
-    return (*parsed, {"profile": profile, **resolved})
+    return (*parsed, {"profile": profile, "block": stage, **resolved})
 
 
 def cpu_has_native_bf16() -> bool:

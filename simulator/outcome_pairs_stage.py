@@ -1,15 +1,16 @@
 """Stage outcome_pairs: preference pairs from what happened to simulated customers (issue 11).
 
     python -m simulator.outcome_pairs_stage --catalogue data/processed/catalogue --nlu models/nlu \
-        --policy models/export --params params.yaml --out data/processed/outcome_pairs \
+        --base models/base --adapter models/dpo --params params.yaml --out data/processed/outcome_pairs \
         --metrics metrics/outcome_pairs.json
 
-Serves the policy (the DPO export) on vLLM, draws training goals from `outcome_pairs.seed` (never a
+Serves the policy (the DPO adapter merged into the base, pipelines/merge.py) on vLLM, draws training goals from `outcome_pairs.seed` (never a
 seed the evaluation reads), and at the model's decision points of each conversation samples
 candidate turns, plays each out with the same simulated customer and keeps the best and the worst
 where their outcomes differ clearly (simulator/rollouts.py, simulator/outcomes.py). Writes the
 pairs in build_datasets' preference format (prompt, chosen, rejected; plus the rewards) to
-<out>/train.jsonl, and the counts and time to the metrics.
+<out>/train.jsonl, and the counts and time to the metrics and to an MLflow run nested under the
+DPO adapter's pipeline run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from types import SimpleNamespace
 
 import yaml
 
+from pipelines import tracking
+from pipelines.merge import merge_adapter
 from pipelines.train_utils import write_json
 from serve.contract import write_jsonl
 from serve.core.catalog import Catalogue
@@ -37,7 +40,7 @@ from simulator.stage import settings_for
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("--catalogue", "--nlu", "--policy", "--out", "--metrics"):
+    for name in ("--catalogue", "--nlu", "--base", "--adapter", "--out", "--metrics"):
         parser.add_argument(name, required=True)
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
@@ -49,20 +52,40 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with (
+        tracking.stage_run(
+            "outcome_pairs",
+            inputs={"catalogue": args.catalogue, "policy_adapter": args.adapter},
+            params_path=args.params,
+            recipe={"outcome_pairs": cfg},
+            upstream=args.adapter,
+        ) as run,
         tempfile.TemporaryDirectory(prefix="outcome-pairs-") as tmp,
-        vllm_servers({"policy": args.policy}, out) as servers,
     ):
+        policy = merge_adapter(args.base, args.adapter, Path(tmp) / "policy")
+        pairs, stats = serve_and_pair(cfg, args, policy, goals, Path(tmp))
+        write_jsonl(out / "train.jsonl", pairs)
+        stats |= {"seconds": round(time.perf_counter() - started, 1), "goals": len(goals)}
+        import mlflow
+
+        mlflow.log_metrics({k: float(v) for k, v in stats.items()})
+        tracking.run_file(out, run)
+    write_json(args.metrics, stats)
+    print(f"outcome_pairs: {stats}", flush=True)
+
+
+def serve_and_pair(cfg: dict, args, policy: Path, goals, tmp: Path) -> tuple[list[dict], dict]:
+    with vllm_servers({"policy": policy}, tmp) as servers:
         server = servers["policy"]
         waited = server.ready(cfg["start_timeout_s"])
         print(f"outcome_pairs: vLLM ready after {waited:.0f} s; {len(goals)} goals", flush=True)
         keep_off_engine_cores()
         paths = SimpleNamespace(catalogue=args.catalogue, nlu=args.nlu)
-        settings = settings_for("policy", f"{server.url}/v1", Path(tmp) / "pairs.db", paths)
+        settings = settings_for("policy", f"{server.url}/v1", tmp / "pairs.db", paths)
         settings.AGENT_PREFILL_BETWEEN_TURNS = False  # every model call of a replay is a decision
         # the model decides the requests for products too (the server's search answers them when
         # served): more decisions per conversation, on the turns where its arguments matter most
         settings.AGENT_SERVER_SEARCH = cfg["server_search"]
-        pairs, stats = asyncio.run(
+        return asyncio.run(
             outcome_pairs(
                 settings,
                 goals,
@@ -76,10 +99,6 @@ def main(argv: list[str] | None = None) -> None:
                 concurrency=cfg["concurrency"],
             )
         )
-    write_jsonl(out / "train.jsonl", pairs)
-    stats |= {"seconds": round(time.perf_counter() - started, 1), "goals": len(goals)}
-    write_json(args.metrics, stats)
-    print(f"outcome_pairs: {stats}", flush=True)
 
 
 if __name__ == "__main__":

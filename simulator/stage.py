@@ -1,13 +1,14 @@
-"""Stage simulate: simulated customers against the router alone, the base, SFT and DPO models.
+"""Stage simulate: simulated customers against the router alone, the base, SFT, DPO and round-2 models.
 
     python -m simulator.stage --catalogue data/processed/catalogue --nlu models/nlu --base models/base \
-        --sft models/sft --candidate models/export --params params.yaml --out reports/simulate \
-        --metrics metrics/simulate.json --plots plots/simulate
+        --sft models/sft --dpo models/dpo --candidate models/export --params params.yaml \
+        --out reports/simulate --metrics metrics/simulate.json --plots plots/simulate
 
 Models (params `simulate.models`), each on the same goals and trials:
   router  the server's intent router and rules with no model at all (LLM_BASE_URL answers nothing)
-  base    models/base on vLLM;  sft  the SFT adapter merged into the base (pipelines/merge.py)
-  dpo     the exported candidate (models/export, merged), the model `make serve` would serve
+  base    models/base on vLLM;  sft, dpo  those adapters merged into the base (pipelines/merge.py)
+  round2  the exported candidate (models/export: the outcome round's adapter, merged), the model
+          `make serve` would serve
 Every model's vLLM server starts at once, while the router's conversations run. Before a
 model's conversations, the served chat template must tokenise exactly as training did
 (pipelines/template_parity.py): a difference fails the stage. Writes metrics/simulate.json, the
@@ -43,7 +44,8 @@ from simulator.goals import draw_goals
 from simulator.runner import run_conversations
 from simulator.stats import summarise
 
-MODELS = ("router", "base", "sft", "dpo")
+MODELS = ("router", "base", "sft", "dpo", "round2")
+CANDIDATE = "round2"
 
 
 def settings_for(model: str, base_url: str, db_path: Path, args) -> Settings:
@@ -92,9 +94,10 @@ def run_all(cfg: dict, args, goals, out: Path) -> dict[str, list[dict]]:
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="simulate-") as tmp:
         work = Path(tmp)
-        models = {"base": args.base, "sft": None, "dpo": args.candidate}
-        if "sft" in wanted:
-            models["sft"] = merge_adapter(args.base, args.sft, work / "sft-merged")
+        models = {"base": args.base, CANDIDATE: args.candidate}
+        for name in ("sft", "dpo"):
+            if name in wanted:
+                models[name] = merge_adapter(args.base, getattr(args, name), work / f"{name}-merged")
         models = {m: models[m] for m in wanted if m != "router"}
         cores = os.sched_getaffinity(0)
         with vllm_servers(models, out) as servers:
@@ -155,7 +158,7 @@ def mlflow_metrics(summary: dict) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ("--catalogue", "--nlu", "--base", "--sft", "--candidate", "--out", "--metrics", "--plots"):
+    for name in ("--catalogue", "--nlu", "--base", "--sft", "--dpo", "--candidate", "--out", "--metrics", "--plots"):
         parser.add_argument(name, required=True)
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
@@ -186,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         mlflow.log_metrics(mlflow_metrics(summary))
         mlflow.log_artifacts(str(out), "simulate")
         tracking.run_file(out, run)
-    metrics = {"models": summary, "candidate": "dpo", "n_goals": len(goals), "trials_per_goal": cfg["trials"]}
+    metrics = {"models": summary, "candidate": CANDIDATE, "n_goals": len(goals), "trials_per_goal": cfg["trials"]}
     write_json(args.metrics, metrics)
     plots(summary, Path(args.plots))
     print(simulate_table(metrics), flush=True)

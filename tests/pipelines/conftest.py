@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.literal_data import preference_rows, sft_rows, write_datasets
+from bench.literal_data import preference_rows, sft_rows, write_datasets, write_outcome_pairs
 from pipelines.base_model import build, stage_params
 
 REPO = Path(__file__).resolve().parents[2]
-TRAINING_STAGES = ("base_model", "sft", "dpo", "evaluate", "export")
+TRAINING_STAGES = ("base_model", "sft", "dpo", "round2", "evaluate", "export")
 OUTPUT_ROOTS = ("models/", "data/processed/", "metrics/", "plots/", "reports/")
 
 
@@ -54,10 +54,12 @@ def run_stage(stage: str, root: Path, params: Path) -> None:
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
-    """The training half of dvc.yaml (base_model → sft → dpo → evaluate → export) on the smoke profile,
-    each stage's own command line, on literal datasets; MLflow in a temporary SQLite store."""
+    """The training half of dvc.yaml (base_model → sft → dpo → round2 → evaluate → export) on the smoke
+    profile, each stage's own command line, on literal datasets (round2's outcome pairs literal too:
+    the outcome_pairs stage needs vLLM); MLflow in a temporary SQLite store."""
     root = tmp_path_factory.mktemp("smoke_run")
     write_datasets(root / "data/processed/datasets")
+    write_outcome_pairs(root / "data/processed/outcome_pairs")
     params = smoke_params(root / "params.yaml")
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"

@@ -147,3 +147,45 @@ def test_resume_restores_the_policy_not_the_sft_weights(smoke_run, tmp_path):
     resumed.add_callback(Check())
     resumed.train(resume_from_checkpoint=checkpoint)
     assert seen == {1: True}
+
+
+def test_round2_reads_its_own_block_and_mixes_dpo_pairs(smoke_run, tmp_path):
+    from bench.literal_data import write_outcome_pairs
+
+    pairs = write_outcome_pairs(tmp_path / "outcome_pairs", n=5)  # train.jsonl only: no validation split
+    (tmp_path / "params.yaml").write_text("profile: smoke\nround2:\n  mix_samples: 3\n")
+    argv = [
+        "--block",
+        "round2",
+        "--config",
+        str(CONFIGS / "dpo.yaml"),
+        "--profiles",
+        str(CONFIGS / "profiles"),
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--base",
+        str(smoke_run / "models/base"),
+        "--adapter",
+        str(smoke_run / "models/dpo"),
+        "--data",
+        str(pairs),
+        "--mix",
+        str(smoke_run / "data/processed/datasets/preference"),
+        "--out",
+        str(tmp_path / "out"),
+        "--checkpoints",
+        str(tmp_path / "ck"),
+    ]
+    stage, data_args, args, model_args, recipe = parse_stage_args(
+        "dpo", (StageArguments, DataArguments, dpo.DPOConfig, dpo.ModelConfig), argv
+    )
+    assert recipe["block"] == "round2" and data_args.mix_samples == 3  # params.yaml over the profile's 4
+    assert args.max_steps == 2  # the smoke profile's round2 block
+    args.output_dir = stage.checkpoints
+    trainer = dpo.build_trainer(stage, data_args, args, model_args)
+    assert len(trainer.train_dataset) == 5 + 3
+    # the reference is the DPO policy this round starts from
+    start = load_file(smoke_run / "models/dpo/adapter_model.safetensors")
+    params = dict(trainer.model.named_parameters())
+    key = next(iter(start))
+    assert torch.equal(params[key.replace(".weight", ".ref.weight")].detach(), start[key])

@@ -30,7 +30,7 @@ def test_merged_model_matches_base_plus_adapter(smoke_run):
     tokenizer = AutoTokenizer.from_pretrained(out)
     merged = AutoModelForCausalLM.from_pretrained(out).eval()
     adapted = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(smoke_run / "models/base"), smoke_run / "models/dpo"
+        AutoModelForCausalLM.from_pretrained(smoke_run / "models/base"), smoke_run / "models/round2"
     ).eval()
     assert export.greedy_tokens(merged, tokenizer, 12) == export.greedy_tokens(adapted, tokenizer, 12)
     ids = tokenizer.apply_chat_template(

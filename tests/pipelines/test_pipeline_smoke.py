@@ -1,5 +1,5 @@
 """The training half of the pipeline end to end on the smoke profile (fixture `smoke_run`: every stage's
-command line from dvc.yaml, base_model → sft → dpo → evaluate → export, on literal datasets)."""
+command line from dvc.yaml, base_model → sft → dpo → round2 → evaluate → export, on literal datasets)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def test_training_changes_the_adapters_and_losses_are_finite(smoke_run):
     assert all(sft[k].abs().sum() > 0 for k in lora_b)
     assert sft.keys() == dpo.keys()
     assert any(not torch.equal(sft[k], dpo[k]) for k in sft)
-    for stage in ("sft", "dpo"):
+    round2 = load_file(smoke_run / "models/round2/adapter_model.safetensors")
+    assert round2.keys() == dpo.keys() and any(not torch.equal(dpo[k], round2[k]) for k in dpo)
+    for stage in ("sft", "dpo", "round2"):
         metrics = _json(smoke_run / f"metrics/{stage}.json")
         curve = _json(smoke_run / f"plots/{stage}.json")
         assert metrics["steps"] >= 2 and metrics["tokens_per_second"] > 0
@@ -49,10 +51,10 @@ def test_mlflow_holds_the_grouped_runs_with_lineage(smoke_run):
     client = mlflow.MlflowClient(f"sqlite:///{smoke_run / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("zapvendas").experiment_id])
     by_stage = {r.data.tags["zapvendas.stage"]: r for r in runs}
-    assert set(by_stage) == {"pipeline", "sft", "dpo", "evaluate", "export"}
+    assert set(by_stage) == {"pipeline", "sft", "dpo", "round2", "evaluate", "export"}
     parent = by_stage["pipeline"].info.run_id
     data_md5 = file_digest(smoke_run / "data/processed/datasets/sft")
-    for stage in ("sft", "dpo", "evaluate", "export"):
+    for stage in ("sft", "dpo", "round2", "evaluate", "export"):
         run = by_stage[stage]
         assert run.data.tags["mlflow.parentRunId"] == parent
         assert run.data.tags["zapvendas.pipeline_run"] == parent
@@ -64,6 +66,13 @@ def test_mlflow_holds_the_grouped_runs_with_lineage(smoke_run):
         assert json.loads(run.data.tags["dvc.params_diff"])["profile"] == ["cpu", "smoke"]
     assert by_stage["pipeline"].info.run_name.endswith("@" + by_stage["sft"].data.tags["git.commit"][:7])
     assert by_stage["sft"].data.tags["lineage.data.md5"] == data_md5
+    # each preference round names its parent adapter and its pairs
+    round2 = by_stage["round2"].data.tags
+    assert round2["lineage.parent_adapter.path"].endswith("models/dpo")
+    assert round2["lineage.data.md5"] == file_digest(smoke_run / "data/processed/outcome_pairs")
+    assert round2["lineage.mix.md5"] == file_digest(smoke_run / "data/processed/datasets/preference")
+    assert by_stage["dpo"].data.tags["lineage.parent_adapter.path"].endswith("models/sft")
+    assert by_stage["round2"].data.tags["zapvendas.upstream_run"] == by_stage["dpo"].info.run_id
     sft = by_stage["sft"]
     assert sft.data.params["params.profile"] == "smoke" and sft.data.params["recipe.assistant_only_loss"] == "True"
     assert {"loss", "learning_rate", "grad_norm", "tokens_per_second", "peak_rss_mb"} <= set(sft.data.metrics)
