@@ -23,7 +23,8 @@
 4. The final text is price-grounded (serve/conversation/grounding.py): regenerated once on an
    unknown amount, then rewritten from the catalogue. Model errors, timeouts, empty or garbage
    text → the classifier's guess if there is one, else a fallback with buttons (and a
-   `fallback_reply` event), in the customer's language; never an exception.
+   `fallback_reply` event), in the customer's language. Only a database failure
+   (storage.db.is_infrastructure_error) is raised: the worker then retries the whole message.
 5. After the turn, vLLM is asked to read the customer's updated context (AGENT_PREFILL_BETWEEN_TURNS)
    so the next model call only prefills the new message.
 6. New turns go to `chat_turns`; KPI events (product_viewed, cart_add, checkout_started, handoff,
@@ -58,7 +59,7 @@ from serve.core.history import OlistHistory
 from serve.core.intents import IntentClassifier
 from serve.core.tool_results import dumps, error
 from serve.settings import Settings
-from serve.storage.db import session_scope
+from serve.storage.db import is_infrastructure_error, session_scope
 from serve.storage.events import EventName
 from serve.storage.tables import ChatTurn, Event
 
@@ -101,7 +102,10 @@ class Agent:
             said = customer_language([m.text for m in inbound if m.type == "text" and m.text], default=None)
             turn, greeting = await asyncio.to_thread(self._load, session_factory, customer_id, said)
             replies = await self._respond(session_factory, turn, inbound, greeting)
-        except Exception as exc:  # never crash the worker: a customer always gets an answer
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                raise  # the database failed, not the turn: the worker retries the message (serve/whatsapp/worker.py)
+            # a model, tool or wording error stays inside the turn: the customer gets an answer
             log.exception("agent turn failed", extra={"customer_id": customer_id})
             turn = Turn(customer_id, messages=[])
             turn.events.append((EventName.FALLBACK_REPLY, {"reason": type(exc).__name__}))
