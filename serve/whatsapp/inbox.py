@@ -206,6 +206,12 @@ class Batch:
     attempts: int  # the highest attempt number among the rows (this one included)
     lease_until: datetime
 
+    @property
+    def key(self) -> str:
+        """The same on every claim of these rows (the oldest stays open until they are done): the
+        turn key under which the turn's tool effects are recorded (serve/conversation/effects.py)."""
+        return f"inbox:{min(self.ids)}"
+
 
 def claimable_customers(
     session: Session, now: datetime, *, limit: int, burst_window_s: float, max_wait_s: float

@@ -1,7 +1,12 @@
 """Inbox worker: one customer at a time, in order, bursts answered together, failures retried.
 
-    claim (serve/whatsapp/inbox.py) → mark read + typing → agent.respond(all texts of the burst)
-      → one transaction: inbox rows done + replies enqueued (serve/whatsapp/outbox.py) → wake the sender
+    claim (serve/whatsapp/inbox.py) → mark read + typing → agent.answer(all texts of the burst)
+      → one transaction: inbox rows done + the turn's log + replies enqueued (serve/whatsapp/outbox.py)
+      → wake the sender
+
+Tool effects commit during the turn, each with its outcome under (batch key, call index)
+(serve/conversation/effects.py): a batch claimed again after a crash or a lost lease replays the
+stored outcomes, so no effect repeats and the customer still gets the checkout link.
 
 Per customer: `claim_batches` leases ALL of a customer's open rows at once, and nobody can claim
 that customer again until the lease is released or expires, so its messages are processed in
@@ -35,6 +40,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import sessionmaker
 
+from serve.conversation.messages import Answer
 from serve.conversation.resources import build_agent
 from serve.logs import configure_logging
 from serve.settings import get_settings
@@ -134,25 +140,29 @@ class Worker:
         self._mark_read(batch)
         heartbeat = asyncio.create_task(self._heartbeat(batch))
         try:
-            replies = await self.agent.respond(self.factory, batch.customer_id, batch.inbound)
+            answer = await self.agent.answer(self.factory, batch.customer_id, batch.inbound, turn_key=batch.key)
+            completed = await asyncio.to_thread(self._complete, batch, answer)
         except Exception as exc:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
-            log.exception("agent failed for customer %s (attempt %d)", batch.customer_id, batch.attempts)
+            log.exception("turn failed for customer %s (attempt %d)", batch.customer_id, batch.attempts)
             await asyncio.to_thread(self._fail, batch, f"{type(exc).__name__}: {exc}")
             return
-        heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
-        if await asyncio.to_thread(self._complete, batch, list(replies)) and self.sender is not None:
-            self.sender.notify()
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        if completed:
+            answer.committed()
+            if self.sender is not None:
+                self.sender.notify()
 
-    def _complete(self, batch: inbox.Batch, replies: list) -> bool:
+    def _complete(self, batch: inbox.Batch, answer: Answer) -> bool:
+        """Rows done, the turn's log and its replies queued: one transaction, only while the lease is ours."""
         with session_scope(self.factory) as session:
             if not inbox.complete_batch(session, batch):
                 session.rollback()  # the lease moved on: another worker owns (and answers) these rows
                 log.warning("lease lost for customer %s; dropping this turn's replies", batch.customer_id)
                 return False
-            outbox.enqueue_replies(session, batch.customer_id, replies)
+            answer.record(session)
+            outbox.enqueue_replies(session, batch.customer_id, list(answer.replies))
         return True
 
     def _fail(self, batch: inbox.Batch, error: str) -> None:
