@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -108,3 +109,57 @@ def test_json_logs_carry_no_phone_numbers():
     record.customer_id, record.phone, record.ms = 7, "5511987654321", 12.5
     out = json.loads(JsonFormatter().format(record))
     assert "987654321" not in json.dumps(out) and out["customer_id"] == 7 and out["ms"] == 12.5 and "phone" not in out
+
+
+def stop_with_a_turn_in_flight(settings, llm, model_s: float):
+    """The app with its worker and one customer text whose model call takes `model_s`; the app is
+    stopped while that turn is in flight. Returns (seconds the shutdown took, the inbox row)."""
+    from serve.whatsapp import cloud_api as wa
+    from serve.whatsapp import inbox
+    from tests.serve.factories import PHONE, inbox_rows
+
+    text = "me ajuda a escolher um presente pra minha mãe"
+
+    def answer(request: dict) -> dict:  # only the customer's turn is slow (not the app's warm-up call)
+        turn = any(text in str(m.get("content")) for m in request["messages"])
+        return FakeLLM.delay(model_s, FakeLLM.text("Posso te ajudar a escolher!")) if turn else FakeLLM.text("ok")
+
+    llm.script.clear()
+    llm.requests.clear()
+    default, llm.default = llm.default, answer
+    msg = wa.inbound_message(PHONE, "text", {"body": text})
+    parsed = wa.parse_webhook(wa.webhook_payload("1", [msg]))
+    try:
+        with TestClient(create_app(settings)) as client:
+            factory = client.app.state.session_factory
+            assert inbox.store_webhook(factory, parsed, phone_hash_key="k").stored == 1
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(
+                text in json.dumps(r, ensure_ascii=False) for r in llm.requests
+            ):
+                time.sleep(0.02)  # until the worker has claimed it and the model is thinking
+            started = time.monotonic()
+    finally:
+        llm.default = default
+    (row,) = inbox_rows(factory)
+    return time.monotonic() - started, row
+
+
+@pytest.fixture
+def worker_settings(settings):
+    """The app's own worker and sender on; replies go to a closed local port (never to Meta)."""
+    return settings.model_copy(
+        update={"WHATSAPP_API_BASE_URL": "http://127.0.0.1:9", "INBOX_BURST_WINDOW_S": 0, "PHONE_HASH_KEY": "k"}
+    )
+
+
+def test_shutdown_lets_a_turn_in_flight_finish(worker_settings, llm):
+    took, row = stop_with_a_turn_in_flight(worker_settings.model_copy(update={"SHUTDOWN_WAIT_S": 10}), llm, 1.0)
+    assert row.status == "done" and took < 8, row.error  # answered, not cancelled mid-turn
+
+
+def test_shutdown_is_bounded_by_one_deadline_for_all_loops(worker_settings, llm):
+    """A turn that would take 6 s is cut at SHUTDOWN_WAIT_S (0.5 s), once for every loop together;
+    its rows stay claimed and are answered after the restart (the lease expires)."""
+    took, row = stop_with_a_turn_in_flight(worker_settings.model_copy(update={"SHUTDOWN_WAIT_S": 0.5}), llm, 6.0)
+    assert took < 3 and row.status == "processing"
