@@ -1,4 +1,5 @@
-"""create_app: lifespan (migrations, catalogue), /healthz, /readyz (DB + vLLM /v1/models), /admin/queue, /admin/kpis, JSON logs."""
+"""create_app: lifespan (migrations, catalogue), /healthz, /readyz (DB: ingestion), /readyz/model (vLLM /v1/models),
+/admin/queue, /admin/kpis, JSON logs, bounded shutdown."""
 
 from __future__ import annotations
 
@@ -41,23 +42,32 @@ def test_healthz_and_readyz(settings, llm):
     with TestClient(create_app(settings, start_workers=False)) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         r = client.get("/readyz")
-        assert r.status_code == 200 and r.json() == {"status": "ok", "db": "ok", "llm": "ok"}
+        assert r.status_code == 200 and r.json() == {"status": "ok", "db": "ok"}
+        r = client.get("/readyz/model")
+        assert r.status_code == 200 and r.json() == {"status": "ok", "llm": "ok"}
+
+
+def test_the_webhook_stays_ready_while_the_model_is_down(settings, llm):
+    """Ingestion readiness never depends on vLLM: a model outage must not take the webhook offline."""
+    with TestClient(create_app(settings, start_workers=False)) as client:
         llm.models_status = 503
         try:
-            r = client.get("/readyz")
+            ingestion, model = client.get("/readyz"), client.get("/readyz/model")
         finally:
             llm.models_status = 200
-        assert r.status_code == 503 and r.json()["llm"] == "error: HTTP 503" and r.json()["db"] == "ok"
+    assert ingestion.status_code == 200 and ingestion.json() == {"status": "ok", "db": "ok"}
+    assert model.status_code == 503 and model.json() == {"status": "unavailable", "llm": "error: HTTP 503"}
 
 
-def test_readyz_fails_when_llm_unreachable_or_model_missing(settings):
+def test_model_readiness_fails_when_llm_unreachable_or_model_missing(settings):
     with TestClient(
         create_app(settings.model_copy(update={"LLM_BASE_URL": "http://127.0.0.1:9/v1"}), start_workers=False)
     ) as client:
-        r = client.get("/readyz")
+        r = client.get("/readyz/model")
         assert r.status_code == 503 and r.json()["llm"].startswith("error: Connect")
+        assert client.get("/readyz").status_code == 200
     with TestClient(create_app(settings.model_copy(update={"LLM_MODEL": "other"}), start_workers=False)) as client:
-        assert "not served" in client.get("/readyz").json()["llm"]
+        assert "not served" in client.get("/readyz/model").json()["llm"]
 
 
 def test_readyz_fails_when_db_down(settings):
