@@ -206,20 +206,17 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None, 
 
 
 def stop(proc: subprocess.Popen | None, timeout_s: float = 20) -> None:
-    """SIGTERM the process group, wait up to `timeout_s` for its leader, then SIGKILL whatever is
-    left of the group. The group even when the leader has already died: its members (vLLM's
-    engine workers, a shell's children) would otherwise live on, holding memory and ports."""
-    if proc is None:
+    """SIGTERM the process group, SIGKILL it if it lingers."""
+    if proc is None or proc.poll() is not None:
         return
     try:
         os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:  # nobody left in the group
-        proc.poll()
-        return
-    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout_s)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 LOG_TAIL_CHARS = 3000  # of a vLLM log, shown when the server fails to start

@@ -8,7 +8,7 @@ The bot (`python -m serve`) starts once `GET /v1/models` answers and gets LLM_BA
 pointing at it; we wait for its `/readyz`, then hold both.
 
 Supervision (`supervise`): each child runs in its own process group (vLLM forks engine workers),
-and stopping a child signals its whole group. SIGTERM, SIGINT (Ctrl-C) and SIGHUP (the terminal
+and stopping a child signals its whole group, even when the child itself has already died. SIGTERM, SIGINT (Ctrl-C) and SIGHUP (the terminal
 closed) all stop the pair; without handlers SIGTERM and SIGHUP killed only the launcher and left
 vLLM and the bot running, holding their ports. A child that dies (or never gets ready) stops the
 other, with a line naming it and its exit code, and the launcher exits 1. The bot is stopped
@@ -22,6 +22,7 @@ the engine's cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -53,6 +54,16 @@ class Child:
     ready_timeout_s: float
     stop_timeout_s: float = 20.0  # s between SIGTERM and SIGKILL to the child's group
     proc: subprocess.Popen | None = None
+
+
+def stop_group(proc: subprocess.Popen | None, timeout_s: float) -> None:
+    """engine.stop (SIGTERM the group, wait for its leader, SIGKILL if it lingers), then SIGKILL
+    what is left of the group: a leader that died first (engine.stop then does nothing) leaves its
+    members (vLLM's engine workers) holding memory and ports."""
+    stop(proc, timeout_s)
+    if proc is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def say(text: str) -> None:
@@ -88,7 +99,7 @@ def supervise(children: list[Child], *, poll_s: float = 0.5) -> int:
         for child in reversed(children):
             if child.proc is not None and child.proc.poll() is None:
                 say(f"stopping {child.name} (up to {child.stop_timeout_s:.0f} s)")
-            stop(child.proc, child.stop_timeout_s)
+            stop_group(child.proc, child.stop_timeout_s)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
