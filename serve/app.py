@@ -3,14 +3,15 @@
 Lifespan (one process, embedded default; more workers: `python -m serve.whatsapp.worker`):
   DB engine (+ `alembic upgrade head`) → catalogue, Olist history and intent classifier in memory →
   Agent (vLLM client) → inbox Worker and outbox Sender loops (serve/whatsapp/) → serve.
-Shutdown stops the loops, then closes the Graph and LLM clients and the engine.
+Shutdown (SIGTERM/SIGINT under uvicorn) stops claiming, lets the turns in flight finish within
+SHUTDOWN_WAIT_S in all (then cancels them: their batches are claimed again and replay their tool
+effects, serve/conversation/effects.py), then closes the Graph and LLM clients and the engine.
 Routes live in serve/routers/: webhook, payments, health, admin.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,7 +31,6 @@ from serve.whatsapp.worker import Worker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(db.__file__).resolve().parent / "migrations"
-SHUTDOWN_WAIT_S = 10
 
 
 def migrate(engine) -> None:
@@ -69,10 +69,12 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         try:
             yield
         finally:
-            stop.set()
-            for task in tasks:
-                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(task, SHUTDOWN_WAIT_S)
+            stop.set()  # no new claims; turns in flight finish within one shared deadline
+            if tasks:
+                _, late = await asyncio.wait(tasks, timeout=settings.SHUTDOWN_WAIT_S)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
             if graph is not None:
                 await graph.aclose()
             await agent.model.client.close()

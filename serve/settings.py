@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     # Customers whose turns run at once. Most of a turn is waiting (on vLLM, on the database), and
     # button turns need no model, so this is high; model calls are capped by LLM_MAX_CONCURRENCY.
     WORKER_CONCURRENCY: int = 32
+    # On SIGTERM the app stops claiming and lets turns in flight finish for at most this long, in
+    # all (then they are cancelled; their batches are claimed again and replay their effects).
+    # Above LLM_TIMEOUT_S, so a model turn that has started can end; `make serve` waits longer.
+    SHUTDOWN_WAIT_S: float = 25.0
 
     # Agent limits per customer turn.
     AGENT_MAX_STEPS: int = 4  # model calls (tool rounds) per turn

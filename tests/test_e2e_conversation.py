@@ -179,7 +179,8 @@ def test_conversation_from_greeting_to_paid_order(tmp_path):
             with AppThread(create_app(settings), bot_port):
                 wait_http(f"{bot_url}/healthz", 60, what="bot")
                 wait_http(f"http://127.0.0.1:{vllm_port}/v1/models", 300, vllm, "vLLM")
-                assert httpx.get(f"{bot_url}/readyz").json() == {"status": "ok", "db": "ok", "llm": "ok"}
+                assert httpx.get(f"{bot_url}/readyz").json() == {"status": "ok", "db": "ok"}
+                assert httpx.get(f"{bot_url}/readyz/model").json() == {"status": "ok", "llm": "ok"}
                 converse(settings, graph, bot_url)
     finally:
         stop(vllm)

@@ -23,11 +23,16 @@
 4. The final text is price-grounded (serve/conversation/grounding.py): regenerated once on an
    unknown amount, then rewritten from the catalogue. Model errors, timeouts, empty or garbage
    text → the classifier's guess if there is one, else a fallback with buttons (and a
-   `fallback_reply` event), in the customer's language; never an exception.
+   `fallback_reply` event), in the customer's language. Only a database failure
+   (storage.db.is_infrastructure_error) is raised: the worker then retries the whole message.
 5. After the turn, vLLM is asked to read the customer's updated context (AGENT_PREFILL_BETWEEN_TURNS)
    so the next model call only prefills the new message.
 6. New turns go to `chat_turns`; KPI events (product_viewed, cart_add, checkout_started, handoff,
-   turn_latency_ms, ...) to `events`. Logs carry ids and counts, never phone numbers or text.
+   turn_latency_ms, ...) to `events`, written by `Answer.record` in the worker's completion
+   transaction (`respond` writes them itself for the simulator and the terminal). A tool's effect
+   commits earlier, with its outcome under the turn's key (serve/conversation/effects.py), so a turn
+   replayed after a lost lease or a crash repeats no effect and is logged once.
+   Logs carry ids and counts, never phone numbers or text.
 """
 
 from __future__ import annotations
@@ -42,11 +47,12 @@ from openai import AsyncOpenAI
 
 from serve.contract import ToolCallError
 from serve.conversation.call_arguments import grounded_arguments
+from serve.conversation.effects import EffectKey
 from serve.conversation.executor import ToolOutcome, Tools
 from serve.conversation.grounding import amounts_in, rewrite, ungrounded
 from serve.conversation.knowledge import StoreKnowledge
 from serve.conversation.llm_client import ModelClient, tool_calls
-from serve.conversation.messages import Inbound, Reply, TextReply
+from serve.conversation.messages import Answer, Inbound, Reply, TextReply
 from serve.conversation.model_text import customer_language, looks_like_garbage, tidy
 from serve.conversation.present import Presenter, fallback_replies, outcomes_text, server_text
 from serve.conversation.router import counted_knowledge, route_text
@@ -58,7 +64,7 @@ from serve.core.history import OlistHistory
 from serve.core.intents import IntentClassifier
 from serve.core.tool_results import dumps, error
 from serve.settings import Settings
-from serve.storage.db import session_scope
+from serve.storage.db import is_infrastructure_error, session_scope
 from serve.storage.events import EventName
 from serve.storage.tables import ChatTurn, Event
 
@@ -96,12 +102,28 @@ class Agent:
 
     # ------------------------------------------------------------------------------ entry
     async def respond(self, session_factory, customer_id: int, inbound: list[Inbound]) -> list[Reply]:
+        """A turn that logs itself in its own transaction (simulator, terminal, tests); the worker
+        calls `answer` and logs the turn with its completion instead."""
+        answer = await self.answer(session_factory, customer_id, inbound)
+        await asyncio.to_thread(self._persist, session_factory, customer_id, answer.record)
+        answer.committed()
+        return answer.replies
+
+    async def answer(
+        self, session_factory, customer_id: int, inbound: list[Inbound], turn_key: str | None = None
+    ) -> Answer:
+        """One turn, not yet logged; `turn_key` names the inbox batch, so that a replay of it (lost
+        lease, crash) returns the stored outcome of each effect instead of applying it twice."""
         started = time.monotonic()
         try:
             said = customer_language([m.text for m in inbound if m.type == "text" and m.text], default=None)
             turn, greeting = await asyncio.to_thread(self._load, session_factory, customer_id, said)
+            turn.turn_key = turn_key
             replies = await self._respond(session_factory, turn, inbound, greeting)
-        except Exception as exc:  # never crash the worker: a customer always gets an answer
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                raise  # the database failed, not the turn: the worker retries the message (serve/whatsapp/worker.py)
+            # a model, tool or wording error stays inside the turn: the customer gets an answer
             log.exception("agent turn failed", extra={"customer_id": customer_id})
             turn = Turn(customer_id, messages=[])
             turn.events.append((EventName.FALLBACK_REPLY, {"reason": type(exc).__name__}))
@@ -118,7 +140,6 @@ class Agent:
                 },
             )
         )
-        await asyncio.to_thread(self._persist, session_factory, turn)
         log.info(
             "turn done",
             extra={
@@ -129,11 +150,18 @@ class Agent:
                 "replies": len(replies),
             },
         )
+        return Answer(
+            replies,
+            record=lambda session: self._record(session, turn),
+            committed=lambda: self._after_turn(session_factory, customer_id),
+        )
+
+    def _after_turn(self, session_factory, customer_id: int) -> None:
+        """Once the turn is logged: have vLLM read the context the next turn starts with."""
         if self.settings.AGENT_PREFILL_BETWEEN_TURNS:
             task = asyncio.create_task(self.prefill(session_factory, customer_id))
             self._background.add(task)  # a reference, or the task may be collected mid-flight
             task.add_done_callback(self._background.discard)
-        return replies
 
     async def prefill(self, session_factory, customer_id: int) -> bool:
         """Have vLLM read the customer's context now, while the customer reads and types.
@@ -308,7 +336,9 @@ class Agent:
         else:
             if not by_server:  # only the model's arguments are held to what the customer said
                 args = grounded_arguments(turn, name, args, self.catalogue)
-            outcome = await asyncio.to_thread(self.tools.run, session_factory, turn.customer_id, name, args)
+            key = EffectKey(turn.turn_key, turn.calls_run) if turn.turn_key else None
+            turn.calls_run += 1
+            outcome = await asyncio.to_thread(self.tools.run, session_factory, turn.customer_id, name, args, key)
             turn.events += outcome.events
         turn.outcomes.append(outcome)
         content = dumps(outcome.result)
@@ -317,15 +347,19 @@ class Agent:
         return outcome
 
     # ------------------------------------------------------------------------------ persistence
-    def _persist(self, session_factory, turn: Turn) -> None:
+    def _record(self, session, turn: Turn) -> None:
+        """The turn's conversation log and events, in the caller's transaction."""
+        for m in turn.new:
+            session.add(ChatTurn(customer_id=turn.customer_id, message=m))
+        for name, props in turn.events:
+            session.add(Event(customer_id=turn.customer_id, name=name, properties=props))
+
+    def _persist(self, session_factory, customer_id: int, record) -> None:
         try:
             with session_scope(session_factory) as s:
-                for m in turn.new:
-                    s.add(ChatTurn(customer_id=turn.customer_id, message=m))
-                for name, props in turn.events:
-                    s.add(Event(customer_id=turn.customer_id, name=name, properties=props))
+                record(s)
         except Exception:  # losing a log row must not lose the customer's answer
-            log.exception("could not persist turn", extra={"customer_id": turn.customer_id})
+            log.exception("could not persist turn", extra={"customer_id": customer_id})
 
 
 __all__ = ["Agent", "TextReply", "looks_like_garbage"]

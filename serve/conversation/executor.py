@@ -12,7 +12,9 @@ serving exactly the shapes it was trained on.
 
 `validate` goes beyond the schema: a product id the catalogue does not know is refused before
 anything runs (the model gets the same error text training data shows for it).
-Each `run` is one database transaction, retried on lost races (serve.storage.db.run_in_transaction).
+Each `run` is one database transaction, retried on lost races (serve.storage.db.run_in_transaction);
+with an effect key, a state-changing call records its outcome in that transaction and a replay of
+the same turn returns it instead of running again (serve/conversation/effects.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from serve.commerce import cart as carts
 from serve.commerce import customers, orders, payments
 from serve.contract import CustomerContext, ToolCallError, parse_tool_arguments
 from serve.contract.tools import ToolArgs
-from serve.conversation import cards
+from serve.conversation import cards, effects
 from serve.conversation.messages import ButtonsReply, Reply
 from serve.conversation.texts import say
 from serve.core import tool_results
@@ -73,10 +75,29 @@ class Tools:
         return args
 
     # ------------------------------------------------------------------------------ execution
-    def run(self, session_factory, customer_id: int, name: str, args: ToolArgs) -> ToolOutcome:
+    def run(
+        self, session_factory, customer_id: int, name: str, args: ToolArgs, key: effects.EffectKey | None = None
+    ) -> ToolOutcome:
+        """One call in one transaction; `key`: its place in an inbox batch's turn, so a replayed
+        turn gets the stored outcome of an effect instead of applying it twice (effects.py)."""
         handler = getattr(self, f"_{name}")
+        ledger = key is not None and name in effects.EFFECTFUL
+        arguments = args.model_dump(mode="json")
+
+        def once(s: Session) -> ToolOutcome:
+            stored, fresh = effects.lookup(s, key, name, arguments) if ledger else (None, False)
+            if stored is not None:
+                return ToolOutcome(
+                    name, stored["result"], events=[tuple(e) for e in stored["events"]], pix_code=stored["pix_code"]
+                )
+            outcome = handler(s, customer_id, args)
+            if fresh:
+                stored = {"result": outcome.result, "events": outcome.events, "pix_code": outcome.pix_code}
+                effects.record(s, key, customer_id, name, arguments, stored)
+            return outcome
+
         try:
-            return run_in_transaction(session_factory, lambda s: handler(s, customer_id, args))
+            return run_in_transaction(session_factory, once)
         except Refusal as exc:  # refused by the cart, orders or payments (stock, empty cart): tell the model
             return ToolOutcome(name, tool_results.error(str(exc)))
 

@@ -8,8 +8,9 @@ JSON and rebuilt with `reply_from_dict`, so a restart loses nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 InboundType = Literal[
     "text",
@@ -137,3 +138,19 @@ def reply_from_dict(data: dict) -> Reply:
         if key in kwargs:  # JSON turns tuples into lists; rebuild the frozen shapes
             kwargs[key] = tuple(tuple(x) if isinstance(x, list) else x for x in kwargs[key])
     return cls(**kwargs)
+
+
+def _nothing(*_args) -> None:
+    return None
+
+
+@dataclass
+class Answer:
+    """One turn as the worker receives it (`agent.answer`): the replies; `record(session)`, which
+    writes the turn's conversation log and events in the worker's completion transaction (rows
+    done + replies queued), so a turn whose completion is lost leaves no log to repeat; and
+    `committed()`, called once that transaction has committed (work that must see the log)."""
+
+    replies: list[Reply]
+    record: Callable[[Any], None] = _nothing
+    committed: Callable[[], None] = _nothing

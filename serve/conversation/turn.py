@@ -49,6 +49,8 @@ class Turn:
     guess: Command | None = None  # the classifier's answer, used if the model gives none (agent._run_model)
     tool: str | None = None  # the tool the classifier is sure of: the model writes only its arguments
     new: list[dict] = field(default_factory=list)  # messages to persist in chat_turns
+    turn_key: str | None = None  # the inbox batch this turn answers (effects.py); None: effects not keyed
+    calls_run: int = 0  # executed tool calls so far: the next call's index under turn_key
     outcomes: list[ToolOutcome] = field(default_factory=list)
     events: list[tuple[str, dict]] = field(default_factory=list)
     facts: PriceFacts = field(default_factory=PriceFacts)

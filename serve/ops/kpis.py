@@ -101,6 +101,7 @@ def agent(session: Session, since: datetime) -> dict:
                         EventName.TOOL_REFUSED,
                         EventName.HANDOFF,
                         EventName.REFERENCE_RESOLVED,
+                        EventName.INBOX_DEAD_LETTER,
                     )
                 ),
                 Event.created_at >= since,
@@ -119,6 +120,7 @@ def agent(session: Session, since: datetime) -> dict:
         "handoffs": counts.get(EventName.HANDOFF, 0),
         "knowledge_answers": dict(sorted(knowledge.items(), key=lambda kv: (-kv[1], kv[0]))),
         "references_resolved": counts.get(EventName.REFERENCE_RESOLVED, 0),
+        "dead_letters": counts.get(EventName.INBOX_DEAD_LETTER, 0),  # messages given up: an operator reads them
     }
 
 

@@ -18,7 +18,8 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -108,6 +109,13 @@ def is_retryable(exc: BaseException) -> bool:
         code = getattr(exc.orig, "sqlstate", None)
         return "database is locked" in msg or code in ("40001", "40P01")
     return False
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """The database itself failed: a dropped connection, a full disk, a lock wait that gave up, an
+    exhausted pool, a missing table. Not the turn's fault, so the worker must retry the message
+    later (backoff, then dead letter) instead of answering an apology and marking it done."""
+    return isinstance(exc, (DBAPIError, DisconnectionError, PoolTimeout))
 
 
 def run_in_transaction(factory: sessionmaker[Session], fn: Callable[[Session], T], *, attempts: int = 5) -> T:

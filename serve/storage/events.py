@@ -17,6 +17,8 @@ class EventName:
     ORDER_REFUNDED = "order_refunded"
     PAYMENT_NEEDS_REVIEW = "payment_needs_review"
     HANDOFF = "handoff"
+    # operations
+    INBOX_DEAD_LETTER = "inbox_dead_letter"  # a customer message given up after max attempts (an operator looks)
     # the agent's turn
     TURN_LATENCY_MS = "turn_latency_ms"
     INTENT = "intent"

@@ -317,6 +317,25 @@ class SandboxCharge(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class ToolEffect(Base):
+    """A tool call's outcome, written in the transaction of its effect (migration 0004): a turn the
+    worker replays after a lost lease or a crash returns the stored outcome instead of adding to
+    the cart or checking out again (serve/conversation/effects.py). `turn_key` names the inbox batch
+    ("inbox:<oldest row id>"), `call_index` the call's place among the turn's executed calls."""
+
+    __tablename__ = "tool_effects"
+    __table_args__ = (UniqueConstraint("turn_key", "call_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    turn_key: Mapped[str] = mapped_column(String(64))
+    call_index: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON)  # result, events, pix_code
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Event(Base):
     """Analytics/KPIs; names from serve/storage/events.py."""
 

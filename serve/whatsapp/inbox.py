@@ -16,7 +16,8 @@ conditional UPDATE marks all its open rows `processing` with a lease; the `NOT E
 what keeps two workers off one customer: on SQLite the single writer makes the statement atomic,
 on PostgreSQL the customer row is first taken with `FOR UPDATE SKIP LOCKED`, so a second worker
 skips the customer instead of waiting for it. A worker that dies leaves a lease that simply
-expires; the rows are then claimed again.
+expires; the rows are then claimed again, at most `max_attempts` times in all (each claim counts
+one attempt): past that they are dead letters (serve/whatsapp/dead_letter.py), never claimed again.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from serve.conversation.texts import is_greeting
 from serve.storage.db import run_in_transaction, session_scope
 from serve.storage.tables import Customer, InboxItem, Message, utcnow
 from serve.whatsapp.cloud_api import ParsedWebhook
+from serve.whatsapp.dead_letter import dead_letter
 
 log = logging.getLogger(__name__)
 
 OPEN = ("pending", "processing")
+POISON_ERROR = "attempts exhausted without an answer (the process died or lost the lease every time)"
 # Forward-only delivery states: a status may only replace the ones listed for it.
 STATUS_FROM = {
     "sent": ("queued",),
@@ -203,6 +206,12 @@ class Batch:
     attempts: int  # the highest attempt number among the rows (this one included)
     lease_until: datetime
 
+    @property
+    def key(self) -> str:
+        """The same on every claim of these rows (the oldest stays open until they are done): the
+        turn key under which the turn's tool effects are recorded (serve/conversation/effects.py)."""
+        return f"inbox:{min(self.ids)}"
+
 
 def claimable_customers(
     session: Session, now: datetime, *, limit: int, burst_window_s: float, max_wait_s: float
@@ -226,8 +235,14 @@ def claimable_customers(
     return list(session.scalars(q))
 
 
-def claim_customer(session: Session, customer_id: int, now: datetime, lease_until: datetime) -> Batch | None:
-    """Lease every open row of one customer, or None if another worker holds it."""
+def claim_customer(
+    session: Session, customer_id: int, now: datetime, lease_until: datetime, *, max_attempts: int | None = None
+) -> Batch | None:
+    """Lease every open row of one customer, or None if another worker holds it (or nothing is left).
+
+    max_attempts: rows already claimed that many times without an answer are not claimed again:
+    they go to `failed` in this transaction, with one apology and an operator alert
+    (serve/whatsapp/dead_letter.py), so a message that kills the process cannot loop forever."""
     if session.get_bind().dialect.name == "postgresql":
         got = session.execute(
             select(Customer.id).where(Customer.id == customer_id).with_for_update(skip_locked=True)
@@ -236,14 +251,27 @@ def claim_customer(session: Session, customer_id: int, now: datetime, lease_unti
             return None  # another worker is claiming this customer right now
     t, other = InboxItem.__table__, InboxItem.__table__.alias("other")
     leased = exists().where(other.c.customer_id == customer_id, other.c.status.in_(OPEN), other.c.locked_until > now)
+    claimable = (
+        t.c.customer_id == customer_id,
+        t.c.status.in_(OPEN),
+        or_(t.c.locked_until.is_(None), t.c.locked_until <= now),
+        ~leased,
+    )
+    if max_attempts is not None:
+        spent = t.c.attempts >= max_attempts
+        dead = session.execute(
+            update(t)
+            .where(*claimable, spent)
+            .values(status="failed", locked_until=None, processed_at=now, error=POISON_ERROR)
+            .returning(t.c.id, t.c.attempts)
+        ).all()
+        if dead:
+            ids = sorted(r.id for r in dead)
+            dead_letter(session, customer_id, ids, attempts=max(r.attempts for r in dead), reason=POISON_ERROR)
+        claimable += (~spent,)
     stmt = (
         update(t)
-        .where(
-            t.c.customer_id == customer_id,
-            t.c.status.in_(OPEN),
-            or_(t.c.locked_until.is_(None), t.c.locked_until <= now),
-            ~leased,
-        )
+        .where(*claimable)
         .values(status="processing", locked_until=lease_until, attempts=t.c.attempts + 1)
         .returning(t.c.id, t.c.payload, t.c.attempts)
     )
@@ -259,9 +287,16 @@ def claim_customer(session: Session, customer_id: int, now: datetime, lease_unti
 
 
 def claim_batches(
-    factory: sessionmaker, *, limit: int, burst_window_s: float, max_wait_s: float, lease_s: float
+    factory: sessionmaker,
+    *,
+    limit: int,
+    burst_window_s: float,
+    max_wait_s: float,
+    lease_s: float,
+    max_attempts: int | None = None,
 ) -> list[Batch]:
-    """Up to `limit` customers' batches, each claimed in its own short transaction."""
+    """Up to `limit` customers' batches, each claimed in its own short transaction
+    (`max_attempts`: see claim_customer)."""
     now = utcnow()
     with session_scope(factory) as session:
         candidates = claimable_customers(
@@ -270,7 +305,9 @@ def claim_batches(
     batches = []
     for customer_id in candidates:
         with session_scope(factory) as session:
-            batch = claim_customer(session, customer_id, now, now + timedelta(seconds=lease_s))
+            batch = claim_customer(
+                session, customer_id, now, now + timedelta(seconds=lease_s), max_attempts=max_attempts
+            )
         if batch is not None:
             batches.append(batch)
     return batches

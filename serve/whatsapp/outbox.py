@@ -8,6 +8,11 @@ be paced and retried without holding the customer's turn.
 - Order per recipient: only the oldest queued message of a customer may go; a message backing
   off holds the ones after it. Each customer's queue is drained by one task at a time (a lease
   in `next_attempt_at`, taken by a conditional UPDATE, so several sender processes are safe).
+  The pacing waits below (a throttled number pauses up to backoff_max_s, 300 s) can outlast the
+  lease (lease_s, 60 s), so the lease is taken afresh right before each send (`_renew`): a sender
+  whose lease ran out while it waited leaves the message to the sender that took it over. Only
+  the send itself then runs under the lease; lease_s must stay above the Graph client's timeout
+  (15 s).
 - Pacing: a token bucket for the whole business number (OUTBOUND_MSGS_PER_SECOND, Cloud API
   default 80/s; it is per process, so with N sender processes give each 1/N) and a minimum gap
   between two messages to the same recipient (OUTBOUND_PER_RECIPIENT_INTERVAL_S): replies made of
@@ -234,6 +239,8 @@ class Sender:
             if wait > 0:
                 await asyncio.sleep(wait)
             await self.bucket.acquire()
+            if not await asyncio.to_thread(self._renew, item):
+                break  # the lease ran out while we waited our turn: another sender owns the message now
             try:
                 wamid = await self._send(item)
             except GraphError as exc:
@@ -300,6 +307,21 @@ class Sender:
                 window_open,
                 lease,
             )
+
+    def _renew(self, item: _Claimed) -> bool:
+        """Take the lease afresh right before the send; False if it expired and another sender took
+        the message (then it is theirs to send: sending it here too would deliver it twice)."""
+        m = Message.__table__
+        lease = utcnow() + timedelta(seconds=self.lease_s)
+        with session_scope(self.factory) as s:
+            won = s.execute(
+                update(m)
+                .where(m.c.id == item.id, m.c.status == "queued", m.c.next_attempt_at == item.lease)
+                .values(next_attempt_at=lease)
+            ).rowcount
+        if won:
+            item.lease = lease
+        return bool(won)
 
     def _finish(self, item: _Claimed, wamid: str | None, error: str | None) -> None:
         m = Message.__table__

@@ -1,7 +1,12 @@
 """Inbox worker: one customer at a time, in order, bursts answered together, failures retried.
 
-    claim (serve/whatsapp/inbox.py) → mark read + typing → agent.respond(all texts of the burst)
-      → one transaction: inbox rows done + replies enqueued (serve/whatsapp/outbox.py) → wake the sender
+    claim (serve/whatsapp/inbox.py) → mark read + typing → agent.answer(all texts of the burst)
+      → one transaction: inbox rows done + the turn's log + replies enqueued (serve/whatsapp/outbox.py)
+      → wake the sender
+
+Tool effects commit during the turn, each with its outcome under (batch key, call index)
+(serve/conversation/effects.py): a batch claimed again after a crash or a lost lease replays the
+stored outcomes, so no effect repeats and the customer still gets the checkout link.
 
 Per customer: `claim_batches` leases ALL of a customer's open rows at once, and nobody can claim
 that customer again until the lease is released or expires, so its messages are processed in
@@ -15,9 +20,11 @@ Bursts: a customer is claimed only when its newest pending message is `burst_win
 agent call with three `Inbound`s. `max_wait_s` caps the wait for a customer who never pauses.
 This window adds directly to turn latency: lower it when latency matters more than coalescing.
 
-Failures: an exception from the agent (it has its own fallback, so this means a bug or a DB
-outage) puts the rows back to `pending` with exponential backoff; after `max_attempts` they are
-`failed` with the error kept, and the customer gets a short apology instead of silence.
+Failures: an exception from the agent (it answers model and tool errors itself, so this means a
+database failure or a bug) puts the rows back to `pending` with exponential backoff. Each claim
+counts one attempt; after `max_attempts` (raised, or claimed that often without an answer because
+the process died) the rows are dead letters (serve/whatsapp/dead_letter.py): `failed` with the
+error kept, one apology to the customer instead of silence, and an operator alert.
 
 Run in the app (serve/app.py lifespan: `Worker(...).run(stop)`) or as extra processes:
 `python -m serve.whatsapp.worker` (with PostgreSQL: rows are claimed with FOR UPDATE SKIP LOCKED).
@@ -33,7 +40,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import sessionmaker
 
-from serve.conversation.messages import TextReply
+from serve.conversation.messages import Answer
 from serve.conversation.resources import build_agent
 from serve.logs import configure_logging
 from serve.settings import get_settings
@@ -41,10 +48,9 @@ from serve.storage.db import get_session_factory, session_scope
 from serve.storage.tables import utcnow
 from serve.whatsapp import inbox, outbox
 from serve.whatsapp.cloud_api import GraphClient, GraphError
+from serve.whatsapp.dead_letter import APOLOGY, dead_letter  # APOLOGY: re-exported for callers
 
 log = logging.getLogger(__name__)
-
-APOLOGY = TextReply("Desculpe, tive um problema para responder agora. Pode repetir daqui a pouco, por favor?")
 
 
 class Worker:
@@ -96,6 +102,7 @@ class Worker:
                         burst_window_s=self.burst_window_s,
                         max_wait_s=self.max_wait_s,
                         lease_s=self.lease_s,
+                        max_attempts=self.max_attempts,
                     )
                 except Exception:  # a DB hiccup must not kill the loop
                     log.exception("claiming inbox batches failed")
@@ -117,6 +124,7 @@ class Worker:
             burst_window_s=self.burst_window_s,
             max_wait_s=self.max_wait_s,
             lease_s=self.lease_s,
+            max_attempts=self.max_attempts,
         )
         await asyncio.gather(*(self.process(b) for b in batches))
         return len(batches)
@@ -132,25 +140,29 @@ class Worker:
         self._mark_read(batch)
         heartbeat = asyncio.create_task(self._heartbeat(batch))
         try:
-            replies = await self.agent.respond(self.factory, batch.customer_id, batch.inbound)
+            answer = await self.agent.answer(self.factory, batch.customer_id, batch.inbound, turn_key=batch.key)
+            completed = await asyncio.to_thread(self._complete, batch, answer)
         except Exception as exc:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
-            log.exception("agent failed for customer %s (attempt %d)", batch.customer_id, batch.attempts)
+            log.exception("turn failed for customer %s (attempt %d)", batch.customer_id, batch.attempts)
             await asyncio.to_thread(self._fail, batch, f"{type(exc).__name__}: {exc}")
             return
-        heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
-        if await asyncio.to_thread(self._complete, batch, list(replies)) and self.sender is not None:
-            self.sender.notify()
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        if completed:
+            answer.committed()
+            if self.sender is not None:
+                self.sender.notify()
 
-    def _complete(self, batch: inbox.Batch, replies: list) -> bool:
+    def _complete(self, batch: inbox.Batch, answer: Answer) -> bool:
+        """Rows done, the turn's log and its replies queued: one transaction, only while the lease is ours."""
         with session_scope(self.factory) as session:
             if not inbox.complete_batch(session, batch):
                 session.rollback()  # the lease moved on: another worker owns (and answers) these rows
                 log.warning("lease lost for customer %s; dropping this turn's replies", batch.customer_id)
                 return False
-            outbox.enqueue_replies(session, batch.customer_id, replies)
+            answer.record(session)
+            outbox.enqueue_replies(session, batch.customer_id, list(answer.replies))
         return True
 
     def _fail(self, batch: inbox.Batch, error: str) -> None:
@@ -162,7 +174,7 @@ class Worker:
         )
         with session_scope(self.factory) as session:
             if inbox.release_batch(session, batch, error, retry_at=retry_at) and final:
-                outbox.enqueue_replies(session, batch.customer_id, [APOLOGY])
+                dead_letter(session, batch.customer_id, batch.ids, attempts=batch.attempts, reason=error)
         if final and self.sender is not None:
             self.sender.notify()
 
@@ -214,6 +226,9 @@ def main() -> None:
     configure_logging(settings.LOG_LEVEL)
     agent = build_agent(settings)  # the same agent the app builds
     asyncio.run(run_forever(settings, agent, get_session_factory(), with_sender=not args.no_sender))
+
+
+__all__ = ["APOLOGY", "Worker", "run_forever"]
 
 
 if __name__ == "__main__":

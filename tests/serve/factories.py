@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from serve.commerce.customers import get_or_create_customer
 from serve.conversation.agent import Agent
-from serve.conversation.messages import TextReply
+from serve.conversation.messages import Answer, TextReply
 from serve.core.catalog import Catalogue
 from serve.settings import Settings
 from serve.storage.db import session_scope
@@ -201,7 +201,7 @@ def post_signed(client: httpx.Client, payload: dict, secret: str = APP_SECRET) -
 
 
 class EchoAgent:
-    """Test double with `Agent.respond`'s signature: records each call, answers one TextReply."""
+    """Test double with `Agent.respond`'s and `Agent.answer`'s signatures: records each call, answers one TextReply."""
 
     def __init__(self, delay_s: float = 0.0, fail_times: int = 0, always_fail: bool = False):
         self.delay_s, self.fail_times, self.always_fail = delay_s, fail_times, always_fail
@@ -220,6 +220,10 @@ class EchoAgent:
         if self.always_fail or len(self.calls) <= self.fail_times:
             raise RuntimeError("agent exploded")
         return [TextReply("eco: " + " | ".join(call["texts"]))]
+
+    async def answer(self, session_factory, customer_id: int, inbound: list, turn_key: str | None = None) -> Answer:
+        """What the worker calls (`Agent.answer`): the same reply, no turn log."""
+        return Answer(await self.respond(session_factory, customer_id, inbound))
 
 
 def agent_env(llm, sqlite_db, tmp_path, **overrides):

@@ -5,7 +5,7 @@ import asyncio
 from PIL import Image
 from sqlalchemy import select
 
-from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TextReply
+from serve.conversation.messages import Answer, ButtonsReply, ImageReply, ListReply, TextReply
 from serve.devtools.chat_cli import Phone
 from serve.devtools.fake_graph import FakeGraphServer, ServerThread
 from serve.storage.tables import InboxItem
@@ -16,10 +16,13 @@ from tests.serve.factories import APP_SECRET, PHONE_NUMBER_ID, message_rows, web
 
 
 class MenuAgent:
-    """Our Agent.respond interface: answers text with a card and menus, a choice with its id."""
+    """Our Agent.answer/respond interface: answers text with a card and menus, a choice with its id."""
 
     def __init__(self, card):
         self.seen, self.card = [], card
+
+    async def answer(self, session_factory, customer_id, inbound, turn_key=None):
+        return Answer(await self.respond(session_factory, customer_id, inbound))
 
     async def respond(self, session_factory, customer_id, inbound):
         self.seen += [(m.type, m.choice_id, m.text) for m in inbound]

@@ -270,3 +270,31 @@ def test_refused_template_does_not_queue_another(sqlite_db, fake):
     run(fake, factory, fallback_template=REENGAGE)
     (row,) = message_rows(factory, "out")
     assert row.status == "failed" and "131047" in row.error and fake.state.messages == []
+
+
+def test_a_sender_paused_past_its_lease_never_sends_what_another_sender_took(sqlite_db, fake):
+    """Sender A claims a message, then waits out a throughput pause longer than its lease; sender B
+    takes the expired lease and sends it. A must not send it a second time when its pause ends."""
+    factory = sqlite_db.factory()
+    cid, _ = customer(factory)
+    enqueue(factory, cid, texts(1))
+
+    async def go():
+        graphs = [
+            GraphClient(base_url=fake.base_url, api_version="23.0", phone_number_id=PHONE_NUMBER_ID, access_token="tok")
+            for _ in range(2)
+        ]
+        a = outbox.Sender(factory, graphs[0], lease_s=0.2, per_recipient_interval_s=0)
+        b = outbox.Sender(sqlite_db.factory(), graphs[1], lease_s=0.2, per_recipient_interval_s=0)
+        a.bucket.pause(0.8)  # the number was throttled: A's sends wait longer than its lease
+        first = asyncio.create_task(a.run_once())  # claims the message, then waits for the pause
+        await asyncio.sleep(0.4)  # A's lease has expired
+        assert await b.run_once() == 1  # B takes the message over and sends it
+        await first
+        for g in graphs:
+            await g.aclose()
+
+    asyncio.run(go())
+    assert len(fake.state.messages) == 1  # delivered once
+    (row,) = message_rows(factory, "out")
+    assert row.status == "sent" and row.wa_message_id == fake.state.messages[0]["id"]
