@@ -2,7 +2,8 @@
 
 Lifespan (one process, embedded default; more workers: `python -m serve.whatsapp.worker`):
   DB engine (+ `alembic upgrade head`) → catalogue, Olist history and intent classifier in memory →
-  Agent (vLLM client) → inbox Worker and outbox Sender loops (serve/whatsapp/) → serve.
+  Agent (vLLM client) → inbox Worker and outbox Sender loops (serve/whatsapp/), and the sweep that
+  cancels unpaid orders past their expiry (releasing their stock) → serve.
 Shutdown (SIGTERM/SIGINT under uvicorn) stops claiming, lets the turns in flight finish within
 SHUTDOWN_WAIT_S in all (then cancels them: their batches are claimed again and replay their tool
 effects, serve/conversation/effects.py), then closes the Graph and LLM clients and the engine.
@@ -12,6 +13,7 @@ Routes live in serve/routers/: webhook, payments, health, admin.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +22,7 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 
+from serve.commerce import orders
 from serve.conversation.resources import build_agent
 from serve.logs import configure_logging
 from serve.routers import admin, health, payments, webhook
@@ -40,6 +43,19 @@ def migrate(engine) -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+async def expire_orders(stop: asyncio.Event, factory, every_s: float) -> None:
+    """Every `every_s` seconds, cancel unpaid orders past `expires_at` and release their stock."""
+    while not stop.is_set():
+        try:
+            expired = await asyncio.to_thread(orders.expire_unpaid, factory)
+            if expired:
+                log.info("unpaid orders expired", extra={"orders": expired})
+        except Exception:  # a database hiccup: try again at the next sweep
+            log.exception("order expiry sweep failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
 
 
 def create_app(settings: Settings | None = None, *, start_workers: bool = True) -> FastAPI:
@@ -64,6 +80,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
                 asyncio.create_task(worker.run(stop), name="worker"),
                 asyncio.create_task(app.state.sender.run(stop), name="sender"),
                 asyncio.create_task(agent.warm_up(), name="llm-warm-up"),
+                asyncio.create_task(expire_orders(stop, factory, settings.ORDER_EXPIRY_SWEEP_S), name="order-expiry"),
             ]
         log.info("bot ready", extra={"products": len(agent.catalogue), "env": settings.ENV, "workers": bool(tasks)})
         try:

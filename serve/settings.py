@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     STRIPE_API_BASE_URL: str = "https://api.stripe.com"
     ADMIN_TOKEN: str = ""  # bearer token for /admin/* in production (open in development/test)
     ORDER_DELIVERY_DAYS: int = 7  # business days added to "today" for estimated_delivery
+    # An order awaiting payment holds its stock this long, then expires (canceled, units released:
+    # serve/commerce/stock.py). PIX and card are paid in minutes; a boleto settles 1-3 business
+    # days after it is paid, so it holds longer (a weekend included).
+    ORDER_PAYMENT_EXPIRY_MINUTES: int = 120
+    ORDER_BOLETO_EXPIRY_HOURS: int = 120
+    ORDER_EXPIRY_SWEEP_S: float = 60.0  # how often the app cancels expired unpaid orders
     # The store's policies, hours and contact the bot states (serve/conversation/knowledge.py);
     # a relative path is read from the working directory, else from the repository.
     STORE_CONFIG: str = "configs/store.yaml"

@@ -4,6 +4,14 @@ estimated delivery, and "where is my order" answers (bot orders, then linked Oli
 States: pending_payment → paid → shipped → delivered, and canceled from pending_payment or paid.
 Nothing moves backwards; `paid` is set only by serve/payments after a verified, re-fetched gateway
 event. The customer sees the order `code` ("ZV12345"), never the row id.
+
+Stock (serve/commerce/stock.py): creating the order reserves its units, in the order's transaction;
+`move` applies the stock side of a transition in the caller's transaction: paid → the units are
+sold, canceled while unpaid (by the customer, an operator or expiry) → released. An unpaid order
+expires at `expires_at` (ORDER_PAYMENT_EXPIRY_MINUTES, boleto ORDER_BOLETO_EXPIRY_HOURS);
+`expire_unpaid` cancels the expired ones, each under its customer's lock with a re-check, so a
+payment landing at the same moment either wins (paid) or finds the order canceled (then a person
+reviews it: serve/commerce/payments).
 """
 
 from __future__ import annotations
@@ -14,13 +22,17 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from serve.commerce import stock
 from serve.commerce.cart import COUPONS, lock_for_checkout
 from serve.core.cart_math import FREIGHT_RULE
 from serve.core.catalog import Catalogue
 from serve.core.history import OlistHistory
 from serve.core.refusal import Refusal
 from serve.core.tool_results import OrderInfo
-from serve.storage.tables import ORDER_STATUSES, Customer, Order, OrderItem, utcnow
+from serve.settings import Settings
+from serve.storage.db import lock_customer, run_in_transaction
+from serve.storage.events import EventName
+from serve.storage.tables import ORDER_STATUSES, Customer, Event, Order, OrderItem, utcnow
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending_payment": frozenset({"paid", "canceled"}),
@@ -62,6 +74,14 @@ def add_business_days(start: date, days: int) -> date:
     return d
 
 
+def payment_hold(method: str, settings=None) -> timedelta:
+    """How long an unpaid order holds its stock (settings' values, or their defaults)."""
+    fields = Settings.model_fields
+    minutes = getattr(settings, "ORDER_PAYMENT_EXPIRY_MINUTES", fields["ORDER_PAYMENT_EXPIRY_MINUTES"].default)
+    boleto_h = getattr(settings, "ORDER_BOLETO_EXPIRY_HOURS", fields["ORDER_BOLETO_EXPIRY_HOURS"].default)
+    return timedelta(hours=boleto_h) if method == "boleto" else timedelta(minutes=minutes)
+
+
 def new_order_code(session: Session) -> str:
     """A short unused code "ZV" + 5 digits (7+ digits once the 5-digit space gets crowded)."""
     for attempt in range(40):
@@ -84,14 +104,16 @@ def create_order(
     rule=FREIGHT_RULE,
 ) -> Order:
     """The customer's open cart becomes an order (status pending_payment) and the cart is closed.
-    Prices, stock and totals are re-read from the catalogue now, once; the order keeps them.
-    Raises EmptyCartError / StockError / OrderError (pt-BR)."""
+    Prices, stock and totals are re-read from the catalogue now, once; the order keeps them, and
+    its units are reserved until `expires_at`. Raises EmptyCartError / StockError / OrderError (pt-BR)."""
     if payment_method not in ("pix", "card", "boleto"):
         raise OrderError(f"forma de pagamento inválida: {payment_method!r} (pix, card ou boleto)")
     cart, view = lock_for_checkout(session, customer_id, catalogue, coupons=coupons, rule=rule)
     if cart is None or view.empty:
         raise EmptyCartError("o carrinho está vazio")
     days = settings.ORDER_DELIVERY_DAYS if settings is not None else 7
+    stock.reserve(session, [(x.product_id, x.quantity) for x in view.lines], catalogue)
+    now = utcnow()
     t = view.totals
     order = Order(
         code=new_order_code(session),
@@ -102,7 +124,8 @@ def create_order(
         freight_cents=t.freight_cents,
         discount_cents=t.discount_cents,
         total_cents=t.total_cents,
-        estimated_delivery=add_business_days(today or utcnow().date(), days),
+        estimated_delivery=add_business_days(today or now.date(), days),
+        expires_at=now + payment_hold(payment_method, settings),
         items=[
             OrderItem(product_id=x.product_id, name=x.name, quantity=x.quantity, unit_price_cents=x.unit_price_cents)
             for x in view.lines
@@ -134,6 +157,51 @@ def transition(order: Order, new_status: str, *, now: datetime | None = None) ->
     elif new_status == "delivered":
         order.delivered_at = now
     return True
+
+
+def _lines(order: Order) -> list[tuple[str, int]]:
+    return [(i.product_id, i.quantity) for i in order.items]
+
+
+def move(session: Session, order: Order, new_status: str, *, now: datetime | None = None) -> bool:
+    """`transition` plus its stock side, in the caller's transaction (which holds the customer's
+    lock): leaving pending_payment for paid sells the reserved units, for canceled releases them.
+    Orders from before reservations (expires_at NULL) held nothing and change no stock."""
+    was = order.status
+    if not transition(order, new_status, now=now):
+        return False
+    if was == "pending_payment" and order.expires_at is not None:
+        if new_status == "paid":
+            stock.sell(session, _lines(order))
+        elif new_status == "canceled":
+            stock.release(session, _lines(order))
+    return True
+
+
+def expire_unpaid(factory, *, now: datetime | None = None, limit: int = 100) -> list[str]:
+    """Cancel unpaid orders past `expires_at` and release their stock; the codes it expired.
+    One transaction per order, under its customer's lock, re-checked there (a payment may have
+    moved it meanwhile); safe to run in several processes at once."""
+    now = now or utcnow()
+    with factory() as s:
+        due = s.execute(
+            select(Order.id, Order.customer_id)
+            .where(Order.status == "pending_payment", Order.expires_at.is_not(None), Order.expires_at <= now)
+            .order_by(Order.expires_at)
+            .limit(limit)
+        ).all()
+
+    def expire(s: Session, order_id: int, customer_id: int) -> str | None:
+        lock_customer(s, customer_id)
+        order = s.get(Order, order_id, populate_existing=True)
+        if order.status != "pending_payment" or order.expires_at > now:
+            return None
+        move(s, order, "canceled", now=now)
+        s.add(Event(customer_id=customer_id, name=EventName.ORDER_EXPIRED, properties={"order": order.code}))
+        return order.code
+
+    expired = [run_in_transaction(factory, lambda s, o=o, c=c: expire(s, o, c)) for o, c in due]
+    return [code for code in expired if code]
 
 
 SHORT_OLIST_ID = 8  # Olist order ids are 32 hex characters; customers see (and type) the first 8

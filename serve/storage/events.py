@@ -15,6 +15,7 @@ class EventName:
     CART_REMOVE = "cart_remove"
     RECOMMENDATION_SHOWN = "recommendation_shown"
     ORDER_REFUNDED = "order_refunded"
+    ORDER_EXPIRED = "order_expired"  # unpaid past expires_at: canceled, stock released
     PAYMENT_NEEDS_REVIEW = "payment_needs_review"
     HANDOFF = "handoff"
     # operations

@@ -239,6 +239,9 @@ class Order(Base):
     # Added after the brief's schema (migration 0002): tracking answers need the real dates.
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Migration 0005: an order awaiting payment holds its units (stock_levels.reserved) until this
+    # time, then expires (canceled, units released). NULL: an order from before reservations.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.id"
@@ -336,6 +339,22 @@ class ToolEffect(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class StockLevel(Base):
+    """Units the bot may sell per product (migration 0005; serve/commerce/stock.py): seeded from the
+    catalogue on first use, then changed only by reservations, releases and sales."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("reserved >= 0", name="reserved_nonnegative"),
+        CheckConstraint("on_hand >= reserved", name="reserved_within_on_hand"),
+    )
+
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer)  # units on the shelf
+    reserved: Mapped[int] = mapped_column(Integer, default=0)  # held by orders awaiting payment
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Event(Base):
     """Analytics/KPIs; names from serve/storage/events.py."""
 
@@ -398,4 +417,6 @@ __all__ = [
     "Payment",
     "PaymentEvent",
     "SandboxCharge",
+    "StockLevel",
+    "ToolEffect",
 ]

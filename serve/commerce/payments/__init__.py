@@ -176,7 +176,7 @@ def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment, n
                 )
             )
             return WebhookResult("processed", order.code, "paid; order not awaiting payment")
-        orders.transition(order, "paid")
+        orders.move(session, order, "paid")
         session.add(
             Event(
                 customer_id=order.customer_id,
@@ -193,7 +193,7 @@ def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment, n
     elif gp.status == "failed" and order.status == "pending_payment":
         notify(session, order, "payment_failed")
     elif gp.status == "refunded" and order.status == "paid":
-        orders.transition(order, "canceled")
+        orders.move(session, order, "canceled")
         session.add(
             Event(customer_id=order.customer_id, name=EventName.ORDER_REFUNDED, properties={"order": order.code})
         )
