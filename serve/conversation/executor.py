@@ -45,6 +45,8 @@ from serve.storage.tables import Customer, Handoff, Order
 
 log = logging.getLogger(__name__)
 
+ORDER_PLACED = "order_placed"  # checkout's outcome between its two steps: {ORDER_PLACED: order id}
+
 
 @dataclass
 class ToolOutcome:
@@ -97,7 +99,10 @@ class Tools:
             return outcome
 
         try:
-            return run_in_transaction(session_factory, once)
+            outcome = run_in_transaction(session_factory, once)
+            if name == "checkout" and ORDER_PLACED in outcome.result:
+                outcome = self._payment_link(session_factory, outcome)
+            return outcome
         except Refusal as exc:  # refused by the cart, orders or payments (stock, empty cart): tell the model
             return ToolOutcome(name, tool_results.error(str(exc)))
 
@@ -146,19 +151,29 @@ class Tools:
     def _cart(self, view: carts.CartView) -> dict:
         return tool_results.cart_view(view.lines, self.catalogue, FREIGHT_RULE, view.coupon)
 
+    # Checkout in two steps, so a slow gateway holds no lock: (1) here, in the tool's transaction,
+    # the order (stock reserved, cart closed) and its payment attempt (the idempotency key), recorded
+    # in the effect ledger as {ORDER_PLACED: order id}; (2) `_payment_link`, after that commit: the
+    # gateway call, outside any transaction, then the link stored in a transaction of its own. A
+    # replayed turn or a retry after a failure gets the same order back and the same key, so the
+    # gateway returns the payment it already made instead of making a second one.
     def _checkout(self, s: Session, cid: int, args) -> ToolOutcome:
         order = orders.create_order(s, cid, self.catalogue, args.payment_method, self.settings)
-        payment = payments.start_payment(s, order, self.settings)
-        result = tool_results.checkout_result(order.code, order.total_cents, args.payment_method, payment.checkout_url)
+        payments.payment_attempt(s, order, self.settings.PAYMENT_PROVIDER)
         props = {
             "order": order.code,
             "total_cents": order.total_cents,
             "method": args.payment_method,
-            "provider": payment.provider,
+            "provider": self.settings.PAYMENT_PROVIDER,
         }
-        return ToolOutcome(
-            "checkout", result, events=[(EventName.CHECKOUT_STARTED, props)], pix_code=payment.pix_qr_code
-        )
+        return ToolOutcome("checkout", {ORDER_PLACED: order.id}, events=[(EventName.CHECKOUT_STARTED, props)])
+
+    def _payment_link(self, session_factory, placed: ToolOutcome) -> ToolOutcome:
+        """Step (2) of checkout: the link for the placed order; PaymentUnavailable (a Refusal) when
+        the gateway fails, the order kept pending (asking for the link again retries it)."""
+        order, payment = payments.payment_link(session_factory, placed.result[ORDER_PLACED], self.settings)
+        result = tool_results.checkout_result(order.code, order.total_cents, order.payment_method, payment.checkout_url)
+        return ToolOutcome("checkout", result, events=placed.events, pix_code=payment.pix_qr_code)
 
     def _order_status(self, s: Session, cid: int, args) -> ToolOutcome:
         info = orders.order_status(s, cid, args.order_id, olist=self.olist, catalogue=self.catalogue)

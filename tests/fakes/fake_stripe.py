@@ -14,10 +14,12 @@ Events are signed like Stripe: `Stripe-Signature: t=<ts>,v1=<HMAC-SHA256(secret,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 from urllib.parse import parse_qsl
 
@@ -39,6 +41,8 @@ class FakeStripe(LocalServer):
         self.by_idempotency: dict[str, tuple[str, dict]] = {}
         self.requests: list[dict] = []
         self.failures: list[int] = []
+        self.create_delay_s = 0.0  # a slow gateway: each session creation answers this late
+        self.creating = threading.Event()  # set when a session creation arrives
         super().__init__(self._build_app(), "fake-stripe")
 
     # ---- test controls --------------------------------------------------------------------
@@ -127,6 +131,9 @@ class FakeStripe(LocalServer):
 
         @app.post("/v1/checkout/sessions")
         async def create_session(request: Request):
+            self.creating.set()
+            if self.create_delay_s:
+                await asyncio.sleep(self.create_delay_s)
             raw = (await request.body()).decode()
             form = dict(parse_qsl(raw, keep_blank_values=True))
             key = request.headers.get("idempotency-key")

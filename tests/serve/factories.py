@@ -162,15 +162,14 @@ def payments_app(factory, settings: Settings) -> FastAPI:
 
 
 def start_payment(factory, code: str, settings: Settings) -> dict:
-    """payments.start_payment for the order `code`: the payment row's fields as a dict."""
+    """payments.payment_link for the order `code`: the payment row's fields as a dict."""
     from serve.commerce import payments
     from serve.storage.tables import Order
 
-    with session_scope(factory) as s:
-        p = payments.start_payment(s, s.scalars(select(Order).where(Order.code == code)).one(), settings)
-        return {
-            k: getattr(p, k) for k in ("id", "provider_payment_id", "checkout_url", "pix_qr_code", "idempotency_key")
-        }
+    with factory() as s:
+        order_id = s.scalars(select(Order.id).where(Order.code == code)).one()
+    _, p = payments.payment_link(factory, order_id, settings)
+    return {k: getattr(p, k) for k in ("id", "provider_payment_id", "checkout_url", "pix_qr_code", "idempotency_key")}
 
 
 # --- WhatsApp ----------------------------------------------------------------------------------

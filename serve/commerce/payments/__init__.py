@@ -1,7 +1,7 @@
 """Payments: one interface (base.PaymentProvider), three gateways (sandbox, mercadopago, stripe),
 and the two operations the bot needs.
 
-    payment = start_payment(session, order, settings)          # checkout tool: link / PIX code
+    order, payment = payment_link(factory, order_id, settings)  # checkout: link / PIX code
     result = process_webhook(factory, "stripe", headers, body, query, settings, notify=notify)   # webhook route
 
 The order moves to `paid` only here, only after (1) the webhook's signature was verified,
@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from serve.commerce import orders
@@ -48,8 +48,8 @@ class UnknownProvider(LookupError):
 
 
 class PaymentUnavailable(Refusal):
-    """The gateway failed while creating the payment; pt-BR text for the model. The checkout
-    transaction is rolled back (no order without a way to pay it)."""
+    """The gateway failed while creating the payment; pt-BR text for the model. The order stays
+    pending with its stock held; asking for the link again retries with the same key."""
 
 
 def get_provider(name: str, settings) -> PaymentProvider:
@@ -76,40 +76,84 @@ def get_provider(name: str, settings) -> PaymentProvider:
     raise UnknownProvider(f"unknown payment provider {name!r} (one of {', '.join(PROVIDERS)})")
 
 
-def start_payment(session: Session, order: Order, settings, *, provider: PaymentProvider | None = None) -> Payment:
-    """The payment for `order` with the configured gateway: an existing pending one is returned
-    as is (asking twice gives the same link); otherwise attempt n+1 with key "<code>-<n+1>".
-    Raises PaymentUnavailable when the gateway fails."""
-    provider = provider or get_provider(settings.PAYMENT_PROVIDER, settings)
+def payment_attempt(session: Session, order: Order, provider_name: str) -> Payment:
+    """Step 1, in the order's transaction: the payment row the gateway call will fill. An attempt
+    still pending for this provider is returned as is (asking twice gives the same link, and a
+    retry of an interrupted call reuses its key); otherwise attempt n+1, key "<code>-<n+1>", with
+    no link yet (checkout_url "")."""
     existing = session.scalars(
         select(Payment)
-        .where(Payment.order_id == order.id, Payment.provider == provider.name, Payment.status == "pending")
+        .where(Payment.order_id == order.id, Payment.provider == provider_name, Payment.status == "pending")
         .order_by(Payment.id.desc())
     ).first()
-    if existing is not None and existing.checkout_url:
+    if existing is not None:
         return existing
     attempts = session.scalar(select(func.count()).select_from(Payment).where(Payment.order_id == order.id))
-    key = idempotency_key(order, attempts + 1)
+    payment = Payment(
+        order_id=order.id,
+        provider=provider_name,
+        idempotency_key=idempotency_key(order, attempts + 1),
+        status="pending",
+        amount_cents=order.total_cents,
+        checkout_url="",
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def _create_at_gateway(factory: sessionmaker, provider: PaymentProvider, order: Order, key: str) -> CreatedPayment:
+    """Step 2, outside every transaction of ours (a gateway may take ~30 s). The sandbox keeps its
+    ledger in our database, so it gets a short transaction of its own (never the order's)."""
     try:
-        created = provider.create_payment(order, key, session=session)
+        if provider.name == "sandbox":
+            return run_in_transaction(factory, lambda s: provider.create_payment(order, key, session=s))
+        return provider.create_payment(order, key)
     except PaymentError as exc:
         log.warning(
             "payment creation failed", extra={"order": order.code, "provider": provider.name, "error": str(exc)}
         )
         raise PaymentUnavailable("não consegui gerar o link de pagamento agora; tente de novo em instantes") from exc
-    payment = Payment(
-        order_id=order.id,
-        provider=provider.name,
-        provider_payment_id=created.provider_payment_id,
-        idempotency_key=key,
-        status="pending",
-        amount_cents=order.total_cents,
-        checkout_url=created.checkout_url,
-        pix_qr_code=created.pix_qr_code,
+
+
+def _attach(session: Session, payment_id: int, created: CreatedPayment) -> Payment:
+    """Step 3: store what the gateway created. Conditional on the link being still empty, so of two
+    twins (a retry, a replayed turn) the first stores it; both got the same gateway payment back,
+    because both sent the same idempotency key."""
+    t = Payment.__table__
+    session.execute(
+        update(t)
+        .where(t.c.id == payment_id, t.c.checkout_url == "")
+        .values(
+            provider_payment_id=created.provider_payment_id,
+            checkout_url=created.checkout_url,
+            pix_qr_code=created.pix_qr_code,
+            updated_at=utcnow(),
+        )
     )
-    session.add(payment)
-    session.flush()
-    return payment
+    return session.get(Payment, payment_id, populate_existing=True)
+
+
+def payment_link(
+    factory: sessionmaker, order_id: int, settings, *, provider: PaymentProvider | None = None
+) -> tuple[Order, Payment]:
+    """The order's payment with its link: reuse the pending attempt's link, else create it at the
+    gateway (steps 1-3 above: the order is committed before and no lock is held during the call).
+    Safe to call again after any failure: the same attempt and key are used until one has a link.
+    Raises PaymentUnavailable when the gateway fails (the order stays pending, its stock held)."""
+    provider = provider or get_provider(settings.PAYMENT_PROVIDER, settings)
+
+    def attempt(s: Session) -> tuple[Order, Payment]:
+        order = s.get(Order, order_id)
+        if order.status != "pending_payment":
+            raise orders.OrderError(f"o pedido {order.code} não está aguardando pagamento")
+        return order, payment_attempt(s, order, provider.name)
+
+    order, payment = run_in_transaction(factory, attempt)
+    if payment.checkout_url:
+        return order, payment
+    created = _create_at_gateway(factory, provider, order, payment.idempotency_key)
+    return order, run_in_transaction(factory, lambda s: _attach(s, payment.id, created))
 
 
 @dataclass(frozen=True)
@@ -266,6 +310,7 @@ __all__ = [
     "apply_gateway_payment",
     "get_provider",
     "idempotency_key",
+    "payment_attempt",
+    "payment_link",
     "process_webhook",
-    "start_payment",
 ]

@@ -126,8 +126,8 @@ def test_checkout_pro_card_payment_matched_by_reference(client, mp, factory, cat
 def test_gateway_errors(client, mp, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "pix")
     mp.fail_next(500)
-    with session_scope(factory) as s, pytest.raises(payments.PaymentUnavailable, match="link de pagamento"):
-        payments.start_payment(s, s.scalars(select(Order).where(Order.code == code)).one(), settings)
+    with pytest.raises(payments.PaymentUnavailable, match="link de pagamento"):
+        start_payment(factory, code, settings)
     pid = start_payment(factory, code, settings)["provider_payment_id"]
     mp.approve(pid)
     note = mp.notification(pid, SECRET)
@@ -147,7 +147,9 @@ def test_gateway_errors(client, mp, factory, catalogue, settings):
 def test_wrong_access_token_is_a_payment_error(mp, factory, catalogue, settings):
     _, code = new_order(factory, catalogue, "pix")
     bad = settings.model_copy(update={"MERCADOPAGO_ACCESS_TOKEN": "TEST-wrong"})
-    with session_scope(factory) as s, pytest.raises(payments.PaymentUnavailable):
-        payments.start_payment(s, s.scalars(select(Order).where(Order.code == code)).one(), bad)
-    with session_scope(factory) as s:
-        assert s.scalar(select(func.count()).select_from(Payment)) == 0
+    with pytest.raises(payments.PaymentUnavailable):
+        start_payment(factory, code, bad)
+    with session_scope(factory) as s:  # the attempt waits for a retry with the same key, no link yet
+        assert [(p.idempotency_key, p.checkout_url, p.provider_payment_id) for p in s.scalars(select(Payment))] == [
+            (f"{code}-1", "", None)
+        ]

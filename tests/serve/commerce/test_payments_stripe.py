@@ -147,5 +147,5 @@ def test_other_events_recorded_but_ignored_and_errors(client, fake, factory, cat
     assert _state(factory, code)["events"] == 2
     _, code2 = new_order(factory, catalogue, "card")
     bad = settings.model_copy(update={"STRIPE_API_KEY": "sk_test_wrong"})
-    with session_scope(factory) as s, pytest.raises(payments.PaymentUnavailable):
-        payments.start_payment(s, s.scalars(select(Order).where(Order.code == code2)).one(), bad)
+    with pytest.raises(payments.PaymentUnavailable):
+        start_payment(factory, code2, bad)
