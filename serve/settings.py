@@ -111,6 +111,16 @@ class Settings(BaseSettings):
     # Approved template sent once when a free-form reply hits a closed 24-h window ("" = none: fail only).
     WHATSAPP_REENGAGEMENT_TEMPLATE: str = ""
     WHATSAPP_TEMPLATE_LANGUAGE: str = "pt_BR"
+    # Approved UTILITY templates for order notices sent outside the 24-h window (notice → template
+    # name; body parameters in serve/whatsapp/order_notices.py). Inside the window the same notice
+    # goes as free text. A notice missing here is sent only inside the window.
+    WHATSAPP_NOTICE_TEMPLATES: dict[str, str] = {
+        "paid": "pedido_pago",
+        "payment_failed": "pagamento_recusado",
+        "shipped": "pedido_enviado",
+        "delivered": "pedido_entregue",
+        "canceled": "pedido_cancelado",
+    }
     # Messages closer than this are answered together. It is added to every turn's latency, so it
     # is short; the common burst, a greeting then the request ("oi" ... "tem toalha azul?"), is
     # caught by holding greeting-only messages longer (serve/whatsapp/inbox.py: is_greeting_only).

@@ -156,6 +156,8 @@ def transition(order: Order, new_status: str, *, now: datetime | None = None) ->
         order.shipped_at = now
     elif new_status == "delivered":
         order.delivered_at = now
+    elif new_status == "canceled":
+        order.canceled_at = now
     return True
 
 

@@ -123,8 +123,27 @@ class TemplateReply:
     kind: Literal["template"] = "template"
 
 
-Reply = TextReply | ImageReply | ButtonsReply | ListReply | TemplateReply
-_KINDS = {"text": TextReply, "image": ImageReply, "buttons": ButtonsReply, "list": ListReply, "template": TemplateReply}
+@dataclass(frozen=True)
+class NoticeReply:
+    """A transactional notice (order paid, shipped, delivered, payment failed): `body` as free text
+    while the 24-hour window is open, else `template`, an approved utility template with its
+    parameters. The outbox chooses when it sends, so a notice queued in the window and sent after
+    it closed (or a boleto settled days later) still reaches the customer."""
+
+    body: str
+    template: TemplateReply
+    kind: Literal["notice"] = "notice"
+
+
+Reply = TextReply | ImageReply | ButtonsReply | ListReply | TemplateReply | NoticeReply
+_KINDS = {
+    "text": TextReply,
+    "image": ImageReply,
+    "buttons": ButtonsReply,
+    "list": ListReply,
+    "template": TemplateReply,
+    "notice": NoticeReply,
+}
 
 
 def reply_to_dict(reply: Reply) -> dict:
@@ -137,6 +156,8 @@ def reply_from_dict(data: dict) -> Reply:
     for key in ("buttons", "rows", "parameters"):
         if key in kwargs:  # JSON turns tuples into lists; rebuild the frozen shapes
             kwargs[key] = tuple(tuple(x) if isinstance(x, list) else x for x in kwargs[key])
+    if "template" in kwargs:
+        kwargs["template"] = reply_from_dict(kwargs["template"])
     return cls(**kwargs)
 
 

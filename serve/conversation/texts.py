@@ -128,6 +128,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Pagamento confirmado! ✅ Seu pedido {order} foi aprovado.\nTotal: {total}. Previsão de entrega: {eta}.\n"
         'Para acompanhar, é só perguntar "cadê meu pedido {order}?"',
         "payment_failed": "O pagamento do pedido {order} não foi aprovado. Se quiser, posso gerar um novo link de pagamento.",
+        "order_shipped": "Seu pedido {order} saiu para entrega! 🚚 Previsão de chegada: {eta}.",
+        "order_delivered": "Seu pedido {order} foi entregue. ✅ Obrigado pela compra! Qualquer coisa, é só chamar.",
+        "order_canceled": "O pedido {order} foi cancelado e não será cobrado. Se quiser, monto um novo pedido para você.",
         "offer_reorder": "{who}, quer repetir seu último pedido{last} ou ver as novidades?",
         "offer_news": "{who}, separei novidades para você.",
         "decline": "Tudo bem, sem problema! Se mudar de ideia ou quiser ver outras opções, é só me chamar. 😊",
@@ -212,6 +215,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Payment confirmed! ✅ Your order {order} is approved.\nTotal: {total}. Expected delivery: {eta}.\n"
         'To follow it, just ask "where is my order {order}?"',
         "payment_failed": "The payment for order {order} was not approved. If you like, I can make a new payment link.",
+        "order_shipped": "Your order {order} is on its way! 🚚 Expected delivery: {eta}.",
+        "order_delivered": "Your order {order} was delivered. ✅ Thank you! If you need anything, just message me.",
+        "order_canceled": "Order {order} was canceled and will not be charged. If you like, I can set up a new order.",
         "offer_reorder": "{who}, would you like to repeat your last order{last} or see what's new?",
         "offer_news": "{who}, I picked some new arrivals for you.",
         "decline": "No problem at all! If you change your mind or want to see other options, just message me. 😊",

@@ -1,19 +1,29 @@
-"""For the store's people: `/admin/kpis` (serve/ops/kpis.py) and `/admin/queue` (the handoff queue
-ranked by priority, serve/ops/handoff_queue.py). Open in development/test; in production only with
-`Authorization: Bearer $ADMIN_TOKEN`."""
+"""For the store's people: `/admin/kpis` (serve/ops/kpis.py), `/admin/queue` (the handoff queue
+ranked by priority, serve/ops/handoff_queue.py), and orders: `GET /admin/orders/{code}` (state,
+timestamps, payments) and `POST /admin/orders/{code}/status {"status": "shipped" | "delivered" |
+"canceled"}` (serve/commerce/fulfilment.py: 200 moved or already there, 404 unknown order, 409 a
+move that is not allowed; the customer is notified through the outbox). Open in development/test;
+in production only with `Authorization: Bearer $ADMIN_TOKEN`."""
 
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from serve.deps import SessionDep, SettingsDep
+from serve.commerce import fulfilment, orders
+from serve.deps import SessionDep, SessionFactoryDep, SettingsDep
 from serve.ops import kpis
 from serve.ops.handoff_queue import current_score
-from serve.storage.tables import Handoff, utcnow
+from serve.storage.tables import Handoff, Order, utcnow
+from serve.whatsapp.order_notices import queue_order_notice
 
 
 def require_admin(s: SettingsDep, authorization: str | None = Header(None)) -> None:
@@ -49,3 +59,56 @@ def admin_queue(session: SessionDep) -> dict:
     ]
     items.sort(key=lambda x: -x["priority"])
     return {"waiting": len(items), "items": items}
+
+
+class StatusChange(BaseModel):
+    status: Literal["shipped", "delivered", "canceled"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def order_view(order: Order) -> dict:
+    """An order as operators see it: state, money in cents, every timestamp, its payments."""
+    return {
+        "order": order.code,
+        "status": order.status,
+        "payment_method": order.payment_method,
+        "total_cents": order.total_cents,
+        **{
+            f: _iso(getattr(order, f))
+            for f in ("created_at", "expires_at", "paid_at", "shipped_at", "delivered_at", "canceled_at")
+        },
+        "payments": [
+            {
+                "provider": p.provider,
+                "provider_payment_id": p.provider_payment_id,
+                "status": p.status,
+                "amount_cents": p.amount_cents,
+            }
+            for p in order.payments
+        ],
+    }
+
+
+@router.get("/orders/{code}")
+def admin_order(code: str, session: SessionDep) -> dict:
+    q = select(Order).where(Order.code == code.strip().upper()).options(selectinload(Order.payments))
+    order = session.scalars(q).first()
+    if order is None:
+        raise HTTPException(404, f"pedido {code} não encontrado")
+    return order_view(order)
+
+
+@router.post("/orders/{code}/status")
+async def admin_order_status(code: str, change: StatusChange, factory: SessionFactoryDep, settings: SettingsDep):
+    notify = partial(queue_order_notice, settings=settings)
+    try:
+        moved = await run_in_threadpool(fulfilment.advance, factory, code, change.status, notify=notify)
+    except fulfilment.OrderNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except orders.InvalidTransition as exc:
+        raise HTTPException(409, str(exc)) from exc
+    with factory() as s:
+        return {"changed": moved.changed} | order_view(s.get(Order, moved.order.id))

@@ -9,19 +9,20 @@
 Answers: 200 processed/duplicate/ignored/rejected (the gateway must not retry those), 401 bad
 signature (nothing stored), 404 unknown provider, 503 gateway unreachable while fetching (the
 gateway retries later). Logic lives in serve/commerce/payments; this file adapts HTTP and queues
-the customer's WhatsApp notice (paid / payment failed) in the same transaction as the payment.
+the customer's WhatsApp notice (paid / payment failed: serve/whatsapp/order_notices.py) in the same
+transaction as the payment.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+from functools import partial
 
 import httpx
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
 from serve.commerce.payments import (
     PaymentError,
@@ -32,30 +33,13 @@ from serve.commerce.payments import (
 )
 from serve.commerce.payments.sandbox import CHARGE_ID, pix_brcode
 from serve.contract import format_brl
-from serve.conversation.messages import TextReply
-from serve.conversation.model_text import written_language
-from serve.conversation.texts import say
 from serve.deps import SessionFactoryDep, SettingsDep
 from serve.storage.db import session_scope
-from serve.storage.tables import Order, SandboxCharge
-from serve.whatsapp.outbox import enqueue_replies
+from serve.storage.tables import SandboxCharge
+from serve.whatsapp.order_notices import queue_order_notice
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["payments"])
-
-
-def notice_text(order: Order, notice: str, lang: str = "pt") -> str:
-    """The customer's message for a payment notice ("paid" | "payment_failed"), in their language."""
-    if notice == "paid":
-        eta = order.estimated_delivery.strftime("%d/%m/%Y")
-        return say(lang, "paid", order=order.code, total=format_brl(order.total_cents), eta=eta)
-    return say(lang, "payment_failed", order=order.code)
-
-
-def queue_notice(session: Session, order: Order, notice: str) -> None:
-    """Queued in the payment's transaction: the notice goes out if and only if the payment moved."""
-    text = notice_text(order, notice, written_language(session, order.customer_id))
-    enqueue_replies(session, order.customer_id, [TextReply(text)])
 
 
 @router.post("/payments/{provider}/webhook")
@@ -70,7 +54,7 @@ async def payment_webhook(provider: str, request: Request, factory: SessionFacto
             body,
             dict(request.query_params),
             settings,
-            notify=queue_notice,
+            notify=partial(queue_order_notice, settings=settings),
         )
     except UnknownProvider as exc:
         raise HTTPException(404, str(exc)) from exc

@@ -16,6 +16,9 @@ class EventName:
     RECOMMENDATION_SHOWN = "recommendation_shown"
     ORDER_REFUNDED = "order_refunded"
     ORDER_EXPIRED = "order_expired"  # unpaid past expires_at: canceled, stock released
+    ORDER_SHIPPED = "order_shipped"  # operators (admin API)
+    ORDER_DELIVERED = "order_delivered"
+    ORDER_CANCELED = "order_canceled"  # an unpaid order canceled by an operator
     PAYMENT_NEEDS_REVIEW = "payment_needs_review"
     HANDOFF = "handoff"
     # operations

@@ -242,6 +242,7 @@ class Order(Base):
     # Migration 0005: an order awaiting payment holds its units (stock_levels.reserved) until this
     # time, then expires (canceled, units released). NULL: an order from before reservations.
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # migration 0006
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.id"

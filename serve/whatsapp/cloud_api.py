@@ -32,6 +32,7 @@ from serve.conversation.messages import (
     ImageReply,
     Inbound,
     ListReply,
+    NoticeReply,
     Reply,
     TemplateReply,
     TextReply,
@@ -283,7 +284,7 @@ def template_payload(to: str, reply: TemplateReply) -> dict:
 
 def reply_payload(to: str, reply: Reply, *, media_id: str | None = None) -> dict:
     """The `/messages` body for any `Reply`; images need the `media_id` of the uploaded card."""
-    if isinstance(reply, TextReply):
+    if isinstance(reply, (TextReply, NoticeReply)):  # a notice is free text inside the window
         return text_payload(to, reply.body)
     if isinstance(reply, ImageReply):
         return image_payload(to, reply.caption, media_id=media_id)

@@ -27,7 +27,8 @@ be paced and retried without holding the customer's turn.
   (`fallback_template`) — that template is queued ONCE per closed window (no other template since
   the customer's last message), inviting the customer to write again. Holding free-form replies
   for days would deliver stale prices/stock; a template is what Meta allows. A synchronous 131047
-  from the API is treated the same way.
+  from the API is treated the same way. A `NoticeReply` (order paid, shipped, delivered) carries
+  its own approved utility template: outside the window that template is sent instead.
 - Images: the card PNG is uploaded to `/media` once per file (media ids are cached in memory, they
   live 30 days at Meta), then sent by id with its caption.
 
@@ -49,7 +50,14 @@ from pathlib import Path
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from serve.conversation.messages import ImageReply, Reply, TemplateReply, reply_from_dict, reply_to_dict
+from serve.conversation.messages import (
+    ImageReply,
+    NoticeReply,
+    Reply,
+    TemplateReply,
+    reply_from_dict,
+    reply_to_dict,
+)
 from serve.storage.db import session_scope
 from serve.storage.tables import Contact, Customer, Message, utcnow
 from serve.whatsapp.cloud_api import GraphClient, GraphError, reply_payload
@@ -229,6 +237,8 @@ class Sender:
         attempted = 0
         while (item := await asyncio.to_thread(self._claim_head, customer_id)) is not None:
             attempted += 1
+            if not item.window_open and isinstance(item.reply, NoticeReply):
+                item.reply = item.reply.template  # a transactional notice goes as its approved template
             if not item.window_open and not isinstance(item.reply, TemplateReply):
                 await asyncio.to_thread(self._window_closed, item)
                 continue
@@ -377,6 +387,9 @@ class Sender:
                     status="failed", error=error, attempts=item.attempts + 1, next_attempt_at=None, updated_at=utcnow()
                 )
             )
+            if isinstance(item.reply, NoticeReply):  # Meta says closed while our clock said open
+                enqueue_replies(s, item.customer_id, [item.reply.template])
+                return
             if self.fallback_template is None or isinstance(item.reply, TemplateReply):
                 return  # a refused template never queues another one (no retry loop)
             since = s.get(Customer, item.customer_id).last_inbound_at

@@ -5,15 +5,16 @@ import json
 import re
 import threading
 import time
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
 
 from serve.commerce import payments
 from serve.commerce.payments.sandbox import SIGNATURE_HEADER, crc16_ccitt, sign
-from serve.routers.payments import notice_text, queue_notice
 from serve.storage.db import session_scope
 from serve.storage.tables import Event, Message, Order, Payment, PaymentEvent, SandboxCharge
+from serve.whatsapp.order_notices import notice_text, queue_order_notice
 from tests.serve.factories import make_settings, new_order, start_payment
 
 SECRET = "sandbox-test-secret"
@@ -154,7 +155,9 @@ def test_concurrent_duplicate_deliveries_one_effect(factory, catalogue, settings
     def deliver(body, headers):
         barrier.wait()
         results.append(
-            payments.process_webhook(factory, "sandbox", headers, body, {}, settings, notify=queue_notice).status
+            payments.process_webhook(
+                factory, "sandbox", headers, body, {}, settings, notify=partial(queue_order_notice, settings=settings)
+            ).status
         )
 
     threads = [threading.Thread(target=deliver, args=t) for t in twins]

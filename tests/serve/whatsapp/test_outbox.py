@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, TemplateReply, TextReply
+from serve.conversation.messages import ButtonsReply, ImageReply, ListReply, NoticeReply, TemplateReply, TextReply
 from serve.devtools.fake_graph import FakeGraphServer
 from serve.storage.db import session_scope
 from serve.storage.tables import Contact, Customer, utcnow
@@ -298,3 +298,40 @@ def test_a_sender_paused_past_its_lease_never_sends_what_another_sender_took(sql
     assert len(fake.state.messages) == 1  # delivered once
     (row,) = message_rows(factory, "out")
     assert row.status == "sent" and row.wa_message_id == fake.state.messages[0]["id"]
+
+
+def test_order_notice_is_text_inside_the_window_and_its_template_outside(sqlite_db, fake):
+    """A boleto settled after 25 h, a parcel shipped a week later: the customer still hears of it."""
+    factory = sqlite_db.factory()
+    (fresh, p_fresh), (late, p_late) = (
+        customer(factory, last_inbound_hours_ago=1),
+        customer(factory, last_inbound_hours_ago=25),
+    )
+    template = TemplateReply("pedido_pago", "pt_BR", ("ZV12345", "R$ 105,80", "08/12/2026"))
+    for cid in (fresh, late):
+        enqueue(factory, cid, [NoticeReply("Pagamento confirmado! ✅ Seu pedido ZV12345 foi aprovado.", template)])
+    run(fake, factory, fallback_template=REENGAGE)
+    sent = {m["to"]: m for m in fake.state.messages}
+    assert sent[p_fresh]["type"] == "text" and sent[p_fresh]["payload"]["text"]["body"].startswith(
+        "Pagamento confirmado"
+    )
+    late_template = sent[p_late]["payload"]["template"]
+    assert (late_template["name"], late_template["language"]["code"]) == ("pedido_pago", "pt_BR")
+    params = [p["text"] for p in late_template["components"][0]["parameters"]]
+    assert params == ["ZV12345", "R$ 105,80", "08/12/2026"]
+    assert len(fake.state.messages) == 2  # no re-engagement template: the notice was its own template
+    assert {r.status for r in message_rows(factory, "out")} == {"sent"}
+
+
+def test_notice_refused_by_meta_for_the_window_goes_again_as_its_template(sqlite_db, fake):
+    factory = sqlite_db.factory()
+    cid, phone = customer(factory, last_inbound_hours_ago=23.99)
+    template = TemplateReply("pedido_enviado", "pt_BR", ("ZV12345", "08/12/2026"))
+    enqueue(factory, cid, [NoticeReply("Seu pedido ZV12345 saiu para entrega!", template)])
+    fake.state.inject(131047, count=1)
+    run(fake, factory, fallback_template=REENGAGE)
+    text_row, template_row = message_rows(factory, "out")
+    assert text_row.status == "failed" and "131047" in text_row.error
+    assert (
+        template_row.status == "sent" and template_row.payload["name"] == "pedido_enviado"
+    )  # not the re-engagement one
