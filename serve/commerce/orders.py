@@ -1,9 +1,11 @@
 """Orders: created once from the cart (totals in cents via cart_math), a forward-only state machine,
 estimated delivery, and "where is my order" answers (bot orders, then linked Olist history).
 
-States: pending_payment → paid → shipped → delivered, and canceled from pending_payment or paid.
-Nothing moves backwards; `paid` is set only by serve/payments after a verified, re-fetched gateway
-event. The customer sees the order `code` ("ZV12345"), never the row id.
+States: pending_payment → paid → shipped → delivered; canceled only from pending_payment (expiry,
+the customer, an operator); refunded and disputed (a chargeback) from paid, shipped or delivered,
+only on a verified gateway event, and a dispute the store loses ends refunded. Nothing moves
+backwards; `paid` is set only by serve/payments after a verified, re-fetched gateway event. The
+customer sees the order `code` ("ZV12345"), never the row id.
 
 Stock (serve/commerce/stock.py): creating the order reserves its units, in the order's transaction;
 `move` applies the stock side of a transition in the caller's transaction: paid → the units are
@@ -36,9 +38,12 @@ from serve.storage.tables import ORDER_STATUSES, Customer, Event, Order, OrderIt
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending_payment": frozenset({"paid", "canceled"}),
-    "paid": frozenset({"shipped", "canceled"}),  # canceled after payment = refund
-    "shipped": frozenset({"delivered"}),
-    "delivered": frozenset(),
+    "paid": frozenset({"shipped", "refunded", "disputed"}),
+    "shipped": frozenset({"delivered", "refunded", "disputed"}),
+    "delivered": frozenset({"refunded", "disputed"}),
+    # A dispute the store wins leaves the order disputed: an operator decides what it becomes.
+    "disputed": frozenset({"refunded"}),
+    "refunded": frozenset(),
     "canceled": frozenset(),
 }
 # Bot states → Olist order_status words (what the model saw in training for order_status results).
@@ -48,6 +53,8 @@ OLIST_STATUS = {
     "shipped": "shipped",
     "delivered": "delivered",
     "canceled": "canceled",
+    "refunded": "canceled",
+    "disputed": "processing",
 }
 CODE_PREFIX = "ZV"
 

@@ -1,6 +1,7 @@
 """For the store's people: `/admin/kpis` (serve/ops/kpis.py), `/admin/queue` (the handoff queue
 ranked by priority, serve/ops/handoff_queue.py), and orders: `GET /admin/orders/{code}` (state,
-timestamps, payments) and `POST /admin/orders/{code}/status {"status": "shipped" | "delivered" |
+timestamps, payments), `/admin/alerts` (what needs a person: payments to review, chargebacks,
+dead letters) and `POST /admin/orders/{code}/status {"status": "shipped" | "delivered" |
 "canceled"}` (serve/commerce/fulfilment.py: 200 moved or already there, 404 unknown order, 409 a
 move that is not allowed; the customer is notified through the outbox). Open in development/test;
 in production only with `Authorization: Bearer $ADMIN_TOKEN`."""
@@ -22,7 +23,8 @@ from serve.commerce import fulfilment, orders
 from serve.deps import SessionDep, SessionFactoryDep, SettingsDep
 from serve.ops import kpis
 from serve.ops.handoff_queue import current_score
-from serve.storage.tables import Handoff, Order, utcnow
+from serve.storage.events import EventName
+from serve.storage.tables import Event, Handoff, Order, utcnow
 from serve.whatsapp.order_notices import queue_order_notice
 
 
@@ -59,6 +61,23 @@ def admin_queue(session: SessionDep) -> dict:
     ]
     items.sort(key=lambda x: -x["priority"])
     return {"waiting": len(items), "items": items}
+
+
+# Events that need a person: each is also an ERROR log line with `alert: true` when it happens.
+ALERTS = (EventName.PAYMENT_NEEDS_REVIEW, EventName.ORDER_DISPUTED, EventName.INBOX_DEAD_LETTER)
+
+
+@router.get("/alerts")
+def admin_alerts(session: SessionDep, days: int = Query(7, ge=1, le=366)) -> dict:
+    """The newest events that need a person, over the last `days` days."""
+    rows = session.scalars(
+        select(Event)
+        .where(Event.name.in_(ALERTS), Event.created_at >= utcnow() - timedelta(days=days))
+        .order_by(Event.id.desc())
+        .limit(200)
+    ).all()
+    items = [{"kind": e.name, "customer_id": e.customer_id, "at": _iso(e.created_at), **e.properties} for e in rows]
+    return {"count": len(items), "items": items}
 
 
 class StatusChange(BaseModel):

@@ -19,7 +19,10 @@ class EventName:
     ORDER_SHIPPED = "order_shipped"  # operators (admin API)
     ORDER_DELIVERED = "order_delivered"
     ORDER_CANCELED = "order_canceled"  # an unpaid order canceled by an operator
-    PAYMENT_NEEDS_REVIEW = "payment_needs_review"
+    PAYMENT_NEEDS_REVIEW = "payment_needs_review"  # money in for an order not awaiting it (alert)
+    PAYMENT_REFUNDED = "payment_refunded"  # a payment given back while the order stays as it is
+    ORDER_DISPUTED = "order_disputed"  # a chargeback opened on a paid order (alert)
+    PAYMENT_LINK_RESENT = "payment_link_resent"  # "manda o link de novo", "quero pagar no cartão"
     HANDOFF = "handoff"
     # operations
     INBOX_DEAD_LETTER = "inbox_dead_letter"  # a customer message given up after max attempts (an operator looks)

@@ -70,10 +70,12 @@ class UTCDateTime(TypeDecorator):
 
 
 CART_STATUSES = ("open", "checked_out")
-ORDER_STATUSES = ("pending_payment", "paid", "shipped", "delivered", "canceled")
+# refunded / disputed (migration 0007): the gateway gave the money back, or the customer's bank
+# opened a chargeback; both come only from verified gateway events.
+ORDER_STATUSES = ("pending_payment", "paid", "shipped", "delivered", "canceled", "refunded", "disputed")
 PAYMENT_METHODS = ("pix", "card", "boleto")
 PAYMENT_PROVIDERS = ("sandbox", "mercadopago", "stripe")
-PAYMENT_STATUSES = ("pending", "paid", "failed", "refunded")
+PAYMENT_STATUSES = ("pending", "paid", "failed", "refunded", "disputed")
 INBOX_STATUSES = ("pending", "processing", "done", "failed")
 MESSAGE_STATUSES = ("queued", "sent", "delivered", "read", "failed", "received")
 HANDOFF_STATUSES = ("waiting", "assigned", "closed")
@@ -269,7 +271,9 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint(_in("provider", PAYMENT_PROVIDERS), name="provider"),
         CheckConstraint(_in("status", PAYMENT_STATUSES), name="status"),
-        Index("ix_payments_provider_payment", "provider", "provider_payment_id"),
+        # One row per gateway payment (migration 0007): a second payment of one Mercado Pago
+        # preference gets a row of its own, never overwrites the first.
+        Index("ix_payments_provider_payment", "provider", "provider_payment_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -277,6 +281,7 @@ class Payment(Base):
     provider: Mapped[str] = mapped_column(String(16))
     provider_payment_id: Mapped[str | None] = mapped_column(String(128))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)  # "<order code>-<attempt>"
+    method: Mapped[str | None] = mapped_column(String(8))  # pix | card | boleto of this attempt (0007)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     amount_cents: Mapped[int] = mapped_column(Integer)
     checkout_url: Mapped[str] = mapped_column(Text)

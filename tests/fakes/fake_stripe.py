@@ -6,7 +6,9 @@
         body, headers = fake.event(session_id, "checkout.session.completed", whsec)
 
 Endpoints (https://docs.stripe.com/api): POST /v1/checkout/sessions (form-encoded, as the SDK
-sends), GET /v1/checkout/sessions/{id}, GET /v1/payment_intents/{id}. Bearer key checked;
+sends), GET /v1/checkout/sessions/{id}, GET /v1/checkout/sessions?payment_intent=, GET
+/v1/payment_intents/{id}, GET /v1/charges/{id}, GET /v1/disputes/{id}. `refund` and `dispute` make
+the charge / dispute objects Stripe's `charge.refunded` / `charge.dispute.created` events carry. Bearer key checked;
 `Idempotency-Key` honoured like Stripe does (same key + same params → the first answer again,
 with `Idempotent-Replayed: true`; same key + other params → 400 idempotency_error).
 Events are signed like Stripe: `Stripe-Signature: t=<ts>,v1=<HMAC-SHA256(secret, "<ts>.<body>")>`.
@@ -38,6 +40,8 @@ class FakeStripe(LocalServer):
         self.api_key = api_key
         self.sessions: dict[str, dict] = {}
         self.intents: dict[str, dict] = {}
+        self.charges: dict[str, dict] = {}
+        self.disputes: dict[str, dict] = {}
         self.by_idempotency: dict[str, tuple[str, dict]] = {}
         self.requests: list[dict] = []
         self.failures: list[int] = []
@@ -78,6 +82,67 @@ class FakeStripe(LocalServer):
         else:
             pi["status"] = "requires_payment_method"
             pi["last_payment_error"] = {"code": "payment_method_provider_decline", "message": "boleto expirou"}
+
+    def charge(self, session_id: str) -> dict:
+        """The paid session's charge (made on first use, like the PaymentIntent's latest_charge)."""
+        s = self.sessions[session_id]
+        pi = self.intents[s["payment_intent"]]
+        if not pi.get("latest_charge"):
+            ch = {
+                "id": f"ch_{secrets.token_hex(12)}",
+                "object": "charge",
+                "amount": s["amount_total"],
+                "amount_refunded": 0,
+                "currency": s["currency"],
+                "paid": True,
+                "refunded": False,
+                "payment_intent": pi["id"],
+                "livemode": False,
+            }
+            self.charges[ch["id"]] = ch
+            pi["latest_charge"] = ch["id"]
+        return self.charges[pi["latest_charge"]]
+
+    def refund(self, session_id: str, amount: int | None = None) -> dict:
+        """Refund the session's charge (all of it by default): the `charge.refunded` object."""
+        ch = self.charge(session_id)
+        ch["amount_refunded"] = ch["amount"] if amount is None else amount
+        ch["refunded"] = ch["amount_refunded"] >= ch["amount"]
+        return ch
+
+    def dispute(self, session_id: str, status: str = "needs_response") -> dict:
+        """A chargeback on the session's charge: the `charge.dispute.created` object."""
+        ch = self.charge(session_id)
+        dp = {
+            "id": f"dp_{secrets.token_hex(12)}",
+            "object": "dispute",
+            "amount": ch["amount"],
+            "charge": ch["id"],
+            "payment_intent": ch["payment_intent"],
+            "currency": ch["currency"],
+            "reason": "fraudulent",
+            "status": status,
+            "livemode": False,
+        }
+        self.disputes[dp["id"]] = dp
+        ch["disputed"] = True
+        return dp
+
+    def object_event(self, obj: dict, type_: str, secret: str) -> tuple[bytes, dict]:
+        """A signed event about any API object (a charge, a dispute)."""
+        ts = int(time.time())
+        body = json.dumps(
+            {
+                "id": f"evt_{secrets.token_hex(12)}",
+                "object": "event",
+                "api_version": "2025-01-27.acacia",
+                "created": ts,
+                "data": {"object": obj},
+                "livemode": False,
+                "type": type_,
+            }
+        ).encode()
+        return body, self.sign(body, secret, ts)
 
     def expire(self, session_id: str) -> None:
         self.sessions[session_id]["status"] = "expired"
@@ -180,6 +245,25 @@ class FakeStripe(LocalServer):
             if key:
                 self.by_idempotency[key] = (raw, obj)
             return obj
+
+        @app.get("/v1/checkout/sessions")
+        async def list_sessions(payment_intent: str | None = None):
+            data = [
+                s for s in self.sessions.values() if payment_intent is None or s["payment_intent"] == payment_intent
+            ]
+            return {"object": "list", "url": "/v1/checkout/sessions", "has_more": False, "data": data}
+
+        @app.get("/v1/charges/{cid}")
+        async def get_charge(cid: str):
+            if cid not in self.charges:
+                return _error(404, f"No such charge: '{cid}'", code="resource_missing")
+            return self.charges[cid]
+
+        @app.get("/v1/disputes/{did}")
+        async def get_dispute(did: str):
+            if did not in self.disputes:
+                return _error(404, f"No such dispute: '{did}'", code="resource_missing")
+            return self.disputes[did]
 
         @app.get("/v1/checkout/sessions/{sid}")
         async def get_session(sid: str):

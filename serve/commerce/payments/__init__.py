@@ -4,19 +4,19 @@ and the two operations the bot needs.
     order, payment = payment_link(factory, order_id, settings)  # checkout: link / PIX code
     result = process_webhook(factory, "stripe", headers, body, query, settings, notify=notify)   # webhook route
 
-The order moves to `paid` only here, only after (1) the webhook's signature was verified,
-(2) the event id was not seen before (payment_events unique key: replays and duplicate deliveries
-are no-ops), (3) the payment was fetched from the gateway and is paid for exactly the amount and
-currency we asked. Then, in the same transaction: payment/order updated, an `order_paid` event
-row, and the caller's `notify(session, order, notice)` ("paid" | "payment_failed"): the webhook
-route queues the customer's WhatsApp message there, so payments never import messaging.
+The order moves only after (1) the webhook's signature was verified, (2) the event id was not
+seen before (payment_events unique key: replays and duplicate deliveries are no-ops), (3) the
+payment was fetched from the gateway (and, when paid, for exactly the amount and currency we
+asked). Then, in the same transaction (serve/commerce/payments/ledger.py): payment rows and order
+updated, event rows, and the caller's `notify(session, order, notice)` ("paid" |
+"payment_failed"): the webhook route queues the customer's WhatsApp message there, so payments
+never import messaging.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,13 +31,13 @@ from serve.commerce.payments.base import (
     WebhookVerificationError,
     idempotency_key,
 )
+from serve.commerce.payments.ledger import Notify, WebhookResult, apply_gateway_payment
 from serve.commerce.payments.mercadopago import MercadoPagoProvider
 from serve.commerce.payments.sandbox import SandboxProvider
 from serve.commerce.payments.stripe import StripeProvider
 from serve.core.refusal import Refusal
-from serve.storage.db import lock_customer, run_in_transaction
-from serve.storage.events import EventName
-from serve.storage.tables import Event, Order, Payment, PaymentEvent, utcnow
+from serve.storage.db import run_in_transaction
+from serve.storage.tables import Order, Payment, PaymentEvent, utcnow
 
 log = logging.getLogger(__name__)
 PROVIDERS = ("sandbox", "mercadopago", "stripe")
@@ -78,12 +78,17 @@ def get_provider(name: str, settings) -> PaymentProvider:
 
 def payment_attempt(session: Session, order: Order, provider_name: str) -> Payment:
     """Step 1, in the order's transaction: the payment row the gateway call will fill. An attempt
-    still pending for this provider is returned as is (asking twice gives the same link, and a
-    retry of an interrupted call reuses its key); otherwise attempt n+1, key "<code>-<n+1>", with
-    no link yet (checkout_url "")."""
+    still pending for this provider and the order's method is returned as is (asking twice gives
+    the same link, and a retry of an interrupted call reuses its key); otherwise attempt n+1, key
+    "<code>-<n+1>", with no link yet (checkout_url "")."""
     existing = session.scalars(
         select(Payment)
-        .where(Payment.order_id == order.id, Payment.provider == provider_name, Payment.status == "pending")
+        .where(
+            Payment.order_id == order.id,
+            Payment.provider == provider_name,
+            Payment.status == "pending",
+            Payment.method == order.payment_method,
+        )
         .order_by(Payment.id.desc())
     ).first()
     if existing is not None:
@@ -93,6 +98,7 @@ def payment_attempt(session: Session, order: Order, provider_name: str) -> Payme
         order_id=order.id,
         provider=provider_name,
         idempotency_key=idempotency_key(order, attempts + 1),
+        method=order.payment_method,
         status="pending",
         amount_cents=order.total_cents,
         checkout_url="",
@@ -125,7 +131,8 @@ def _attach(session: Session, payment_id: int, created: CreatedPayment) -> Payme
         update(t)
         .where(t.c.id == payment_id, t.c.checkout_url == "")
         .values(
-            provider_payment_id=created.provider_payment_id,
+            # a webhook may have adopted the attempt's first payment already: keep that id
+            provider_payment_id=func.coalesce(t.c.provider_payment_id, created.provider_payment_id),
             checkout_url=created.checkout_url,
             pix_qr_code=created.pix_qr_code,
             updated_at=utcnow(),
@@ -154,95 +161,6 @@ def payment_link(
         return order, payment
     created = _create_at_gateway(factory, provider, order, payment.idempotency_key)
     return order, run_in_transaction(factory, lambda s: _attach(s, payment.id, created))
-
-
-@dataclass(frozen=True)
-class WebhookResult:
-    status: str  # processed | duplicate | ignored | rejected
-    order_code: str | None = None
-    detail: str = ""
-
-
-Notify = Callable[[Session, Order, str], None]  # (session, order, "paid" | "payment_failed")
-
-
-def _find_payment(session: Session, provider: str, gp: GatewayPayment) -> Payment | None:
-    if gp.reference:
-        p = session.scalars(
-            select(Payment).where(Payment.provider == provider, Payment.idempotency_key == gp.reference)
-        ).first()
-        if p is not None:
-            return p
-    return session.scalars(
-        select(Payment).where(Payment.provider == provider, Payment.provider_payment_id == gp.provider_payment_id)
-    ).first()
-
-
-def apply_gateway_payment(session: Session, provider: str, gp: GatewayPayment, notify: Notify) -> WebhookResult:
-    """Bring our payment/order in line with what the gateway reported (already fetched)."""
-    payment = _find_payment(session, provider, gp)
-    if payment is None:
-        log.warning("webhook for an unknown payment", extra={"provider": provider, "payment": gp.provider_payment_id})
-        return WebhookResult("ignored", detail="unknown payment")
-    order = session.get(Order, payment.order_id)
-    lock_customer(session, order.customer_id)  # serialise with checkout and other events of this customer
-    session.refresh(payment)
-    session.refresh(order)
-    if gp.status == "paid" and (gp.amount_cents != payment.amount_cents or (gp.currency or "BRL").upper() != "BRL"):
-        log.error(
-            "paid amount differs from the order",
-            extra={
-                "order": order.code,
-                "expected": payment.amount_cents,
-                "got": gp.amount_cents,
-                "currency": gp.currency,
-            },
-        )
-        return WebhookResult("rejected", order.code, "amount or currency mismatch")
-    if gp.provider_payment_id and payment.provider_payment_id != gp.provider_payment_id:
-        payment.provider_payment_id = gp.provider_payment_id  # MP: preference id → the payment's id
-    allowed = {"pending": {"paid", "failed", "refunded"}, "failed": {"paid"}, "paid": {"refunded"}, "refunded": set()}
-    if gp.status == payment.status or gp.status not in allowed[payment.status]:
-        return WebhookResult("ignored", order.code, f"payment already {payment.status}")
-    payment.status = gp.status
-    payment.updated_at = utcnow()
-    if gp.status == "paid":
-        if order.status != "pending_payment":
-            # e.g. paid after the order was canceled: money in, order not moved; a human must look.
-            log.error(
-                "payment for an order that is not awaiting payment", extra={"order": order.code, "status": order.status}
-            )
-            session.add(
-                Event(
-                    customer_id=order.customer_id,
-                    name=EventName.PAYMENT_NEEDS_REVIEW,
-                    properties={"order": order.code, "order_status": order.status, "provider": provider},
-                )
-            )
-            return WebhookResult("processed", order.code, "paid; order not awaiting payment")
-        orders.move(session, order, "paid")
-        session.add(
-            Event(
-                customer_id=order.customer_id,
-                name=EventName.ORDER_PAID,
-                properties={
-                    "order": order.code,
-                    "total_cents": order.total_cents,
-                    "provider": provider,
-                    "method": order.payment_method,
-                },
-            )
-        )
-        notify(session, order, "paid")
-    elif gp.status == "failed" and order.status == "pending_payment":
-        notify(session, order, "payment_failed")
-    elif gp.status == "refunded" and order.status == "paid":
-        orders.move(session, order, "canceled")
-        session.add(
-            Event(customer_id=order.customer_id, name=EventName.ORDER_REFUNDED, properties={"order": order.code})
-        )
-    session.flush()
-    return WebhookResult("processed", order.code, f"payment {gp.status}")
 
 
 def process_webhook(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from serve.storage.tables import Order
 
-GatewayStatus = Literal["pending", "paid", "failed", "refunded"]
+GatewayStatus = Literal["pending", "paid", "failed", "refunded", "disputed"]
 
 
 class PaymentError(RuntimeError):

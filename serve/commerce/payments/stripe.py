@@ -7,6 +7,12 @@ the API before anything moves.
 real API by default, a local fake speaking the same REST in tests); no global `stripe.*` state is
 touched, so several providers/tests can coexist. Idempotency: `options={"idempotency_key": ...}`
 (the Idempotency-Key header) with our order code + attempt, also stored as client_reference_id.
+
+After the money: `charge.refunded` and `charge.dispute.created` are about a Charge, not a Checkout
+Session. Their target is "charge:<id>" / "dispute:<id>"; fetching it retrieves the dispute and the
+charge from the API, finds the session through the charge's PaymentIntent, and reports that
+session as refunded (a full refund, or a dispute the store lost) or disputed (a chargeback open).
+A partial refund reports the session still paid (the order does not move; the event is stored).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ SESSION_EVENTS = (
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
 )
+CHARGE_EVENTS = {"charge.refunded": "charge", "charge.dispute.created": "dispute", "charge.dispute.closed": "dispute"}
+OPEN_DISPUTE = {"warning_needs_response", "warning_under_review", "needs_response", "under_review"}
 
 
 class StripeProvider:
@@ -96,10 +104,39 @@ class StripeProvider:
         except (ValueError, UnicodeDecodeError) as exc:
             raise WebhookVerificationError(f"stripe: body is not a JSON event: {exc}") from exc
         payload = event.to_dict()
-        target = payload["data"]["object"].get("id") if event.type in SESSION_EVENTS else None
+        obj_id = payload["data"]["object"].get("id")
+        target = None
+        if event.type in SESSION_EVENTS:
+            target = obj_id
+        elif event.type in CHARGE_EVENTS and obj_id:
+            target = f"{CHARGE_EVENTS[event.type]}:{obj_id}"
         return GatewayEvent(self.name, event.id, event.type, target, payload)
 
+    def _after_payment(self, target: str) -> GatewayPayment:
+        """A charge's refund or dispute, reported as the state of its Checkout Session."""
+        kind, _, object_id = target.partition(":")
+        dispute = self.client.v1.disputes.retrieve(object_id) if kind == "dispute" else None
+        charge_id = object_id if dispute is None else _id(dispute.charge)
+        charge = self.client.v1.charges.retrieve(charge_id)
+        found = self.client.v1.checkout.sessions.list({"payment_intent": _id(charge.payment_intent), "limit": 1})
+        if not found.data:
+            raise PaymentError(f"stripe: no checkout session for charge {charge_id}")
+        s = found.data[0]
+        status = "paid"
+        if dispute is not None and dispute.status in OPEN_DISPUTE:
+            status = "disputed"
+        elif (dispute is not None and dispute.status == "lost") or charge.refunded:
+            status = "refunded"
+        currency = (s.currency or "").upper() or None
+        raw = {"session": s.id, "charge": charge_id, "dispute": dispute.id if dispute else None}
+        return GatewayPayment(s.id, status, s.amount_total, currency, s.client_reference_id, raw)
+
     def fetch_payment(self, provider_payment_id: str, *, session=None) -> GatewayPayment:
+        if provider_payment_id.startswith(("charge:", "dispute:")):
+            try:
+                return self._after_payment(provider_payment_id)
+            except stripe.StripeError as exc:
+                raise PaymentError(f"stripe retrieve {provider_payment_id}: {exc.__class__.__name__}: {exc}") from exc
         try:
             s = self.client.v1.checkout.sessions.retrieve(provider_payment_id)
             status = "pending"
@@ -120,3 +157,8 @@ class StripeProvider:
             raise PaymentError(f"stripe retrieve session: {exc.__class__.__name__}: {exc}") from exc
         currency = (s.currency or "").upper() or None
         return GatewayPayment(s.id, status, s.amount_total, currency, s.client_reference_id, s.to_dict())
+
+
+def _id(value) -> str:
+    """An expandable field: the id string, or the expanded object's id."""
+    return value if isinstance(value, str) else value.id

@@ -153,3 +153,34 @@ def test_wrong_access_token_is_a_payment_error(mp, factory, catalogue, settings)
         assert [(p.idempotency_key, p.checkout_url, p.provider_payment_id) for p in s.scalars(select(Payment))] == [
             (f"{code}-1", "", None)
         ]
+
+
+def test_a_preference_paid_twice_keeps_both_payments_asks_for_review_and_never_cancels(
+    client, mp, factory, catalogue, settings
+):
+    from fastapi.testclient import TestClient
+
+    from tests.serve.factories import webhook_app
+
+    _, code = new_order(factory, catalogue, "card")
+    pref_id = start_payment(factory, code, settings)["provider_payment_id"].removeprefix("pref:")
+    first, second = mp.pay_preference(pref_id), mp.pay_preference(pref_id)  # two approved payments, one link
+    assert _post(client, *mp.notification(first, SECRET)).json()["status"] == "processed"
+    assert _post(client, *mp.notification(second, SECRET)).json()["status"] == "processed"
+    st = _state(factory, code)
+    assert (st["order"], st["payments"], st["paid"]) == ("paid", [("paid", first), ("paid", second)], 1)
+    assert len(st["messages"]) == 1  # one "pagamento confirmado", nothing for the duplicate
+    alerts = TestClient(webhook_app(factory, settings)).get("/admin/alerts").json()["items"]
+    assert [(a["kind"], a["order"], a["payment"], a["reason"]) for a in alerts] == [
+        ("payment_needs_review", code, second, "second payment")
+    ]
+
+    mp.set_status(second, "refunded")  # the operator gives the duplicate back: the order stays paid
+    assert _post(client, *mp.notification(second, SECRET)).json()["status"] == "processed"
+    st = _state(factory, code)
+    assert (st["order"], st["payments"]) == ("paid", [("paid", first), ("refunded", second)])
+    mp.set_status(first, "refunded")  # then the order's own payment: now the order is refunded
+    assert _post(client, *mp.notification(first, SECRET)).json()["status"] == "processed"
+    with factory() as s:
+        names = s.scalars(select(Event.name).where(Event.name.like("%refunded")).order_by(Event.id)).all()
+    assert _state(factory, code)["order"] == "refunded" and names == ["payment_refunded", "order_refunded"]

@@ -149,3 +149,50 @@ def test_other_events_recorded_but_ignored_and_errors(client, fake, factory, cat
     bad = settings.model_copy(update={"STRIPE_API_KEY": "sk_test_wrong"})
     with pytest.raises(payments.PaymentUnavailable):
         start_payment(factory, code2, bad)
+
+
+def _paid_card_order(client, fake, factory, catalogue, settings) -> tuple[str, str]:
+    _, code = new_order(factory, catalogue, "card")
+    sid = start_payment(factory, code, settings)["provider_payment_id"]
+    fake.complete(sid)
+    assert _post(client, *fake.event(sid, "checkout.session.completed", WHSEC)).json()["status"] == "processed"
+    return code, sid
+
+
+def _admin(factory, settings):
+    from fastapi.testclient import TestClient
+
+    from tests.serve.factories import webhook_app
+
+    return TestClient(webhook_app(factory, settings))
+
+
+def test_refund_moves_the_order_to_refunded_and_a_partial_one_does_not(client, fake, factory, catalogue, settings):
+    code, sid = _paid_card_order(client, fake, factory, catalogue, settings)
+    partial = fake.refund(sid, amount=1_000)
+    assert _post(client, *fake.object_event(partial, "charge.refunded", WHSEC)).json()["status"] == "ignored"
+    assert _state(factory, code)["order"] == "paid"
+    full = fake.refund(sid)
+    assert _post(client, *fake.object_event(full, "charge.refunded", WHSEC)).json() == {
+        "status": "processed",
+        "order": code,
+    }
+    view = _admin(factory, settings).get(f"/admin/orders/{code}").json()
+    assert (view["status"], [p["status"] for p in view["payments"]]) == ("refunded", ["refunded"])
+    with session_scope(factory) as s:
+        assert s.scalar(select(func.count()).select_from(Event).where(Event.name == "order_refunded")) == 1
+
+
+def test_dispute_moves_the_order_to_disputed_alerts_and_a_lost_one_ends_refunded(
+    client, fake, factory, catalogue, settings
+):
+    code, sid = _paid_card_order(client, fake, factory, catalogue, settings)
+    dispute = fake.dispute(sid)
+    assert _post(client, *fake.object_event(dispute, "charge.dispute.created", WHSEC)).json()["status"] == "processed"
+    admin = _admin(factory, settings)
+    assert admin.get(f"/admin/orders/{code}").json()["status"] == "disputed"
+    alerts = admin.get("/admin/alerts").json()["items"]
+    assert [(a["kind"], a["order"], a["order_status"]) for a in alerts] == [("order_disputed", code, "disputed")]
+    dispute["status"] = "lost"
+    assert _post(client, *fake.object_event(dispute, "charge.dispute.closed", WHSEC)).json()["status"] == "processed"
+    assert admin.get(f"/admin/orders/{code}").json()["status"] == "refunded"
