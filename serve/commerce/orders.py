@@ -168,6 +168,30 @@ def transition(order: Order, new_status: str, *, now: datetime | None = None) ->
     return True
 
 
+def awaiting_payment(session: Session, customer_id: int) -> Order | None:
+    """The customer's newest order still awaiting payment (its link can be sent again)."""
+    q = select(Order).where(Order.customer_id == customer_id, Order.status == "pending_payment")
+    return session.scalars(q.order_by(Order.id.desc()).options(selectinload(Order.items))).first()
+
+
+def change_payment_method(session: Session, order: Order, method: str, settings=None) -> bool:
+    """Pay an unpaid order another way ("quero pagar no cartão"); True if the method changed. The
+    stock hold is stretched to the new method's, never shortened (a boleto needs days). The
+    caller holds the customer's lock; the next payment attempt is made for the new method."""
+    if method not in ("pix", "card", "boleto"):
+        raise OrderError(f"forma de pagamento inválida: {method!r} (pix, card ou boleto)")
+    if order.status != "pending_payment":
+        raise OrderError(f"o pedido {order.code} não está aguardando pagamento")
+    if order.payment_method == method:
+        return False
+    order.payment_method = method
+    if order.expires_at is not None:
+        order.expires_at = max(order.expires_at, order.created_at + payment_hold(method, settings))
+    order.updated_at = utcnow()
+    session.flush()
+    return True
+
+
 def _lines(order: Order) -> list[tuple[str, int]]:
     return [(i.product_id, i.quantity) for i in order.items]
 

@@ -158,15 +158,21 @@ class Tools:
     # replayed turn or a retry after a failure gets the same order back and the same key, so the
     # gateway returns the payment it already made instead of making a second one.
     def _checkout(self, s: Session, cid: int, args) -> ToolOutcome:
-        order = orders.create_order(s, cid, self.catalogue, args.payment_method, self.settings)
-        payments.payment_attempt(s, order, self.settings.PAYMENT_PROVIDER)
-        props = {
-            "order": order.code,
-            "total_cents": order.total_cents,
-            "method": args.payment_method,
-            "provider": self.settings.PAYMENT_PROVIDER,
-        }
-        return ToolOutcome("checkout", {ORDER_PLACED: order.id}, events=[(EventName.CHECKOUT_STARTED, props)])
+        """The cart becomes an order; with an empty cart and an order awaiting payment, that order's
+        link again ("manda o link de novo"), for the method asked ("quero pagar no cartão")."""
+        method, provider = args.payment_method, self.settings.PAYMENT_PROVIDER
+        try:
+            order = orders.create_order(s, cid, self.catalogue, method, self.settings)
+            event = (EventName.CHECKOUT_STARTED, {"total_cents": order.total_cents})
+        except orders.EmptyCartError:
+            order = orders.awaiting_payment(s, cid)  # under the customer lock create_order took
+            if order is None:
+                raise
+            changed = orders.change_payment_method(s, order, method, self.settings)
+            event = (EventName.PAYMENT_LINK_RESENT, {"method_changed": changed})
+        payments.payment_attempt(s, order, provider)
+        props = {"order": order.code, "method": method, "provider": provider} | event[1]
+        return ToolOutcome("checkout", {ORDER_PLACED: order.id}, events=[(event[0], props)])
 
     def _payment_link(self, session_factory, placed: ToolOutcome) -> ToolOutcome:
         """Step (2) of checkout: the link for the placed order; PaymentUnavailable (a Refusal) when
@@ -211,6 +217,11 @@ class Tools:
     # ------------------------------------------------------------------------------ helpers for the agent
     def cart_lines(self, s: Session, customer_id: int) -> tuple[CartLine, ...]:
         return carts.view_cart(s, customer_id, self.catalogue).lines
+
+    def awaiting_payment(self, s: Session, customer_id: int) -> str | None:
+        """The payment method of the customer's order awaiting payment, if there is one."""
+        order = orders.awaiting_payment(s, customer_id)
+        return order.payment_method if order is not None else None
 
     def handoff_open(self, s: Session, customer_id: int) -> bool:
         """A person of the team was called for this customer and has not closed the ticket yet."""

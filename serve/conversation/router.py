@@ -1,5 +1,7 @@
 """Free text the server answers without the model, in this order:
 
+0. with an order awaiting payment and an empty cart, a request for its link again or for another
+   way to pay ("manda o link de novo", "quero pagar no cartão": serve/conversation/payment_requests.py);
 1. a reference to what was shown ("o segundo", "esse", "quero o primeiro, 3 unidades, pode fechar":
    serve/conversation/references.py), or, with items in the cart, "quanto deu?";
 2. an objection about what was just shown ("tá caro", "é bom?": serve/conversation/objections.py);
@@ -21,6 +23,7 @@ import logging
 
 from serve.conversation.knowledge import StoreKnowledge
 from serve.conversation.objections import objection_command
+from serve.conversation.payment_requests import payment_request_command
 from serve.conversation.references import resolve_reference
 from serve.conversation.routing import (
     INTENT_TOOLS,
@@ -54,6 +57,8 @@ def route_text(
     intents: IntentClassifier | None,
 ) -> Command | None:
     """The server's command for a customer's free text, or None (the model answers)."""
+    if (command := payment_request_command(text, turn.awaiting_payment, turn.has_cart)) is not None:
+        return command  # counted by the checkout tool's event (payment_link_resent)
     shown = read_shown(turn.messages, turn.cart)  # read once: references and objections point into it
     if (command := resolve_reference(text, turn.messages, turn.cart, shown)) is not None:
         calls = [name for name, _ in command.calls]

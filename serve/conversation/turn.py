@@ -45,6 +45,7 @@ class Turn:
     lang: str = "pt"  # the customer's language ("pt" | "en") for server-worded replies
     has_cart: bool = False  # the open cart has items (a payment question then gets the payment buttons)
     handoff_open: bool = False  # a person was called and the ticket is open ("ok, aguardo": they will answer)
+    awaiting_payment: str | None = None  # the method of an order still unpaid ("manda o link de novo")
     cart: dict | None = None  # the cart when the turn started (a view_cart result)
     guess: Command | None = None  # the classifier's answer, used if the model gives none (agent._run_model)
     tool: str | None = None  # the tool the classifier is sure of: the model writes only its arguments
@@ -136,6 +137,7 @@ def load_turn(
         turn = Turn(customer_id, messages=[{"role": "system", "content": system_prompt(context)}], name=context.name)
         turn.has_cart = bool(lines)
         turn.handoff_open = tools.handoff_open(s, customer_id)
+        turn.awaiting_payment = tools.awaiting_payment(s, customer_id)
         if lines and not any(m.get("name") in ("view_cart", "add_to_cart", "remove_from_cart") for m in history):
             # the cart outlived the window: show it the way the model saw carts in training
             turn.messages += exchange("ctx_cart", "view_cart", {}, tools.view_cart_result(lines))
