@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     for before, after in zip(args.models, args.models[1:]):
         diff = paired(rows[before], rows[after])
         summary["paired"][f"{after}_vs_{before}"] = diff
-        print(f"{after} vs {before}: +{diff['gained']} / -{diff['lost']} conversations, McNemar p = {diff['mcnemar_p']:.3f}")
+        print(
+            f"{after} vs {before}: +{diff['gained']} / -{diff['lost']} conversations, McNemar p = {diff['mcnemar_p']:.3f}"
+        )
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 

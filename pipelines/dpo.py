@@ -74,7 +74,10 @@ def build_trainer(
         callbacks=list(callbacks),
     )
     if len(trainer.train_dataset) < len(train):
-        print(f"{stage.data}: TRL left out {len(train) - len(trainer.train_dataset)} pairs longer than max_length", flush=True)
+        print(
+            f"{stage.data}: TRL left out {len(train) - len(trainer.train_dataset)} pairs longer than max_length",
+            flush=True,
+        )
     if limit is not None and len(trainer.train_dataset) > limit:
         trainer.train_dataset = trainer.train_dataset.select(range(limit))
     if "ref" not in trainer.model.peft_config:

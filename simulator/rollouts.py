@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-
-import openai
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+import openai
 
 from serve.app import create_app
 from serve.conversation.llm_client import ModelClient, tool_calls
