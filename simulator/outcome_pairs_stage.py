@@ -102,6 +102,11 @@ def serve_and_pair(cfg: dict, args, policy: Path, goals, tmp: Path, log_dir: Pat
                 weights=cfg.get("reward") or {},
                 min_gap=cfg["min_gap"],
                 concurrency=cfg["concurrency"],
+                progress=lambda s: print(
+                    f"[outcome_pairs] {s['goals_done']}/{len(goals)} goals, {s['rollouts']} rollouts, "
+                    f"{s['pairs']} pairs",
+                    flush=True,
+                ),
             )
         )
         if server.proc.poll() is not None:  # the pairs of a dead server are the router's, not the policy's

@@ -131,6 +131,7 @@ async def outcome_pairs(
     weights: Mapping[str, float],
     min_gap: float,
     concurrency: int = 4,
+    progress=None,
 ) -> tuple[list[dict], dict, list[dict]]:
     """(preference rows, counts, scored decisions): a row per decision whose candidates' outcomes
     differ clearly, and every decision with all its candidates and rewards (to choose pairs again
@@ -139,7 +140,16 @@ async def outcome_pairs(
     slots = asyncio.Semaphore(concurrency)
     pairs: list[dict] = []
     scored_decisions: list[dict] = []
-    stats = {"conversations": 0, "decisions": 0, "rollouts": 0, "pairs": 0, "no_gap": 0, "empty": 0, "sample_failed": 0}
+    stats = {
+        "conversations": 0,
+        "decisions": 0,
+        "rollouts": 0,
+        "pairs": 0,
+        "no_gap": 0,
+        "empty": 0,
+        "sample_failed": 0,
+        "goals_done": 0,
+    }
     async with app.router.lifespan_context(app):
         tap = ModelTap(app.state.agent.model)
 
@@ -155,6 +165,12 @@ async def outcome_pairs(
                 return await asyncio.create_task(run())  # its own context: the script stays with it
 
         async def one(goal: Goal) -> None:
+            await decide(goal)
+            stats["goals_done"] += 1
+            if progress:
+                progress(stats)
+
+        async def decide(goal: Goal) -> None:
             _, served = await play(goal, "", {})
             for decision in served.recorded[:decisions]:
                 stats["decisions"] += 1

@@ -50,6 +50,7 @@ def test_the_candidate_that_led_to_the_sale_sooner_is_chosen(llm_settings):
         "no_gap": 0,
         "empty": 0,
         "sample_failed": 0,
+        "goals_done": 1,
     }
     (pair,) = pairs
     assert pair["chosen"][0]["tool_calls"][0]["function"]["name"] == "search_products"
