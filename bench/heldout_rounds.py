@@ -82,8 +82,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dpo", default="models/dpo")
     parser.add_argument("--candidate", default="models/export", help="the round-2 model, merged")
     parser.add_argument("--reuse", action="store_true", help="pool the transcripts already in --out")
+    parser.add_argument(
+        "--model-search",
+        action="store_true",
+        help="requests for products are the model's to answer (AGENT_SERVER_SEARCH=false), as in the "
+        "outcome rollouts: the condition where the model, not the server, decides most turns",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.model_search:
+        os.environ["AGENT_SERVER_SEARCH"] = "false"  # Settings reads it from the environment
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{(args.out / 'mlflow.db').resolve()}")
     if not args.reuse:
         for seed in args.seeds:
