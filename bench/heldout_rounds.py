@@ -82,8 +82,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dpo", default="models/dpo")
     parser.add_argument("--candidate", default="models/export", help="the round-2 model, merged")
     parser.add_argument("--reuse", action="store_true", help="pool the transcripts already in --out")
+    parser.add_argument(
+        "--model-search",
+        action="store_true",
+        help="requests for products are the model's to answer (AGENT_SERVER_SEARCH=false), as in the "
+        "outcome rollouts: the condition where the model, not the server, decides most turns",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.model_search:
+        os.environ["AGENT_SERVER_SEARCH"] = "false"  # Settings reads it from the environment
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{(args.out / 'mlflow.db').resolve()}")
     if not args.reuse:
         for seed in args.seeds:
@@ -112,7 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     for before, after in zip(args.models, args.models[1:]):
         diff = paired(rows[before], rows[after])
         summary["paired"][f"{after}_vs_{before}"] = diff
-        print(f"{after} vs {before}: +{diff['gained']} / -{diff['lost']} conversations, McNemar p = {diff['mcnemar_p']:.3f}")
+        print(
+            f"{after} vs {before}: +{diff['gained']} / -{diff['lost']} conversations, McNemar p = {diff['mcnemar_p']:.3f}"
+        )
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 

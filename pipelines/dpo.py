@@ -19,6 +19,7 @@ reference is then the DPO policy.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from pathlib import Path
@@ -57,7 +58,7 @@ def build_trainer(
     limit = data_args.max_train_samples
     train = load_split(stage.data, "train", COLUMNS, None if limit is None else 4 * limit, args.seed)
     if stage.mix:
-        train += load_split(stage.mix, "train", COLUMNS, data_args.mix_samples, args.seed)
+        train += mixed_rows(stage.mix, data_args.mix_samples, tokenizer, args.max_length, args.seed)
         random.Random(args.seed).shuffle(train)  # max_train_samples below keeps the first rows
     evals = (
         load_split(stage.data, "validation", COLUMNS, data_args.max_eval_samples, args.seed)
@@ -72,6 +73,11 @@ def build_trainer(
         processing_class=tokenizer,
         callbacks=list(callbacks),
     )
+    if len(trainer.train_dataset) < len(train):
+        print(
+            f"{stage.data}: TRL left out {len(train) - len(trainer.train_dataset)} pairs longer than max_length",
+            flush=True,
+        )
     if limit is not None and len(trainer.train_dataset) > limit:
         trainer.train_dataset = trainer.train_dataset.select(range(limit))
     if "ref" not in trainer.model.peft_config:
@@ -82,6 +88,27 @@ def build_trainer(
         )
         prefix_sharing.install(trainer.model.get_base_model(), outputs=outputs)  # what DPOTrainer requests
     return trainer
+
+
+def mixed_rows(data_dir: str, n: int | None, tokenizer, max_length: int, seed: int) -> list[dict]:
+    """n rows of another preference set (round2: DPO's pairs), each short enough that TRL keeps it:
+    most synthetic prompts fill a CPU max_length, so spares are drawn and the long ones left out."""
+    rows = load_split(data_dir, "train", COLUMNS, None, seed)
+    random.Random(seed).shuffle(rows)
+    tools = json.loads(rows[0]["tools"]) if rows else None
+    kept = []
+    for row in rows:
+        if n is not None and len(kept) == n:
+            break
+        longest = max(
+            len(tokenizer.apply_chat_template(row["prompt"] + row[side], tools=tools, return_dict=True)["input_ids"])
+            for side in ("chosen", "rejected")
+        )
+        if longest <= max_length:
+            kept.append(row)
+    if n is not None and len(kept) < n:
+        print(f"{data_dir}: only {len(kept)} of the {n} mixed pairs asked for fit max_length {max_length}", flush=True)
+    return kept
 
 
 def restore_policy(model, checkpoint: str) -> None:

@@ -9,7 +9,7 @@ seed the evaluation reads), and at the model's decision points of each conversat
 candidate turns, plays each out with the same simulated customer and keeps the best and the worst
 where their outcomes differ clearly (simulator/rollouts.py, simulator/outcomes.py). Writes the
 pairs in build_datasets' preference format (prompt, chosen, rejected; plus the rewards) to
-<out>/train.jsonl, and the counts and time to the metrics and to an MLflow run nested under the
+<out>/train.jsonl, every scored decision with all its candidates to <out>/decisions.jsonl, and the counts and time to the metrics and to an MLflow run nested under the
 DPO adapter's pipeline run.
 """
 
@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         tempfile.TemporaryDirectory(prefix="outcome-pairs-") as tmp,
     ):
         policy = merge_adapter(args.base, args.adapter, Path(tmp) / "policy")
-        pairs, stats = serve_and_pair(cfg, args, policy, goals, Path(tmp))
+        pairs, stats, decisions = serve_and_pair(cfg, args, policy, goals, Path(tmp), log_dir=out)
         write_jsonl(out / "train.jsonl", pairs)
+        write_jsonl(out / "decisions.jsonl", decisions)  # every candidate and its reward: pairs at other gaps
         stats |= {"seconds": round(time.perf_counter() - started, 1), "goals": len(goals)}
         import mlflow
 
@@ -73,8 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"outcome_pairs: {stats}", flush=True)
 
 
-def serve_and_pair(cfg: dict, args, policy: Path, goals, tmp: Path) -> tuple[list[dict], dict]:
-    with vllm_servers({"policy": policy}, tmp) as servers:
+def serve_and_pair(cfg: dict, args, policy: Path, goals, tmp: Path, log_dir: Path):
+    """Pairs from a vLLM server on the policy; its log stays in log_dir (the stage's output)."""
+    with vllm_servers({"policy": policy}, log_dir) as servers:
         server = servers["policy"]
         waited = server.ready(cfg["start_timeout_s"])
         print(f"outcome_pairs: vLLM ready after {waited:.0f} s; {len(goals)} goals", flush=True)
@@ -85,7 +87,10 @@ def serve_and_pair(cfg: dict, args, policy: Path, goals, tmp: Path) -> tuple[lis
         # the model decides the requests for products too (the server's search answers them when
         # served): more decisions per conversation, on the turns where its arguments matter most
         settings.AGENT_SERVER_SEARCH = cfg["server_search"]
-        return asyncio.run(
+        # an outcome must be the candidate's doing, not the machine's load: a turn that times out
+        # on a busy CPU would lose its conversation and make a false pair
+        settings.LLM_TIMEOUT_S = cfg["llm_timeout_s"]
+        pairs, stats, decisions = asyncio.run(
             outcome_pairs(
                 settings,
                 goals,
@@ -97,8 +102,16 @@ def serve_and_pair(cfg: dict, args, policy: Path, goals, tmp: Path) -> tuple[lis
                 weights=cfg.get("reward") or {},
                 min_gap=cfg["min_gap"],
                 concurrency=cfg["concurrency"],
+                progress=lambda s: print(
+                    f"[outcome_pairs] {s['goals_done']}/{len(goals)} goals, {s['rollouts']} rollouts, "
+                    f"{s['pairs']} pairs",
+                    flush=True,
+                ),
             )
         )
+        if server.proc.poll() is not None:  # the pairs of a dead server are the router's, not the policy's
+            raise SystemExit(f"vLLM stopped during the rollouts (exit {server.proc.returncode}); see {server.log_path}")
+        return pairs, stats, decisions
 
 
 if __name__ == "__main__":

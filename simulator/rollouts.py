@@ -26,6 +26,8 @@ import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import openai
+
 from serve.app import create_app
 from serve.conversation.llm_client import ModelClient, tool_calls
 from serve.settings import Settings
@@ -94,6 +96,24 @@ def prompt_of(decision: Decision) -> list[dict]:
     return messages[:-1] if messages and messages[-1].get("role") == "assistant" else list(messages)
 
 
+def _empty(message: dict) -> bool:
+    """A turn with neither words nor a call teaches nothing, whatever the server made of it."""
+    return not (message.get("content") or message.get("tool_calls"))
+
+
+def pair_row(decision: dict, min_gap: float) -> dict | None:
+    """build_datasets' preference row (prompt, chosen, rejected, rewards) from a scored decision,
+    when its best and worst non-empty candidates are min_gap apart (simulator/outcomes.py)."""
+    kept = [c for c in decision["candidates"] if not _empty(c["message"])]
+    scored = [Candidate(_text(c["message"]), c["reward"]) for c in kept]
+    pair = preference_pair(scored, min_gap)
+    if pair is None:
+        return None
+    chosen, rejected = (kept[scored.index(c)]["message"] for c in pair)
+    rest = {k: v for k, v in decision.items() if k != "candidates"}
+    return rest | {"chosen": [chosen], "rejected": [rejected], "rewards": [c["reward"] for c in decision["candidates"]]}
+
+
 def _text(message: dict) -> str:
     calls = [(c["function"]["name"], c["function"]["arguments"]) for c in message.get("tool_calls") or []]
     return f"{message.get('content') or ''}{calls}"
@@ -111,12 +131,25 @@ async def outcome_pairs(
     weights: Mapping[str, float],
     min_gap: float,
     concurrency: int = 4,
-) -> tuple[list[dict], dict]:
-    """(preference rows, counts): one row per decision whose candidates' outcomes differ clearly."""
+    progress=None,
+) -> tuple[list[dict], dict, list[dict]]:
+    """(preference rows, counts, scored decisions): a row per decision whose candidates' outcomes
+    differ clearly, and every decision with all its candidates and rewards (to choose pairs again
+    at another gap without playing anything again: `pair_row`)."""
     app = create_app(settings, start_workers=False)
     slots = asyncio.Semaphore(concurrency)
     pairs: list[dict] = []
-    stats = {"conversations": 0, "decisions": 0, "rollouts": 0, "pairs": 0, "no_gap": 0, "empty": 0}
+    scored_decisions: list[dict] = []
+    stats = {
+        "conversations": 0,
+        "decisions": 0,
+        "rollouts": 0,
+        "pairs": 0,
+        "no_gap": 0,
+        "empty": 0,
+        "sample_failed": 0,
+        "goals_done": 0,
+    }
     async with app.router.lifespan_context(app):
         tap = ModelTap(app.state.agent.model)
 
@@ -132,11 +165,21 @@ async def outcome_pairs(
                 return await asyncio.create_task(run())  # its own context: the script stays with it
 
         async def one(goal: Goal) -> None:
+            await decide(goal)
+            stats["goals_done"] += 1
+            if progress:
+                progress(stats)
+
+        async def decide(goal: Goal) -> None:
             _, served = await play(goal, "", {})
             for decision in served.recorded[:decisions]:
                 stats["decisions"] += 1
                 earlier = {d.index: d.response for d in served.recorded if d.index < decision.index}
-                options = await tap.sample(decision, candidates, temperature)
+                try:
+                    options = await tap.sample(decision, candidates, temperature)
+                except openai.APIError:  # a timeout on a loaded machine: this decision gives no pair
+                    stats["sample_failed"] += 1
+                    continue
                 outcomes = await asyncio.gather(
                     *(
                         play(goal, f"/d{decision.index}c{i}", earlier | {decision.index: r})
@@ -144,31 +187,25 @@ async def outcome_pairs(
                     )
                 )
                 messages = [assistant_message(decision, r) for r in options]
-                scored = [
-                    Candidate(_text(m), outcome_reward(row, weights, goal.budget_cents))
-                    for m, (row, _) in zip(messages, outcomes, strict=True)
-                ]
-                # a turn with neither words nor a call teaches nothing, whatever the server made of it
-                empty = [not (m.get("content") or m.get("tool_calls")) for m in messages]
-                stats["empty"] += sum(empty)
-                pair = preference_pair([c for c, e in zip(scored, empty, strict=True) if not e], min_gap)
+                scored = {
+                    "id": f"{goal.goal_id}-d{decision.index}",
+                    "kind": "outcome",
+                    "scenario": goal.scenario,
+                    "language": goal.lang,
+                    "prompt": prompt_of(decision),
+                    "candidates": [
+                        {"message": m, "reward": round(outcome_reward(row, weights, goal.budget_cents), 4)}
+                        for m, (row, _) in zip(messages, outcomes, strict=True)
+                    ],
+                }
+                scored_decisions.append(scored)
+                stats["empty"] += sum(1 for m in messages if _empty(m))
+                pair = pair_row(scored, min_gap)
                 if pair is None:
                     stats["no_gap"] += 1
                     continue
-                chosen, rejected = (messages[scored.index(c)] for c in pair)
-                pairs.append(
-                    {
-                        "id": f"{goal.goal_id}-d{decision.index}",
-                        "kind": "outcome",
-                        "scenario": goal.scenario,
-                        "language": goal.lang,
-                        "prompt": prompt_of(decision),
-                        "chosen": [chosen],
-                        "rejected": [rejected],
-                        "rewards": [round(c.reward, 4) for c in scored],
-                    }
-                )
+                pairs.append(pair)
                 stats["pairs"] += 1
 
         await asyncio.gather(*(one(g) for g in goals))
-    return sorted(pairs, key=lambda p: p["id"]), stats
+    return sorted(pairs, key=lambda p: p["id"]), stats, sorted(scored_decisions, key=lambda d: d["id"])

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from simulator.rollouts import outcome_pairs
+from simulator.rollouts import outcome_pairs, pair_row
 from tests.fakes.fake_llm import FakeLLM
 from tests.simulator.conftest import simulated_bot_settings
 from tests.simulator.examples import LENCOL_GOAL
@@ -33,13 +33,25 @@ def llm_settings(tmp_path):
 
 def run(settings, **over):
     kwargs = dict(seed=5, noise=0.0, candidates=2, temperature=0.9, decisions=1, weights={}, min_gap=0.01) | over
-    return asyncio.run(outcome_pairs(settings, [LENCOL_GOAL], **kwargs))
+    pairs, stats, decisions = asyncio.run(outcome_pairs(settings, [LENCOL_GOAL], **kwargs))
+    assert len(decisions) == stats["decisions"] - stats["sample_failed"]
+    assert [p for d in decisions if (p := pair_row(d, kwargs["min_gap"]))] == pairs  # the same pairs again
+    return pairs, stats
 
 
 def test_the_candidate_that_led_to_the_sale_sooner_is_chosen(llm_settings):
     llm, settings = llm_settings
     pairs, stats = run(settings)
-    assert stats == {"conversations": 1, "decisions": 1, "rollouts": 2, "pairs": 1, "no_gap": 0, "empty": 0}
+    assert stats == {
+        "conversations": 1,
+        "decisions": 1,
+        "rollouts": 2,
+        "pairs": 1,
+        "no_gap": 0,
+        "empty": 0,
+        "sample_failed": 0,
+        "goals_done": 1,
+    }
     (pair,) = pairs
     assert pair["chosen"][0]["tool_calls"][0]["function"]["name"] == "search_products"
     assert pair["rejected"] == [{"role": "assistant", "content": "Hmm, não sei dizer."}]
@@ -60,3 +72,10 @@ def test_an_empty_candidate_is_never_part_of_a_pair(llm_settings):
     llm.default = lambda r: {"choices": [SEARCH, {"content": None}]} if r.get("n", 1) > 1 else SEARCH
     pairs, stats = run(settings)
     assert pairs == [] and stats["empty"] == 1 and stats["no_gap"] == 1  # one candidate left: no pair
+
+
+def test_a_failed_sample_skips_its_decision_and_is_counted(llm_settings):
+    llm, settings = llm_settings
+    llm.default = lambda r: FakeLLM.error(400, "n too large") if r.get("n", 1) > 1 else SEARCH
+    pairs, stats = run(settings)
+    assert pairs == [] and stats["sample_failed"] == 1 and stats["rollouts"] == 0
