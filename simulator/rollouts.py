@@ -33,7 +33,7 @@ from serve.conversation.llm_client import ModelClient, tool_calls
 from serve.settings import Settings
 from simulator.goals import Goal
 from simulator.outcomes import Candidate, outcome_reward, preference_pair
-from simulator.runner import Conversation
+from simulator.runner import Conversation, independent_stock
 
 
 @dataclass
@@ -151,6 +151,7 @@ async def outcome_pairs(
         "goals_done": 0,
     }
     async with app.router.lifespan_context(app):
+        independent_stock(app.state.session_factory, app.state.agent.catalogue)
         tap = ModelTap(app.state.agent.model)
 
         async def play(goal: Goal, variant: str, forced: dict[int, object]) -> tuple[dict, Script]:

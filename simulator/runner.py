@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from serve.app import create_app
 from serve.commerce import cart, customers, orders
@@ -29,7 +29,7 @@ from serve.conversation.messages import Inbound, reply_to_dict
 from serve.core.catalog import Catalogue
 from serve.settings import Settings
 from serve.storage.db import session_scope
-from serve.storage.tables import Order
+from serve.storage.tables import Order, StockLevel
 from simulator.actions import Done, Pay, Say, Tap
 from simulator.checks import Checker
 from simulator.customer import Customer
@@ -37,6 +37,25 @@ from simulator.goals import Goal
 from simulator.judge import event_counts, judge, paid_orders
 from simulator.observe import read_screen
 from simulator.roles import answered_by, new_events
+
+UNLIMITED_UNITS = 10**9
+
+
+def independent_stock(factory, catalogue: Catalogue) -> None:
+    """Every simulated conversation is a world of its own that shares the database with the others
+    (trials, models' rollouts, concurrent customers): none may find a product sold out because
+    another simulated customer bought it, or a trial's and a candidate's outcome would depend on the
+    order the conversations ran in. So the shared shelf (stock_levels, serve/commerce/stock.py) holds
+    more than anyone buys; each cart is still held to the catalogue's own stock figure (cart_math)."""
+    with session_scope(factory) as s:
+        s.execute(delete(StockLevel))
+        s.execute(
+            insert(StockLevel),
+            [
+                {"product_id": pid, "on_hand": UNLIMITED_UNITS, "reserved": 0}
+                for pid in {p.product_id for p in catalogue.products}
+            ],
+        )
 
 
 def seed_order(factory, customer_id: int, goal: Goal, catalogue: Catalogue, settings: Settings) -> str | None:
@@ -198,6 +217,7 @@ async def run_conversations(
     slots = asyncio.Semaphore(concurrency)
     async with app.router.lifespan_context(app):
         await app.state.agent.warm_up()
+        independent_stock(app.state.session_factory, app.state.agent.catalogue)
 
         async def one(goal: Goal, trial: int) -> None:
             async with slots:

@@ -110,7 +110,10 @@ def test_global_rate_limit(sqlite_db, fake):
     run(fake, factory, rate_per_s=20, burst=1)
     times = [m["t"] for m in fake.state.messages]
     assert len(times) == 10 and not [c for c in fake.state.calls if c["status"] != 200]
-    assert times[-1] - times[0] >= 9 / 20 * 0.9  # 10 sends at 20/s with no saved-up burst
+    # 10 sends at 20/s with no saved-up burst: grants 50 ms apart. What is observed is arrival at the
+    # fake server, and the first send's lease renewal (a DB write) can delay it by up to one interval
+    # on a loaded machine, so the span is checked over 8 intervals, not 9; unthrottled sends take ms.
+    assert times[-1] - times[0] >= 8 / 20 * 0.9
 
 
 def test_backoff_on_injected_throttling_keeps_order(sqlite_db, fake):
