@@ -107,6 +107,11 @@ def gate(current, figures: dict, summary: dict, force: bool) -> None:
 def promote(export: Path, simulate: dict, root: Path, lock: Path, settings: dict, params: dict) -> dict:
     """Gate, then register and copy; returns the summary for metrics/promote.json."""
     name = simulate["candidate"]
+    if name not in simulate["models"]:
+        raise SystemExit(
+            f"promote: the candidate {name!r} was not simulated (simulate.models: {sorted(simulate['models'])});"
+            f" add it to params.yaml's simulate.models"
+        )
     figures = simulate["models"][name]
     force = bool(settings.get("force"))
     client = registry.client()

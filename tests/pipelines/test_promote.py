@@ -215,3 +215,9 @@ def test_make_serve_serves_the_champion(store, tmp_path):
     env = {**os.environ, "ZAPVENDAS_PYTHON": sys.executable}  # bin/python: this interpreter
     proc = subprocess.run(["make", "-n", "-s", "serve"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert f"--model {Path(summary['path']).resolve()} " in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_a_candidate_that_was_not_simulated_is_refused_with_the_fix(tmp_path):
+    simulate = {"models": {"router": {}, "dpo": {}}, "candidate": "round2"}
+    with pytest.raises(SystemExit, match="candidate 'round2' was not simulated.*simulate.models"):
+        promote.promote(tmp_path, simulate, tmp_path, tmp_path / "dvc.lock", {}, {})
